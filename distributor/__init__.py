@@ -1,0 +1,108 @@
+"""distributor: typed contracts and plugins for submitting and tracking work on clusters.
+
+Importing this package scans nothing and imports no plugin; use `available_plugins` and
+`load_plugin` for that.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from distributor.exceptions import (
+    DistributorError,
+    ExitInfoError,
+    PluginConflictError,
+    PluginContractError,
+    PluginError,
+    PluginLoadError,
+    PluginNotFoundError,
+    RemoteExitInfoNotAvailable,
+    ResourceError,
+    SchedulerError,
+    SchedulerOutputError,
+    SubmissionError,
+    UnknownDistributorIdError,
+)
+from distributor.exit_info import (
+    FINAL_STATES,
+    RemoteExitInfo,
+    TaskInstanceStatus,
+    normalize_exit_info,
+)
+from distributor.plugin import ENTRY_POINT_GROUP, Plugin
+from distributor.protocols import (
+    ClusterDistributor,
+    ClusterDistributorFactory,
+    ClusterQueue,
+    ClusterQueueFactory,
+    ClusterWorkerNode,
+    ClusterWorkerNodeFactory,
+)
+from distributor.registry import (
+    PluginInfo,
+    PluginStatus,
+    available_plugins,
+    check_plugin,
+    inspect_plugins,
+    load_plugin,
+)
+from distributor.resources import (
+    KNOWN_RESOURCES,
+    QueueLimits,
+    ResourceRequest,
+    coerce_request,
+    format_bytes,
+    format_seconds,
+    parse_memory,
+    parse_request,
+    parse_runtime,
+    validate_request,
+)
+
+try:
+    __version__ = version("distributor")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "ClusterDistributor",
+    "ClusterDistributorFactory",
+    "ClusterQueue",
+    "ClusterQueueFactory",
+    "ClusterWorkerNode",
+    "ClusterWorkerNodeFactory",
+    "DistributorError",
+    "ENTRY_POINT_GROUP",
+    "ExitInfoError",
+    "FINAL_STATES",
+    "KNOWN_RESOURCES",
+    "Plugin",
+    "PluginConflictError",
+    "PluginContractError",
+    "PluginError",
+    "PluginInfo",
+    "PluginLoadError",
+    "PluginNotFoundError",
+    "PluginStatus",
+    "QueueLimits",
+    "RemoteExitInfo",
+    "RemoteExitInfoNotAvailable",
+    "ResourceError",
+    "ResourceRequest",
+    "SchedulerError",
+    "SchedulerOutputError",
+    "SubmissionError",
+    "TaskInstanceStatus",
+    "UnknownDistributorIdError",
+    "__version__",
+    "available_plugins",
+    "check_plugin",
+    "coerce_request",
+    "format_bytes",
+    "format_seconds",
+    "inspect_plugins",
+    "load_plugin",
+    "normalize_exit_info",
+    "parse_memory",
+    "parse_request",
+    "parse_runtime",
+    "validate_request",
+]

@@ -1,0 +1,266 @@
+"""The contracts a backend plugin implements: a queue, a distributor and a worker node.
+
+They follow Jobmon's ``cluster_protocol`` member for member, with its documentation bugs fixed.
+All three are `runtime_checkable`, but ``isinstance`` only checks that names exist; the static
+guarantee comes from the factory protocols, which a plugin pins at import time::
+
+    _queue: ClusterQueueFactory = MyQueue
+    _distributor: ClusterDistributorFactory = MyDistributor
+    _worker: ClusterWorkerNodeFactory = MyWorkerNode
+
+(mypy does not check constructor signatures through ``type[SomeProtocol]``; it does check a
+class against a protocol whose ``__call__`` returns the instance protocol.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from distributor.exit_info import RemoteExitInfo
+
+__all__ = [
+    "ClusterDistributor",
+    "ClusterDistributorFactory",
+    "ClusterQueue",
+    "ClusterQueueFactory",
+    "ClusterWorkerNode",
+    "ClusterWorkerNodeFactory",
+]
+
+
+@runtime_checkable
+class ClusterQueue(Protocol):
+    """A queue (partition) of a cluster: its limits and how requests are checked against them."""
+
+    def validate_resources(self, strict: bool = False, **resources: Any) -> tuple[bool, str]:
+        """Check a resource request against this queue.
+
+        Args:
+            strict: when True, any value over a limit makes the request invalid; when False,
+                such values are acceptable because `coerce_resources` will clamp them.
+            **resources: the request (``memory``, ``runtime``, ``cores``, ``gpus``, ``queue`` and
+                the plugin's declared pass-through keys).
+
+        Returns:
+            ``(is_valid, message)``; the message names key, value, limit and unit of every
+            problem, and is empty when there is none.
+        """
+        ...
+
+    def coerce_resources(self, **resources: Any) -> dict[str, Any]:
+        """Return the request made to fit this queue: defaults filled in, values clamped.
+
+        Returns:
+            The canonical request; it validates with ``strict=True`` and coercing it again
+            returns it unchanged.
+
+        Raises:
+            ResourceError: for unknown keys or malformed values, which cannot be clamped.
+        """
+        ...
+
+    @property
+    def parameters(self) -> Mapping[str, Any]:
+        """The configuration this queue was created with."""
+        ...
+
+    @property
+    def queue_name(self) -> str:
+        """The scheduler's name for this queue."""
+        ...
+
+    @property
+    def queue_id(self) -> int:
+        """The caller's numeric id for this queue."""
+        ...
+
+    @property
+    def required_resources(self) -> list[str]:
+        """Resource keys a request for this queue must contain."""
+        ...
+
+
+@runtime_checkable
+class ClusterDistributor(Protocol):
+    """Submits commands to one cluster and reports on what it submitted."""
+
+    @property
+    def worker_node_entry_point(self) -> str:
+        """Absolute path of the worker-node executable that wraps every task command."""
+        ...
+
+    @property
+    def cluster_name(self) -> str:
+        """The name this distributor was created for."""
+        ...
+
+    def start(self) -> None:
+        """Acquire whatever the distributor needs before submitting (idempotent)."""
+        ...
+
+    def stop(self) -> None:
+        """Release what `start` acquired; tasks already submitted keep running."""
+        ...
+
+    def get_queueing_errors(self, distributor_ids: Sequence[str]) -> dict[str, str]:
+        """Report queued tasks that can never start.
+
+        Args:
+            distributor_ids: ids to check.
+
+        Returns:
+            id → reason for each id stuck in a state that will not clear by itself (for
+            example a limit the queue can never meet); ids that are fine are omitted.
+        """
+        ...
+
+    def get_submitted_or_running(self, distributor_ids: Sequence[str] | None = None) -> set[str]:
+        """Report which ids are still queued or running.
+
+        Args:
+            distributor_ids: ids to check; None means every id this distributor tracks.
+
+        Returns:
+            The subset still queued or running. An id absent from the result has ended (or is
+            unknown); ask `get_remote_exit_info` how.
+        """
+        ...
+
+    def terminate_task_instances(self, distributor_ids: Sequence[str]) -> None:
+        """Ask the scheduler to end these tasks; their exit info becomes ``K``.
+
+        Unknown or already finished ids are ignored.
+        """
+        ...
+
+    def get_remote_exit_info(self, distributor_id: str) -> RemoteExitInfo | tuple[str, str]:
+        """Say how a task ended.
+
+        Returns:
+            A `RemoteExitInfo` (``finalized=False`` if the answer may still change). Legacy
+            plugins may return ``(error_state, error_message)``, taken as finalized.
+
+        Raises:
+            RemoteExitInfoNotAvailable: nothing is known yet (for example, still running).
+            UnknownDistributorIdError: the id was never issued by this distributor.
+        """
+        ...
+
+    def submit_to_batch_distributor(
+        self, command: str, name: str, requested_resources: Mapping[str, Any]
+    ) -> str:
+        """Submit one command.
+
+        Args:
+            command: the command line to run (run by ``sh -c`` on the worker node).
+            name: a label for the task; hostile characters are quoted or replaced, never run.
+            requested_resources: a request as accepted by the queue's `coerce_resources`.
+
+        Returns:
+            The distributor id of the new task.
+
+        Raises:
+            SubmissionError: the scheduler refused the submission.
+            ResourceError: the request is malformed.
+        """
+        ...
+
+    def submit_array_to_batch_distributor(
+        self,
+        command: str,
+        name: str,
+        requested_resources: Mapping[str, Any],
+        array_length: int,
+    ) -> dict[int, str]:
+        """Submit `array_length` copies of a command as one array.
+
+        Each step sees its 0-based index in ``DISTRIBUTOR_ARRAY_STEP_ID``.
+
+        Returns:
+            array step id (0 .. array_length-1) → the distributor id of that step.
+
+        Raises:
+            SubmissionError: the scheduler refused the submission.
+            ResourceError: the request is malformed or ``array_length < 1``.
+        """
+        ...
+
+    def build_worker_node_command(
+        self,
+        task_instance_id: int | None = None,
+        array_id: int | None = None,
+        batch_number: int | None = None,
+    ) -> str:
+        """Build the command line that runs the worker node for a task instance or array batch.
+
+        Returns:
+            A shell-quoted command line invoking `worker_node_entry_point`.
+        """
+        ...
+
+
+@runtime_checkable
+class ClusterWorkerNode(Protocol):
+    """What a running task can learn about itself on the worker node."""
+
+    @property
+    def distributor_id(self) -> str | None:
+        """The scheduler's id for this task, or None when not run by a scheduler."""
+        ...
+
+    @property
+    def array_step_id(self) -> int | None:
+        """The 0-based step of this task within its array, or None if it is not an array step."""
+        ...
+
+    def get_usage_stats(self) -> dict[str, str]:
+        """Resource usage of the task so far.
+
+        Returns:
+            ``maxrss`` (peak resident set size, bytes), ``cpu`` (user + system CPU seconds) and
+            ``usage_str`` (JSON of every raw figure), all as strings.
+        """
+        ...
+
+    def get_exit_info(self, exit_code: int, error_msg: str) -> tuple[str, str]:
+        """Classify a task's exit on the worker node.
+
+        Returns:
+            ``(error_state, error_message)`` with a `TaskInstanceStatus` code.
+        """
+        ...
+
+    def initialize_logfile(self, log_type: str, log_dir: str, name: str) -> str:
+        """Choose the log file path for a task's ``stdout`` or ``stderr``.
+
+        Returns:
+            The absolute path of the file (its directory exists).
+        """
+        ...
+
+
+class ClusterQueueFactory(Protocol):
+    """Constructor contract of a queue class."""
+
+    def __call__(
+        self, queue_id: int, queue_name: str, parameters: Mapping[str, Any]
+    ) -> ClusterQueue:
+        """Create the queue named `queue_name` with the caller's `parameters`."""
+        ...
+
+
+class ClusterDistributorFactory(Protocol):
+    """Constructor contract of a distributor class."""
+
+    def __call__(self, cluster_name: str, *args: Any, **kwargs: Any) -> ClusterDistributor:
+        """Create a distributor for `cluster_name`; plugin-specific options come as keywords."""
+        ...
+
+
+class ClusterWorkerNodeFactory(Protocol):
+    """Constructor contract of a worker-node class."""
+
+    def __call__(self) -> ClusterWorkerNode:
+        """Create the worker node, reading what it needs from the environment."""
+        ...

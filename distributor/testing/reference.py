@@ -1,0 +1,253 @@
+"""A tiny reference plugin that runs commands as local child processes and keeps state in memory.
+
+It exists to show the smallest complete implementation of the contracts and to prove the
+conformance kit; use the ``local`` plugin for real work (it survives its controller and enforces
+limits).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import os
+import resource
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from distributor.exceptions import (
+    RemoteExitInfoNotAvailable,
+    ResourceError,
+    UnknownDistributorIdError,
+)
+from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus
+from distributor.plugin import Plugin
+from distributor.protocols import (
+    ClusterDistributorFactory,
+    ClusterQueueFactory,
+    ClusterWorkerNodeFactory,
+)
+from distributor.resources import QueueLimits, coerce_request, parse_request, validate_request
+
+__all__ = ["MemoryDistributor", "MemoryQueue", "MemoryWorkerNode", "reference_plugin"]
+
+
+class MemoryQueue:
+    """A queue limited by its parameters ``max_memory``, ``max_runtime`` and ``max_cores``."""
+
+    def __init__(self, queue_id: int, queue_name: str, parameters: Mapping[str, Any]) -> None:
+        self._id = queue_id
+        self._name = queue_name
+        self._parameters = dict(parameters)
+        request = parse_request(
+            {
+                "memory": parameters.get("max_memory"),
+                "runtime": parameters.get("max_runtime"),
+                "cores": parameters.get("max_cores"),
+            }
+        )
+        self._limits = QueueLimits(
+            max_memory_bytes=request.memory_bytes,
+            max_runtime_seconds=request.runtime_seconds,
+            max_cores=request.cores,
+            max_gpus=0,
+        )
+
+    def validate_resources(self, strict: bool = False, **resources: Any) -> tuple[bool, str]:
+        """Check `resources` against this queue's limits (see `ClusterQueue.validate_resources`)."""
+        return validate_request(resources, self._limits, self._name, strict=strict)
+
+    def coerce_resources(self, **resources: Any) -> dict[str, Any]:
+        """Clamp `resources` into this queue's limits (see `ClusterQueue.coerce_resources`)."""
+        return coerce_request(resources, self._limits, self._name)
+
+    @property
+    def parameters(self) -> Mapping[str, Any]:
+        """The parameters the queue was created with."""
+        return self._parameters
+
+    @property
+    def queue_name(self) -> str:
+        """The queue's name."""
+        return self._name
+
+    @property
+    def queue_id(self) -> int:
+        """The caller's id for the queue."""
+        return self._id
+
+    @property
+    def required_resources(self) -> list[str]:
+        """No resource is required."""
+        return []
+
+
+class MemoryDistributor:
+    """Runs each command with ``sh -c`` in its own session; forgets everything when discarded."""
+
+    def __init__(self, cluster_name: str, *args: Any, **kwargs: Any) -> None:
+        self._cluster_name = cluster_name
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._terminated: set[str] = set()
+        self._ids = itertools.count(1)
+
+    @property
+    def worker_node_entry_point(self) -> str:
+        """The ``distributor-worker`` script beside this interpreter (or on PATH)."""
+        beside = Path(sys.executable).with_name("distributor-worker")
+        return str(beside) if beside.exists() else shutil.which("distributor-worker") or str(beside)
+
+    @property
+    def cluster_name(self) -> str:
+        """The name given at construction."""
+        return self._cluster_name
+
+    def start(self) -> None:
+        """Nothing to acquire."""
+
+    def stop(self) -> None:
+        """Nothing to release; running children keep running."""
+
+    def get_queueing_errors(self, distributor_ids: Sequence[str]) -> dict[str, str]:
+        """Nothing ever waits in a queue here."""
+        return {}
+
+    def get_submitted_or_running(self, distributor_ids: Sequence[str] | None = None) -> set[str]:
+        """Ids whose process has not exited."""
+        ids = self._processes if distributor_ids is None else distributor_ids
+        return {i for i in ids if i in self._processes and self._processes[i].poll() is None}
+
+    def terminate_task_instances(self, distributor_ids: Sequence[str]) -> None:
+        """SIGKILL each task's process group."""
+        for distributor_id in distributor_ids:
+            process = self._processes.get(distributor_id)
+            if process is None or process.poll() is not None:
+                continue
+            self._terminated.add(distributor_id)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+    def get_remote_exit_info(self, distributor_id: str) -> RemoteExitInfo:
+        """Classify the exit status of the task's process."""
+        process = self._processes.get(distributor_id)
+        if process is None:
+            raise UnknownDistributorIdError(distributor_id, self._cluster_name)
+        status = process.poll()
+        if status is None:
+            raise RemoteExitInfoNotAvailable(distributor_id, "still running")
+        if distributor_id in self._terminated:
+            return RemoteExitInfo(TaskInstanceStatus.KILLED_SELF, "terminated on request")
+        if status == 0:
+            return RemoteExitInfo(TaskInstanceStatus.DONE, "")
+        if status < 0:
+            name = signal.Signals(-status).name
+            return RemoteExitInfo(TaskInstanceStatus.ERROR, f"killed by signal {name}")
+        return RemoteExitInfo(TaskInstanceStatus.ERROR, f"exited with status {status}")
+
+    def submit_to_batch_distributor(
+        self, command: str, name: str, requested_resources: Mapping[str, Any]
+    ) -> str:
+        """Start `command` now; resources are parsed but not enforced."""
+        parse_request(requested_resources)
+        return self._spawn(command, {})
+
+    def submit_array_to_batch_distributor(
+        self,
+        command: str,
+        name: str,
+        requested_resources: Mapping[str, Any],
+        array_length: int,
+    ) -> dict[int, str]:
+        """Start `array_length` copies of `command`, each with its step in the environment."""
+        parse_request(requested_resources)
+        if array_length < 1:
+            raise ResourceError("array_length", array_length, "must be at least 1")
+        return {
+            step: self._spawn(command, {"DISTRIBUTOR_ARRAY_STEP_ID": str(step)})
+            for step in range(array_length)
+        }
+
+    def build_worker_node_command(
+        self,
+        task_instance_id: int | None = None,
+        array_id: int | None = None,
+        batch_number: int | None = None,
+    ) -> str:
+        """A ``distributor-worker`` invocation carrying the given ids."""
+        argv = [self.worker_node_entry_point]
+        for flag, value in (
+            ("--task-instance-id", task_instance_id),
+            ("--array-id", array_id),
+            ("--batch-number", batch_number),
+        ):
+            if value is not None:
+                argv += [flag, str(value)]
+        return shlex.join(argv)
+
+    def _spawn(self, command: str, extra_env: Mapping[str, str]) -> str:
+        distributor_id = f"mem-{next(self._ids)}"
+        env = {**os.environ, **extra_env, "DISTRIBUTOR_ID": distributor_id}
+        self._processes[distributor_id] = subprocess.Popen(
+            ["/bin/sh", "-c", command],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        return distributor_id
+
+
+class MemoryWorkerNode:
+    """Reads its ids from ``DISTRIBUTOR_ID`` and ``DISTRIBUTOR_ARRAY_STEP_ID``."""
+
+    @property
+    def distributor_id(self) -> str | None:
+        """``DISTRIBUTOR_ID`` from the environment."""
+        return os.environ.get("DISTRIBUTOR_ID")
+
+    @property
+    def array_step_id(self) -> int | None:
+        """``DISTRIBUTOR_ARRAY_STEP_ID`` from the environment, as an int."""
+        step = os.environ.get("DISTRIBUTOR_ARRAY_STEP_ID")
+        return int(step) if step is not None and step.isdigit() else None
+
+    def get_usage_stats(self) -> dict[str, str]:
+        """Usage of this process and its waited-for children, from ``getrusage``."""
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        maxrss = max(own.ru_maxrss, children.ru_maxrss) * 1024  # Linux reports KiB
+        cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+        raw = {"maxrss_bytes": maxrss, "cpu_seconds": cpu}
+        return {"maxrss": str(maxrss), "cpu": f"{cpu:.3f}", "usage_str": json.dumps(raw)}
+
+    def get_exit_info(self, exit_code: int, error_msg: str) -> tuple[str, str]:
+        """``D`` for 0, otherwise ``E`` with the code and message."""
+        if exit_code == 0:
+            return TaskInstanceStatus.DONE.value, ""
+        return TaskInstanceStatus.ERROR.value, f"exited with status {exit_code}: {error_msg}"
+
+    def initialize_logfile(self, log_type: str, log_dir: str, name: str) -> str:
+        """``<log_dir>/<name>.<log_type>``, creating the directory."""
+        directory = Path(log_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        return str((directory / f"{name}.{log_type}").resolve())
+
+
+_queue: ClusterQueueFactory = MemoryQueue
+_distributor: ClusterDistributorFactory = MemoryDistributor
+_worker: ClusterWorkerNodeFactory = MemoryWorkerNode
+
+reference_plugin = Plugin(
+    name="memory",
+    queue=MemoryQueue,
+    distributor=MemoryDistributor,
+    worker_node=MemoryWorkerNode,
+    description="In-memory reference plugin for the conformance kit (not for production).",
+)
