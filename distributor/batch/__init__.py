@@ -1,0 +1,114 @@
+"""Shared machinery for batch-scheduler plugins (Slurm, Grid Engine, HTCondor, PBS, LSF).
+
+A batch plugin should be mostly templates, parsers and a state map on top of this package:
+
+`distributor.batch.transport`
+    `Transport` (run one argv with a timeout) and `LocalTransport`.
+`distributor.batch.runner`
+    `CommandRunner`: timeouts, retries with backoff and jitter on transient failures,
+    `SchedulerError` with argv/status/stderr, and per-program call counts.
+`distributor.batch.script`
+    `JobScript`: directives + identity (``DISTRIBUTOR_ID``, ``DISTRIBUTOR_ARRAY_STEP_ID``) +
+    the ``distributor-worker`` wrapper around the quoted command; `safe_name`,
+    `check_directive_value`, `find_worker_executable`, `worker_node_command`.
+`distributor.batch.submit_root`
+    `SubmitRoot`: per-task directories (0700) for scripts, logs and exit records, an index
+    from job id to directory, and deletion that never leaves the root.
+`distributor.batch.status`
+    `JobStatus`/`JobPhase` (what a parser returns) and the scheduler-independent parts of a
+    state map (`describe_exit`, `exit_info_from_record`, `usage_stats`, ...).
+`distributor.batch.polling`
+    `StatusTracker`: one status command per poll cycle for all tracked jobs, an adaptive
+    interval, a cap on calls per minute, batched accounting, accounting delay, worker-record
+    fallback and lost jobs (``U``, never ``D``). A plugin implements `StatusBackend`.
+
+A plugin's distributor then looks like this (the Slurm plugin is the worked example)::
+
+    class MyDistributor:
+        def __init__(self, cluster_name, *, submit_root=None, transport=None, poll_policy=None):
+            self._runner = CommandRunner(transport, RetryPolicy(transient=MY_TRANSIENT))
+            self._root = SubmitRoot(submit_root or default_root)
+            self._tracker = StatusTracker(MyBackend(self._runner), poll_policy,
+                                          cluster_name=cluster_name)
+
+        def submit_to_batch_distributor(self, command, name, requested_resources):
+            task_dir = self._root.new_task_dir(name)
+            script = JobScript(command=command, worker=..., record=str(task_dir / "exit.json"),
+                               distributor_id_expr='"$MY_JOB_ID"', directive_prefix="#MY",
+                               directives=[("--name", safe_name(name)), ...]).render()
+            path = self._root.write_script(task_dir, script)
+            job_id = parse_submit_output(self._runner.run(["mysub", str(path)]).stdout)
+            self._root.register(job_id, task_dir)
+            self._tracker.track(job_id, record_path=task_dir / "exit.json")
+            return job_id
+
+        def get_submitted_or_running(self, ids=None):
+            return self._tracker.active(ids)
+
+        def get_remote_exit_info(self, distributor_id):
+            return self._tracker.exit_info(distributor_id)
+
+This package imports only the contracts and `distributor.worker`; nothing scheduler-specific.
+"""
+
+from distributor.batch.polling import (
+    PollPolicy,
+    PollStats,
+    StatusBackend,
+    StatusTracker,
+    TrackedJob,
+)
+from distributor.batch.runner import GENERIC_TRANSIENT, CommandRunner, RetryPolicy
+from distributor.batch.script import (
+    JobScript,
+    check_directive_value,
+    check_env_name,
+    find_worker_executable,
+    safe_name,
+    worker_node_command,
+)
+from distributor.batch.status import (
+    JobPhase,
+    JobStatus,
+    describe_exit,
+    describe_record,
+    exit_info_from_record,
+    exit_info_from_returncode,
+    mebibytes,
+    signal_name,
+    usage_stats,
+)
+from distributor.batch.submit_root import SubmitRoot, SubmitRootError, TaskDirectory
+from distributor.batch.transport import CommandResult, LocalTransport, Transport
+
+__all__ = [
+    "CommandResult",
+    "CommandRunner",
+    "GENERIC_TRANSIENT",
+    "JobPhase",
+    "JobScript",
+    "JobStatus",
+    "LocalTransport",
+    "PollPolicy",
+    "PollStats",
+    "RetryPolicy",
+    "StatusBackend",
+    "StatusTracker",
+    "SubmitRoot",
+    "SubmitRootError",
+    "TaskDirectory",
+    "TrackedJob",
+    "Transport",
+    "check_directive_value",
+    "check_env_name",
+    "describe_exit",
+    "describe_record",
+    "exit_info_from_record",
+    "exit_info_from_returncode",
+    "find_worker_executable",
+    "mebibytes",
+    "safe_name",
+    "signal_name",
+    "usage_stats",
+    "worker_node_command",
+]

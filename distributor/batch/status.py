@@ -1,0 +1,177 @@
+"""What a batch scheduler says about a job (`JobStatus`), and generic exit classification.
+
+A plugin's parsers turn scheduler output into `JobStatus` values; its state map turns a final
+`JobStatus` (plus the worker's `ExitRecord`, if any) into a `RemoteExitInfo`. The helpers here
+are the scheduler-independent parts of that map:
+
+* `describe_exit` / `describe_record`: human phrases ("exited with status 3", "was killed by
+  signal SIGKILL") for messages.
+* `exit_info_from_record`: the fallback used when the scheduler has no final record of a job
+  but the worker wrote one.
+* `exit_info_from_returncode`: ``ClusterWorkerNode.get_exit_info`` for wrapped commands.
+* `usage_stats`: ``ClusterWorkerNode.get_usage_stats`` from an exit record.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import signal
+from dataclasses import dataclass
+
+from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus
+from distributor.worker.record import ExitRecord
+
+__all__ = [
+    "SCHEDULER_SIGNALS",
+    "JobPhase",
+    "JobStatus",
+    "describe_exit",
+    "describe_record",
+    "exit_info_from_record",
+    "exit_info_from_returncode",
+    "mebibytes",
+    "signal_name",
+    "usage_stats",
+]
+
+SCHEDULER_SIGNALS = frozenset({"SIGTERM", "SIGINT", "SIGUSR1", "SIGUSR2", "SIGXCPU", "SIGCONT"})
+"""Signals schedulers send to warn or end a job (time limit, preemption, cancellation)."""
+
+
+class JobPhase(enum.Enum):
+    """Where a job is in its life, as far as the scheduler says."""
+
+    QUEUED = "queued"
+    """Waiting (pending, held, requeued); it may still start."""
+    RUNNING = "running"
+    """Started and not finished (running, suspended, completing)."""
+    FINAL = "final"
+    """Ended; the state says how."""
+
+    @property
+    def active(self) -> bool:
+        """True while the job is queued or running."""
+        return self is not JobPhase.FINAL
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    """One job as one scheduler command reported it.
+
+    Attributes:
+        distributor_id: the id the distributor issued.
+        phase: queued, running or final.
+        state: the scheduler's own word for the state (``PENDING``, ``OUT_OF_MEMORY``).
+        reason: the scheduler's reason (pending reason, ``by 1000`` for a cancellation, ...).
+        exit_code: the job's exit code, if the scheduler reported one.
+        signal: the number of the signal that ended the job, if reported.
+        maxrss_bytes: peak resident memory, if reported.
+        complete: False when a more detailed source (accounting) should be asked before
+            classifying this final status (for example: killed by SIGKILL, was it memory?).
+        source: which command reported it (``squeue``, ``sacct``).
+    """
+
+    distributor_id: str
+    phase: JobPhase
+    state: str
+    reason: str = ""
+    exit_code: int | None = None
+    signal: int | None = None
+    maxrss_bytes: int | None = None
+    complete: bool = True
+    source: str = ""
+
+
+def signal_name(number: int) -> str:
+    """``SIGKILL`` for 9; ``signal 77`` for numbers without a name."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def describe_exit(exit_code: int | None, signal_number: int | None) -> str:
+    """A phrase for an exit: ``exited with status 3``, ``was killed by signal SIGKILL``."""
+    if signal_number:
+        return f"was killed by signal {signal_name(signal_number)}"
+    if exit_code is not None:
+        if exit_code > 128 and signal_name(exit_code - 128).startswith("SIG"):
+            return (
+                f"exited with status {exit_code} "
+                f"(a shell's way of saying {signal_name(exit_code - 128)})"
+            )
+        return f"exited with status {exit_code}"
+    return "ended without an exit status"
+
+
+def describe_record(record: ExitRecord) -> str:
+    """A phrase for what the worker recorded: how the command ended and what it received."""
+    if record.error:
+        text = f"could not be started ({record.error})"
+    elif record.signal:
+        text = f"was killed by signal {record.signal}"
+    else:
+        text = describe_exit(record.exit_code, None)
+    if record.signals_received:
+        text += f" after receiving {', '.join(record.signals_received)}"
+    if record.maxrss_bytes:
+        text += f"; peak memory {mebibytes(record.maxrss_bytes)}"
+    return text
+
+
+def mebibytes(amount: int) -> str:
+    """Render bytes for a message in MiB with one decimal: ``200.0 MiB``."""
+    return f"{amount / 2**20:.1f} MiB"
+
+
+def exit_info_from_record(record: ExitRecord, *, terminated: bool = False) -> RemoteExitInfo:
+    """Classify a job from the worker's record alone (the scheduler has no final state).
+
+    Success is ``D`` only when the command itself exited 0. A command that received one of
+    `SCHEDULER_SIGNALS` ended because of the scheduler (limit, preemption, cancellation), which
+    the record cannot tell apart: ``U``. Terminated on request: ``K``.
+    """
+    what = describe_record(record)
+    if terminated:
+        return RemoteExitInfo(
+            TaskInstanceStatus.KILLED_SELF, f"terminated on request; the command {what}"
+        )
+    if record.returncode == 0 and not record.error:
+        return RemoteExitInfo(TaskInstanceStatus.DONE, "")
+    source = "(from the worker's exit record; the scheduler kept no final state)"
+    if set(record.signals_received) & SCHEDULER_SIGNALS:
+        return RemoteExitInfo(
+            TaskInstanceStatus.UNKNOWN_ERROR,
+            f"the command {what}: the scheduler ended it (time limit, preemption or "
+            f"cancellation) {source}",
+        )
+    return RemoteExitInfo(TaskInstanceStatus.ERROR, f"the command {what} {source}")
+
+
+def exit_info_from_returncode(exit_code: int, error_msg: str) -> tuple[str, str]:
+    """Implement ``ClusterWorkerNode.get_exit_info`` for a wrapped command's exit status."""
+    if exit_code == 0:
+        return TaskInstanceStatus.DONE.value, ""
+    if exit_code > 128:
+        phrase = f"was killed by signal {signal_name(exit_code - 128)} (status {exit_code})"
+    else:
+        phrase = f"exited with status {exit_code}"
+    detail = f": {error_msg}" if error_msg else ""
+    return TaskInstanceStatus.ERROR.value, f"the command {phrase}{detail}"
+
+
+def usage_stats(record: ExitRecord) -> dict[str, str]:
+    """Implement ``ClusterWorkerNode.get_usage_stats`` from an exit record."""
+    raw = {
+        "maxrss_bytes": record.maxrss_bytes,
+        "cpu_seconds": record.cpu_seconds,
+        "wall_seconds": record.wall_seconds,
+        "hostname": record.hostname,
+    }
+    return {
+        "maxrss": str(record.maxrss_bytes),
+        "cpu": f"{record.cpu_seconds:.3f}",
+        "wall": f"{record.wall_seconds:.3f}",
+        "usage_str": json.dumps(raw, sort_keys=True),
+    }

@@ -1,0 +1,251 @@
+"""`SubmitRoot`: the directory tree where a batch plugin keeps job scripts, logs and exit records.
+
+Layout::
+
+    <root>/                         0700, created on demand
+      <label>-<time>-<random>/      one task directory per submission (a task or an array chunk)
+        job.sh                      the job script, 0700
+        ...                         logs and exit records written by the job
+      index/<job-key>.json          job key (the scheduler's job id) → task directory + metadata
+
+The root must be visible under the same path on the submit host and on the compute nodes (a
+shared filesystem), because jobs write their logs and exit records into it. Its path is
+restricted to ``[A-Za-z0-9._/+@,:=~-]`` so it can be written into directives unquoted.
+
+Deletion is confined: `SubmitRoot.remove` resolves the path (following symlinks) and refuses
+anything that is not strictly inside the resolved root, so neither a crafted label, a symlink
+planted in the tree nor a stale index entry can make it delete outside the root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from distributor.batch.script import safe_name
+from distributor.exceptions import DistributorError, SchedulerOutputError
+
+__all__ = ["SubmitRoot", "SubmitRootError", "TaskDirectory"]
+
+log = structlog.get_logger(__name__)
+
+_SAFE_PATH = re.compile(r"[A-Za-z0-9._/+@,:=~-]+")
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_INDEX = "index"
+_KEYS = ".index-keys"
+
+
+class SubmitRootError(DistributorError, ValueError):
+    """A submit-root path is unusable, or an operation would leave the root.
+
+    Attributes:
+        path: the offending path; reason: what is wrong with it.
+    """
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"submit root path {str(path)!r}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDirectory:
+    """A registered task directory and what the plugin stored about it.
+
+    Attributes:
+        key: the job key it was registered under (usually the scheduler's job id).
+        path: the directory.
+        meta: plugin data (array offset, length, requested memory, ...), JSON-compatible.
+    """
+
+    key: str
+    path: Path
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class SubmitRoot:
+    """A confined directory tree for job scripts, logs and exit records (module docstring).
+
+    Args:
+        root: the directory; ``~`` is expanded and the path is resolved.
+
+    Raises:
+        SubmitRootError: the path contains characters outside ``[A-Za-z0-9._/+@,:=~-]``,
+            or is ``/``.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        resolved = Path(root).expanduser().resolve()
+        if not _SAFE_PATH.fullmatch(str(resolved)):
+            bad = sorted({ch for ch in str(resolved) if not _SAFE_PATH.fullmatch(ch)})
+            raise SubmitRootError(
+                resolved,
+                "contains characters that cannot appear in job-script directives: "
+                + ", ".join(repr(ch) for ch in bad)
+                + "; choose a root without spaces, quotes, '%', '$' or '#'",
+            )
+        if resolved == Path(resolved.anchor):
+            raise SubmitRootError(resolved, "the filesystem root cannot be a submit root")
+        self._root = resolved
+
+    @property
+    def path(self) -> Path:
+        """The resolved root directory."""
+        return self._root
+
+    def ensure(self) -> Path:
+        """Create the root (mode 0700) if needed and return it."""
+        self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self._root
+
+    def new_task_dir(self, label: str) -> Path:
+        """Create and return a fresh, empty task directory (0700) named after `label`."""
+        self.ensure()
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for _ in range(10):
+            path = self._root / f"{safe_name(label, max_length=40)}-{stamp}-{secrets.token_hex(4)}"
+            try:
+                path.mkdir(mode=0o700)
+            except FileExistsError:
+                continue
+            return path
+        raise SubmitRootError(self._root, "could not create a unique task directory")
+
+    def write_script(self, task_dir: Path, text: str, name: str = "job.sh") -> Path:
+        """Write `text` as a new executable file (0700) in `task_dir` and return its path.
+
+        Raises:
+            SubmitRootError: `task_dir` is not inside the root, or `name` is not a plain name.
+            FileExistsError: the file already exists (it is never overwritten).
+        """
+        directory = self._inside(task_dir)
+        if name != safe_name(name):
+            raise SubmitRootError(name, "not a plain file name")
+        path = directory / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(path, 0o700)  # the umask may have removed bits
+        return path
+
+    def register(self, key: str, task_dir: Path, **meta: Any) -> TaskDirectory:
+        """Record (atomically) that job `key` lives in `task_dir`; an older entry is replaced.
+
+        Raises:
+            SubmitRootError: `key` is not ``[A-Za-z0-9][A-Za-z0-9._-]*`` or `task_dir` is
+                outside the root.
+        """
+        entry = TaskDirectory(self._key(key), self._inside(task_dir), dict(meta))
+        index = self._root / _INDEX
+        index.mkdir(mode=0o700, exist_ok=True)
+        payload = json.dumps({"key": entry.key, "path": str(entry.path), "meta": entry.meta})
+        fd, tmp = tempfile.mkstemp(prefix=f".{entry.key}.", dir=index)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(payload + "\n")
+            os.replace(tmp, index / f"{entry.key}.json")
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        with (entry.path / _KEYS).open("a", encoding="utf-8") as keys:
+            keys.write(entry.key + "\n")  # so that `remove` can drop the entry without a scan
+        return entry
+
+    def lookup(self, key: str) -> TaskDirectory | None:
+        """Return the entry registered under `key`, or None if there is none.
+
+        Raises:
+            SchedulerOutputError: the index file exists but is corrupt (raw text kept).
+        """
+        if not _KEY.fullmatch(key):
+            return None
+        try:
+            text = (self._root / _INDEX / f"{key}.json").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        try:
+            data = json.loads(text)
+            path = self._inside(Path(data["path"]))
+            meta = data.get("meta", {})
+            if not isinstance(meta, dict):
+                raise TypeError("meta is not an object")
+        except (ValueError, TypeError, KeyError, SubmitRootError) as exc:
+            raise SchedulerOutputError(
+                f"corrupt submit-root index entry {key!r} ({exc})", text
+            ) from exc
+        return TaskDirectory(key, path, meta)
+
+    def contains(self, path: str | os.PathLike[str]) -> bool:
+        """True if `path`, resolved, lies strictly inside the root."""
+        resolved = Path(path).resolve()
+        return resolved != self._root and resolved.is_relative_to(self._root)
+
+    def remove(self, path: str | os.PathLike[str]) -> bool:
+        """Delete the task directory (or file) at `path` and its index entries.
+
+        Returns:
+            True if something was deleted, False if it did not exist.
+
+        Raises:
+            SubmitRootError: `path` resolves outside the root, to the root itself, or to the
+                index directory.
+        """
+        target = self._inside(Path(path))
+        if target == self._root / _INDEX:
+            raise SubmitRootError(target, "the index directory is not a task directory")
+        if not target.exists():
+            return False
+        if target.is_dir():
+            self._forget(target)
+            shutil.rmtree(target)
+        else:
+            target.unlink()
+        log.debug("task_dir_removed", path=str(target))
+        return True
+
+    def prune(self, older_than: float) -> list[Path]:
+        """Remove task directories not modified for `older_than` seconds; return them."""
+        if not self._root.is_dir():
+            return []
+        cutoff = time.time() - older_than
+        removed = []
+        for child in sorted(self._root.iterdir()):
+            if child.name == _INDEX or child.is_symlink() or not child.is_dir():
+                continue
+            if child.stat().st_mtime < cutoff and self.remove(child):
+                removed.append(child)
+        return removed
+
+    def _inside(self, path: Path) -> Path:
+        resolved = path.expanduser().resolve()
+        if resolved == self._root or not resolved.is_relative_to(self._root):
+            raise SubmitRootError(path, f"is not inside the submit root {str(self._root)!r}")
+        return resolved
+
+    def _key(self, key: str) -> str:
+        if not _KEY.fullmatch(key):
+            raise SubmitRootError(key, "job keys must match [A-Za-z0-9][A-Za-z0-9._-]*")
+        return key
+
+    def _forget(self, task_dir: Path) -> None:
+        try:
+            keys = (task_dir / _KEYS).read_text(encoding="utf-8").split()
+        except FileNotFoundError:
+            return
+        for key in keys:
+            try:
+                entry = self.lookup(key)
+            except SchedulerOutputError:
+                continue  # corrupt entries are left for a human to inspect
+            if entry is not None and entry.path == task_dir:
+                (self._root / _INDEX / f"{key}.json").unlink(missing_ok=True)

@@ -1,0 +1,155 @@
+"""How batch plugins run scheduler commands: the `Transport` interface and `LocalTransport`.
+
+A transport runs one argv list (never a shell string) with a timeout and returns a
+`CommandResult`. It does not retry, classify or raise on a non-zero status: that is
+`distributor.batch.runner.CommandRunner`'s job. Like httpx's transports, the interface is tiny and
+the implementations are kept apart, so an SSH transport (commands run on a login node) can be
+added without touching a plugin. A plugin never calls `subprocess` itself.
+
+Contract for implementations:
+
+* ``run`` never raises for a command that fails, times out or cannot be started; it reports it
+  in the result (``returncode``, ``timed_out``, ``error``).
+* A timed-out command is killed before ``run`` returns.
+* Output is decoded as UTF-8 with undecodable bytes replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+__all__ = ["CommandResult", "LocalTransport", "Transport"]
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What one run of one command produced.
+
+    Attributes:
+        argv: the command as run.
+        returncode: its exit status; None if it timed out or could not be started.
+        stdout / stderr: its output, decoded.
+        seconds: wall time of the call.
+        timed_out: True if the transport killed it after the timeout.
+        error: why the command could not be started (empty if it ran).
+    """
+
+    argv: tuple[str, ...]
+    returncode: int | None
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+    timed_out: bool = False
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when the command ran and exited 0."""
+        return self.returncode == 0
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Runs scheduler commands somewhere (this machine, a login node)."""
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        stdin: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> CommandResult:
+        """Run `argv` once and report what happened.
+
+        Args:
+            argv: program and arguments; the program is looked up on PATH.
+            timeout: seconds after which the command is killed.
+            stdin: text fed to standard input (None: no input).
+            env: the complete environment of the command (None: the transport's default).
+
+        Returns:
+            The result; failures, timeouts and start errors are reported in it, never raised.
+        """
+        ...
+
+
+class LocalTransport:
+    """Runs commands as child processes of this one.
+
+    Args:
+        env: the default environment of every command (None: this process's environment at
+            the time of each call).
+        cwd: working directory of every command (None: the current one).
+    """
+
+    def __init__(self, *, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> None:
+        self._env = dict(env) if env is not None else None
+        self._cwd = cwd
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        stdin: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> CommandResult:
+        """Run `argv` locally (see `Transport.run`)."""
+        command = tuple(argv)
+        environment = env if env is not None else self._env
+        began = time.monotonic()
+        try:
+            completed = subprocess.run(
+                command,
+                input=stdin,
+                stdin=subprocess.DEVNULL if stdin is None else None,
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                errors="replace",
+                timeout=timeout,
+                env=dict(environment) if environment is not None else None,
+                cwd=self._cwd,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            return CommandResult(
+                command,
+                None,
+                _text(exc.stdout),
+                _text(exc.stderr),
+                time.monotonic() - began,
+                timed_out=True,
+            )
+        except OSError as exc:
+            return CommandResult(
+                command, None, seconds=time.monotonic() - began, error=_os_error(exc)
+            )
+        return CommandResult(
+            command,
+            completed.returncode,
+            completed.stdout,
+            completed.stderr,
+            time.monotonic() - began,
+        )
+
+
+def _text(value: str | bytes | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def _os_error(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    name = exc.filename if exc.filename is not None else ""
+    return f"{reason}: {os.fsdecode(name)}" if name else reason

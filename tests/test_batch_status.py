@@ -1,0 +1,73 @@
+"""Scheduler-independent exit classification: phrases, record fallback, worker-node helpers."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from distributor import TaskInstanceStatus
+from distributor.batch import (
+    JobPhase,
+    describe_exit,
+    exit_info_from_record,
+    exit_info_from_returncode,
+    signal_name,
+    usage_stats,
+)
+from distributor.worker import ExitRecord
+
+
+def record(**fields: object) -> ExitRecord:
+    """An exit record with defaults for the fields not given."""
+    base: dict[str, object] = {"returncode": 0, "exit_code": 0, "signal": None}
+    base.update(fields)
+    return ExitRecord(**base)  # type: ignore[arg-type]  # test helper over known fields
+
+
+def test_phrases_name_codes_and_signals() -> None:
+    """Exit phrases carry the status or the signal name."""
+    assert describe_exit(3, None) == "exited with status 3"
+    assert describe_exit(None, 9) == "was killed by signal SIGKILL"
+    assert "SIGTERM" in describe_exit(143, None)
+    assert signal_name(77) == "signal 77"
+    assert JobPhase.QUEUED.active and not JobPhase.FINAL.active
+
+
+def test_record_fallback_classification() -> None:
+    """Records map to D, E, U (scheduler signal) and K (terminated) with a message."""
+    assert exit_info_from_record(record()).error_state == TaskInstanceStatus.DONE
+    failed = exit_info_from_record(record(returncode=3, exit_code=3))
+    assert failed.error_state == TaskInstanceStatus.ERROR and "status 3" in failed.error_message
+    killed = record(returncode=143, exit_code=None, signal="SIGTERM", signals_received=("SIGTERM",))
+    assert exit_info_from_record(killed).error_state == TaskInstanceStatus.UNKNOWN_ERROR
+    cancelled = exit_info_from_record(killed, terminated=True)
+    assert cancelled.error_state == TaskInstanceStatus.KILLED_SELF
+    unstartable = exit_info_from_record(record(returncode=127, exit_code=None, error="nope"))
+    assert "could not be started" in unstartable.error_message
+
+
+@given(st.integers(min_value=-5, max_value=300))
+def test_a_record_is_done_only_when_the_command_exited_zero(code: int) -> None:
+    """exit_info_from_record never says D for a non-zero status."""
+    info = exit_info_from_record(record(returncode=code, exit_code=code))
+    assert (info.error_state == TaskInstanceStatus.DONE) == (code == 0)
+
+
+def test_worker_node_helpers() -> None:
+    """get_exit_info and get_usage_stats helpers give Jobmon-shaped answers."""
+    assert exit_info_from_returncode(0, "") == ("D", "")
+    state, message = exit_info_from_returncode(137, "boom")
+    assert state == "E" and "SIGKILL" in message and "boom" in message
+    stats = usage_stats(record(maxrss_bytes=2048, cpu_seconds=1.5, wall_seconds=2.0))
+    assert stats["maxrss"] == "2048" and stats["cpu"] == "1.500"
+    assert json.loads(stats["usage_str"])["wall_seconds"] == 2.0
+
+
+def test_batch_public_api_is_sorted_and_importable() -> None:
+    """distributor.batch.__all__ is sorted and every name exists."""
+    import distributor.batch as batch
+
+    assert list(batch.__all__) == sorted(batch.__all__)
+    assert all(hasattr(batch, name) for name in batch.__all__)
