@@ -35,6 +35,7 @@ from distributor.protocols import (
     ClusterQueueFactory,
     ClusterWorkerNode,
     ClusterWorkerNodeFactory,
+    SupportsRunningQuery,
 )
 from distributor.registry import (
     PluginInfo,
@@ -90,6 +91,7 @@ __all__ = [
     "SchedulerError",
     "SchedulerOutputError",
     "SubmissionError",
+    "SupportsRunningQuery",
     "TaskInstanceStatus",
     "UnknownDistributorIdError",
     "__version__",

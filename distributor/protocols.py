@@ -26,6 +26,7 @@ __all__ = [
     "ClusterQueueFactory",
     "ClusterWorkerNode",
     "ClusterWorkerNodeFactory",
+    "SupportsRunningQuery",
 ]
 
 
@@ -237,6 +238,15 @@ class ClusterWorkerNode(Protocol):
         Returns:
             The absolute path of the file (its directory exists).
         """
+        ...
+
+
+@runtime_checkable
+class SupportsRunningQuery(Protocol):
+    """Optional: a distributor that can tell running tasks from queued ones."""
+
+    def get_running(self, distributor_ids: Sequence[str]) -> set[str]:
+        """Return the subset of `distributor_ids` that is running now (not queued, not ended)."""
         ...
 
 

@@ -1,0 +1,459 @@
+"""`LocalDistributor`: run tasks as child processes of this machine, surviving the controller.
+
+Tasks are started by a reaper process (`distributor.local.reaper`) in its own session, so a
+controller killed with SIGKILL loses nothing: its reaper finishes the queued and running tasks
+and records how each ended under the state directory. A new `LocalDistributor` on the same
+directory reads every reaper's files and answers for the tasks the dead controller started,
+without rerunning them; a task process is recognised by pid *and* kernel start time, so pid
+reuse cannot fool it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import structlog
+
+from distributor.exceptions import (
+    RemoteExitInfoNotAvailable,
+    ResourceError,
+    SubmissionError,
+    UnknownDistributorIdError,
+)
+from distributor.exit_info import RemoteExitInfo
+from distributor.local.journal import Appender, Tailer
+from distributor.local.outcome import classify_exit, lost_exit
+from distributor.resources import parse_request
+from distributor.worker.proc import process_start_time
+
+__all__ = ["LocalDistributor", "default_state_dir"]
+
+log = structlog.get_logger(__name__)
+
+_REFRESH_COALESCE = 0.002
+_ALIVE_CACHE = 0.05
+_IDENTITY_WAIT = 60.0  # seconds a reaper may take to record its pid before it counts as dead
+
+
+def default_state_dir(cluster_name: str) -> Path:
+    """``$DISTRIBUTOR_LOCAL_STATE_DIR``, else ``$XDG_STATE_HOME/distributor/<cluster>``."""
+    explicit = os.environ.get("DISTRIBUTOR_LOCAL_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "distributor" / cluster_name
+
+
+@dataclass
+class _Task:
+    reaper: _ReaperView
+    state: Literal["queued", "running", "exited"] = "queued"
+    pid: int = 0
+    ticks: int | None = None
+    exited: dict[str, Any] | None = None
+
+
+class _ReaperView:
+    """What a controller knows of one reaper: its identity and its files' tails."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.commands = Tailer(directory / "commands.jsonl")
+        self.events = Tailer(directory / "events.jsonl")
+        self.identity = Tailer(directory / "reaper.jsonl")
+        self.pid = 0
+        self.ticks: int | None = None
+        self.dead = False
+        self.checked_until = 0.0
+
+    def close(self) -> None:
+        """Close the tailed files."""
+        for tailer in (self.commands, self.events, self.identity):
+            tailer.close()
+
+    def alive(self) -> bool:
+        """True while the reaper process runs (pid and start time both match).
+
+        A positive answer is cached for `_ALIVE_CACHE` seconds; death is final.
+        """
+        if self.dead:
+            return False
+        now = time.monotonic()
+        if now < self.checked_until:
+            return True
+        self.checked_until = now + _ALIVE_CACHE
+        for record in self.identity.read():
+            self.pid, self.ticks = int(record["pid"]), record.get("ticks")
+        if not self.pid:
+            # Not yet written: a reaper writes it within milliseconds of starting.
+            try:
+                age = time.time() - self.directory.stat().st_mtime
+            except FileNotFoundError:
+                age = float("inf")
+            self.dead = age > _IDENTITY_WAIT
+            return not self.dead
+        if process_start_time(self.pid) != self.ticks:
+            self.dead = True
+        return not self.dead
+
+
+def _spawn_reaper(directory: Path, parallelism: int, grace: float) -> int:
+    """Start a detached reaper for `directory`; return the write end of its wake-up pipe.
+
+    The reaper daemonizes (its launcher exits at once), so it is nobody's child here: it
+    outlives this process, and no zombie or unfinished ``Popen`` is left behind.
+    """
+    read_end, write_end = os.pipe2(os.O_CLOEXEC)
+    log_fd = os.open(directory / "reaper.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        launcher = os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-m", "distributor.local.reaper", "--daemonize", str(directory),
+             str(parallelism), str(grace)],
+            dict(os.environ),
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, read_end, 0),
+                (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                (os.POSIX_SPAWN_DUP2, log_fd, 2),
+            ],
+            setsid=True,
+        )  # fmt: skip
+    finally:
+        os.close(read_end)
+        os.close(log_fd)
+    _, status = os.waitpid(launcher, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        os.close(write_end)
+        raise SubmissionError(f"the local reaper failed to start; see {directory / 'reaper.log'}")
+    os.set_blocking(write_end, False)
+    return write_end
+
+
+class LocalDistributor:
+    """Runs commands on this machine, at most `parallelism` cores' worth at once.
+
+    Args:
+        cluster_name: a label (also the default state directory's name).
+        state_dir: where tasks' state and logs live; see `default_state_dir`.
+        parallelism: cores available to tasks (default: this machine's core count).
+        kill_grace: seconds between SIGTERM and SIGKILL for terminations and runtime limits.
+        separate_stderr: write ``logs/<id>.out`` and ``.err`` instead of one ``logs/<id>.log``
+            holding both streams (as Slurm does by default; one file is cheaper to create).
+    """
+
+    def __init__(
+        self,
+        cluster_name: str = "local",
+        *,
+        state_dir: str | Path | None = None,
+        parallelism: int | None = None,
+        kill_grace: float = 5.0,
+        separate_stderr: bool = False,
+    ) -> None:
+        self._cluster_name = cluster_name
+        self._state_dir = Path(state_dir) if state_dir else default_state_dir(cluster_name)
+        self._parallelism = parallelism or os.cpu_count() or 1
+        if self._parallelism < 1:
+            raise ResourceError("parallelism", parallelism, "must be at least 1")
+        self._grace = kill_grace
+        self._separate_stderr = separate_stderr
+        self._log = log.bind(cluster=cluster_name)
+        self._tasks: dict[str, _Task] = {}
+        self._views: dict[str, _ReaperView] = {}
+        self._terminated: set[str] = set()
+        self._terminations = Tailer(self._state_dir / "terminations.jsonl")
+        self._token = ""
+        self._own: _ReaperView | None = None
+        self._commands: Appender | None = None
+        self._wake_fd = -1
+        self._sequence = 0
+        self._last_refresh = -1.0
+
+    # -- contract properties -------------------------------------------------------------------
+
+    @property
+    def worker_node_entry_point(self) -> str:
+        """The ``distributor-worker`` script beside this interpreter (or on PATH)."""
+        beside = Path(sys.executable).with_name("distributor-worker")
+        if beside.exists():
+            return str(beside)
+        return shutil.which("distributor-worker") or str(beside)
+
+    @property
+    def cluster_name(self) -> str:
+        """The name given at construction."""
+        return self._cluster_name
+
+    @property
+    def state_dir(self) -> Path:
+        """The directory holding every reaper's files and the task logs."""
+        return self._state_dir
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load the state directory and start this controller's reaper (idempotent)."""
+        if self._wake_fd >= 0:
+            return
+        reapers = self._state_dir / "reapers"
+        reapers.mkdir(parents=True, exist_ok=True)
+        (self._state_dir / "logs").mkdir(exist_ok=True)
+        for directory in sorted(reapers.iterdir()):
+            if directory.name not in self._views:
+                self._views[directory.name] = _ReaperView(directory)
+        self._token = secrets.token_hex(4)
+        own_dir = reapers / self._token
+        own_dir.mkdir()
+        self._own = self._views[self._token] = _ReaperView(own_dir)
+        self._commands = Appender(own_dir / "commands.jsonl")
+        self._wake_fd = _spawn_reaper(own_dir, self._parallelism, self._grace)
+        self._refresh(force=True)
+        self._log.info("local_distributor_started", state_dir=str(self._state_dir),
+                       reaper=self._token, recovered=len(self._tasks))  # fmt: skip
+
+    def stop(self) -> None:
+        """Let the reaper finish the submitted tasks and exit; returns at once."""
+        if self._wake_fd < 0:
+            return
+        os.close(self._wake_fd)  # end of file tells the reaper its owner has gone
+        self._wake_fd = -1
+        if self._commands is not None:
+            self._commands.close()
+        for view in self._views.values():
+            view.close()
+        self._terminations.close()
+        self._log.info("local_distributor_stopped", reaper=self._token)
+
+    # -- submission ----------------------------------------------------------------------------
+
+    def submit_to_batch_distributor(
+        self, command: str, name: str, requested_resources: Mapping[str, Any]
+    ) -> str:
+        """Queue `command` (run by ``/bin/sh -c``); returns its distributor id."""
+        return self._submit(command, name, requested_resources, [None])[0]
+
+    def submit_array_to_batch_distributor(
+        self,
+        command: str,
+        name: str,
+        requested_resources: Mapping[str, Any],
+        array_length: int,
+    ) -> dict[int, str]:
+        """Queue `array_length` steps of `command`; step i sees ``DISTRIBUTOR_ARRAY_STEP_ID=i``."""
+        if isinstance(array_length, bool) or not isinstance(array_length, int) or array_length < 1:
+            raise ResourceError("array_length", array_length, "must be a whole number ≥ 1")
+        ids = self._submit(command, name, requested_resources, list(range(array_length)))
+        return dict(enumerate(ids))
+
+    def _submit(
+        self,
+        command: str,
+        name: str,
+        requested_resources: Mapping[str, Any],
+        steps: Sequence[int | None],
+    ) -> list[str]:
+        if not isinstance(command, str) or not command.strip():
+            raise SubmissionError(f"empty command for task {name!r}", name=name)
+        if "\0" in command:
+            raise SubmissionError(f"command for task {name!r} contains a NUL byte", name=name)
+        request = parse_request(requested_resources)
+        self.start()
+        assert self._commands is not None and self._own is not None
+        logs = self._state_dir / "logs"
+        out, err = ("out", "err") if self._separate_stderr else ("log", "log")
+        commands: list[dict[str, Any]] = []
+        ids: list[str] = []
+        for step in steps:
+            self._sequence += 1
+            distributor_id = f"{self._token}.{self._sequence}"
+            env = {"DISTRIBUTOR_ID": distributor_id}
+            if step is not None:
+                env["DISTRIBUTOR_ARRAY_STEP_ID"] = str(step)
+            commands.append({
+                "op": "submit", "id": distributor_id, "name": name, "command": command,
+                "env": env, "stdout": str(logs / f"{distributor_id}.{out}"),
+                "stderr": str(logs / f"{distributor_id}.{err}"), "slots": request.cores or 1,
+                "memory": request.memory_bytes, "runtime": request.runtime_seconds,
+            })  # fmt: skip
+            ids.append(distributor_id)
+        self._commands.write(commands)  # durable before anyone is told the ids
+        for distributor_id in ids:
+            self._tasks[distributor_id] = _Task(self._own)
+        self._wake()
+        # One line per single submission would cost more than starting the task: sample them.
+        if len(ids) > 1 or self._sequence % 1000 == 1:
+            self._log.debug("tasks_submitted", name=name, count=len(ids), first=ids[0])
+        return ids
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_fd, b"\n")
+        except BlockingIOError:
+            pass  # the pipe is full of wake-ups already: the reaper will look
+        except BrokenPipeError as exc:
+            raise SubmissionError(
+                f"the reaper of {self._state_dir} has exited; see {self._own_log()}"
+            ) from exc
+
+    def _own_log(self) -> Path:
+        return self._state_dir / "reapers" / self._token / "reaper.log"
+
+    # -- tracking ------------------------------------------------------------------------------
+
+    def _refresh(self, force: bool = False) -> None:
+        """Read what every reaper has appended since the last call.
+
+        Calls within `_REFRESH_COALESCE` seconds of the previous one are skipped unless forced:
+        a poll loop over thousands of ids then costs one read per reaper, not one per id.
+        """
+        now = time.monotonic()
+        if not force and now - self._last_refresh < _REFRESH_COALESCE:
+            return
+        self._last_refresh = now
+        for record in self._terminations.read():
+            self._terminated.add(str(record.get("id")))
+        for view in self._views.values():
+            if view is not self._own:
+                for command in view.commands.read():
+                    if command.get("op") == "submit" and command["id"] not in self._tasks:
+                        self._tasks[command["id"]] = _Task(view)
+            for event in view.events.read():
+                task = self._tasks.get(event["id"])
+                if task is None:
+                    task = self._tasks[event["id"]] = _Task(view)
+                if event["ev"] == "started":
+                    task.state, task.pid, task.ticks = "running", event["pid"], event.get("ticks")
+                elif event["ev"] == "exited":
+                    task.state, task.exited = "exited", event
+
+    def _active(self, task: _Task) -> bool:
+        if task.state == "exited":
+            return False
+        if task.reaper.alive():
+            return True
+        # The reaper is gone: only an orphaned task process that is really ours still counts.
+        return task.state == "running" and process_start_time(task.pid) == task.ticks
+
+    def get_submitted_or_running(self, distributor_ids: Sequence[str] | None = None) -> set[str]:
+        """Ids queued or running (including those started by an earlier, dead controller)."""
+        self._refresh()
+        ids = self._tasks.keys() if distributor_ids is None else distributor_ids
+        return {i for i in ids if i in self._tasks and self._active(self._tasks[i])}
+
+    def get_running(self, distributor_ids: Sequence[str]) -> set[str]:
+        """The subset of `distributor_ids` whose process has started and not yet ended."""
+        self._refresh()
+        return {
+            i
+            for i in distributor_ids
+            if (task := self._tasks.get(i)) is not None
+            and task.state == "running"
+            and self._active(task)
+        }
+
+    def get_queueing_errors(self, distributor_ids: Sequence[str]) -> dict[str, str]:
+        """Local tasks never wait on an impossible condition: always empty."""
+        return {}
+
+    def get_remote_exit_info(self, distributor_id: str) -> RemoteExitInfo:
+        """How the task ended; see `distributor.local.outcome` for the messages.
+
+        Raises:
+            RemoteExitInfoNotAvailable: still queued or running.
+            UnknownDistributorIdError: no controller on this state directory issued the id.
+        """
+        self._refresh()
+        task = self._tasks.get(distributor_id)
+        if task is None:
+            raise UnknownDistributorIdError(distributor_id, self._cluster_name)
+        if task.state != "exited" and self._active(task):
+            raise RemoteExitInfoNotAvailable(distributor_id, f"still {task.state}")
+        self._refresh(force=True)  # the reaper may have written its last events before exiting
+        return self._outcome(distributor_id, task)
+
+    def _outcome(self, distributor_id: str, task: _Task) -> RemoteExitInfo:
+        if task.exited is not None:
+            return classify_exit(task.exited)
+        return lost_exit(task.state == "running", distributor_id in self._terminated)
+
+    def log_paths(self, distributor_id: str) -> tuple[Path, Path]:
+        """The (stdout, stderr) files of a task; the same path twice when streams are merged."""
+        logs = self._state_dir / "logs"
+        if self._separate_stderr:
+            return logs / f"{distributor_id}.out", logs / f"{distributor_id}.err"
+        return logs / f"{distributor_id}.log", logs / f"{distributor_id}.log"
+
+    def get_usage(self, distributor_id: str) -> dict[str, float]:
+        """Peak RSS (bytes), CPU and wall seconds of a finished task, from ``wait4``."""
+        self._refresh()
+        task = self._tasks.get(distributor_id)
+        if task is None:
+            raise UnknownDistributorIdError(distributor_id, self._cluster_name)
+        if task.exited is None or not task.exited.get("started"):
+            raise RemoteExitInfoNotAvailable(distributor_id, "no usage recorded")
+        return {k: float(task.exited.get(k, 0)) for k in ("maxrss", "cpu", "wall")}
+
+    # -- termination ---------------------------------------------------------------------------
+
+    def terminate_task_instances(self, distributor_ids: Sequence[str]) -> None:
+        """SIGTERM each task's process group, then SIGKILL after the grace; unknown ids ignored."""
+        self._refresh()
+        by_reaper: dict[str, list[str]] = {}
+        for distributor_id in distributor_ids:
+            task = self._tasks.get(distributor_id)
+            if task is None or task.state == "exited":
+                continue
+            by_reaper.setdefault(task.reaper.directory.name, []).append(distributor_id)
+        if not by_reaper:
+            return
+        Appender(self._state_dir / "terminations.jsonl").write(
+            {"id": i} for ids in by_reaper.values() for i in ids
+        )
+        for token, ids in by_reaper.items():
+            view = self._views[token]
+            if view.alive():
+                writer = self._commands if view is self._own else Appender(
+                    view.directory / "commands.jsonl"
+                )  # fmt: skip
+                assert writer is not None
+                writer.write([{"op": "terminate", "ids": ids}])
+                if view is self._own:
+                    self._wake()
+            else:
+                for distributor_id in ids:
+                    self._kill_orphan(self._tasks[distributor_id])
+        self._log.info("tasks_terminated", ids=sorted(distributor_ids))
+
+    @staticmethod
+    def _kill_orphan(task: _Task) -> None:
+        if task.state == "running" and process_start_time(task.pid) == task.ticks:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(task.pid, signal.SIGKILL)
+
+    def build_worker_node_command(
+        self,
+        task_instance_id: int | None = None,
+        array_id: int | None = None,
+        batch_number: int | None = None,
+    ) -> str:
+        """A ``distributor-worker`` invocation carrying the given ids."""
+        argv = [self.worker_node_entry_point]
+        for flag, value in (
+            ("--task-instance-id", task_instance_id),
+            ("--array-id", array_id),
+            ("--batch-number", batch_number),
+        ):
+            if value is not None:
+                argv += [flag, str(value)]
+        return shlex.join(argv)

@@ -1,0 +1,276 @@
+"""The local backend: limits, exit info, arrays, termination and recovery after controller death."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from distributor import (
+    RemoteExitInfo,
+    ResourceError,
+    SubmissionError,
+    TaskInstanceStatus,
+    UnknownDistributorIdError,
+    load_plugin,
+)
+from distributor.local import LocalDistributor, LocalQueue, LocalWorkerNode, plugin
+from distributor.local.reaper import direct_argv
+from distributor.testing import ConformanceTarget, wait_for_exit_info, wait_until_gone
+from distributor.testing.conformance import PluginConformance
+
+D, E, K, U, Z = (
+    TaskInstanceStatus.DONE,
+    TaskInstanceStatus.ERROR,
+    TaskInstanceStatus.KILLED_SELF,
+    TaskInstanceStatus.UNKNOWN_ERROR,
+    TaskInstanceStatus.RESOURCE_ERROR,
+)
+
+
+class TestLocalConformance(PluginConformance):
+    """The local plugin passes the conformance kit."""
+
+    def make_target(self, tmp_path: Path) -> ConformanceTarget:
+        return ConformanceTarget(
+            plugin=plugin,
+            make_distributor=lambda: LocalDistributor(
+                "local", state_dir=tmp_path / "state", kill_grace=1.0
+            ),
+            make_queue=lambda: LocalQueue(1, "local", {"max_runtime": "1h"}),
+            timeout=30,
+            poll_interval=0.05,
+        )
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Iterator[LocalDistributor]:
+    """A started local distributor on a fresh state directory."""
+    distributor = LocalDistributor("local", state_dir=tmp_path / "state", kill_grace=1.0)
+    distributor.start()
+    yield distributor
+    distributor.stop()
+
+
+def final(distributor: LocalDistributor, distributor_id: str) -> RemoteExitInfo:
+    """Wait up to 30 s for the task's final exit info."""
+    return wait_for_exit_info(distributor, distributor_id, 30, 0.05)
+
+
+def test_entry_point_loads_the_builtin_plugin() -> None:
+    """`local` is registered through the same entry-point group as every plugin."""
+    assert load_plugin("local") is plugin
+
+
+def test_kill_9_names_the_signal(local: LocalDistributor) -> None:
+    """A task killing itself with SIGKILL is E naming the signal."""
+    info = final(local, local.submit_to_batch_distributor("kill -9 $$", "k9", {}))
+    assert info == RemoteExitInfo(E, "killed by signal SIGKILL (9)")
+
+
+def test_runtime_limit_is_z_naming_limit_and_overrun(local: LocalDistributor) -> None:
+    """A task past its runtime is stopped and reported Z with the limit and how far it ran."""
+    info = final(local, local.submit_to_batch_distributor("sleep 30", "slow", {"runtime": 1}))
+    assert info.error_state == Z
+    assert "runtime limit of 1s exceeded" in info.error_message
+
+
+def test_runtime_limit_escalates_to_sigkill(local: LocalDistributor) -> None:
+    """A task ignoring SIGTERM is killed after the grace period."""
+    command = "trap '' TERM; sleep 30"
+    began = time.monotonic()
+    info = final(local, local.submit_to_batch_distributor(command, "stubborn", {"runtime": 1}))
+    assert info.error_state == Z
+    assert "SIGKILL" in info.error_message
+    assert time.monotonic() - began < 10
+
+
+def test_memory_limit_counts_the_process_tree(local: LocalDistributor, tmp_path: Path) -> None:
+    """A grandchild allocating past the limit gets the task killed and reported Z."""
+    hog = tmp_path / "hog.py"
+    hog.write_text("import time\nx = bytearray(300 * 2**20)\ntime.sleep(30)\n")
+    command = f"{sys.executable} {hog}; echo survived"
+    info = final(local, local.submit_to_batch_distributor(command, "hog", {"memory": "100M"}))
+    assert info.error_state == Z
+    assert "memory limit of 100MiB exceeded" in info.error_message
+
+
+def test_usage_comes_from_the_kernel(local: LocalDistributor, tmp_path: Path) -> None:
+    """Peak RSS and CPU of a finished task are recorded."""
+    code = "x = bytearray(80 * 2**20); sum(range(3_000_000))"
+    did = local.submit_to_batch_distributor(f"{sys.executable} -c '{code}'", "use", {})
+    assert final(local, did).error_state == D
+    usage = local.get_usage(did)
+    assert usage["maxrss"] >= 80 * 2**20
+    assert usage["cpu"] > 0.0
+
+
+def test_array_steps_see_their_index_and_id(local: LocalDistributor) -> None:
+    """Each array step sees its 0-based index and its own distributor id."""
+    command = 'echo "$DISTRIBUTOR_ARRAY_STEP_ID $DISTRIBUTOR_ID"'
+    steps = local.submit_array_to_batch_distributor(command, "arr", {}, 4)
+    for step, did in steps.items():
+        assert final(local, did).error_state == D
+        out, _ = local.log_paths(did)
+        assert out.read_text().split() == [str(step), did]
+
+
+def test_parallelism_caps_concurrency(tmp_path: Path) -> None:
+    """No more than `parallelism` cores' worth of tasks run at once."""
+    distributor = LocalDistributor("local", state_dir=tmp_path / "s", parallelism=2)
+    stamps = tmp_path / "stamps"
+    stamps.mkdir()
+    stamp = f"date +%s.%N > {stamps}/$DISTRIBUTOR_ID"
+    command = f"{stamp}.a; sleep 0.4; {stamp}.b"
+    ids = list(distributor.submit_array_to_batch_distributor(command, "p", {}, 6).values())
+    ids.append(distributor.submit_to_batch_distributor(command, "wide", {"cores": 2}))
+    for did in ids:
+        assert final(distributor, did).error_state == D
+    spans = [
+        (float((stamps / f"{i}.a").read_text()), float((stamps / f"{i}.b").read_text()))
+        for i in ids
+    ]
+    weight = {i: (2 if n == len(ids) - 1 else 1) for n, i in enumerate(ids)}
+    for start, _ in spans:
+        overlapping = sum(weight[i] for i, (a, b) in zip(ids, spans, strict=True) if a <= start < b)
+        assert overlapping <= 2
+    distributor.stop()
+
+
+def test_terminating_a_queued_task_never_runs_it(tmp_path: Path) -> None:
+    """A task terminated while queued is K and never starts."""
+    distributor = LocalDistributor("local", state_dir=tmp_path / "s", parallelism=1)
+    marker = tmp_path / "ran"
+    blocker = distributor.submit_to_batch_distributor("sleep 30", "blocker", {})
+    queued = distributor.submit_to_batch_distributor(f"touch {marker}", "queued", {})
+    distributor.terminate_task_instances([queued, blocker])
+    assert final(distributor, queued) == RemoteExitInfo(K, "terminated on request (never started)")
+    assert final(distributor, blocker).error_state == K
+    assert not marker.exists()
+    distributor.stop()
+
+
+def test_bad_input_is_rejected_precisely(local: LocalDistributor) -> None:
+    """Empty commands, bad resources and bad array lengths raise errors naming the value."""
+    with pytest.raises(SubmissionError, match="empty command"):
+        local.submit_to_batch_distributor("  ", "blank", {})
+    with pytest.raises(ResourceError, match="memory"):
+        local.submit_to_batch_distributor("true", "x", {"memory": "-2G"})
+    with pytest.raises(ResourceError, match="array_length"):
+        local.submit_array_to_batch_distributor("true", "x", {}, 0)
+    with pytest.raises(UnknownDistributorIdError, match="nope"):
+        local.get_remote_exit_info("nope")
+
+
+def test_hostile_names_are_only_labels(local: LocalDistributor, tmp_path: Path) -> None:
+    """A name full of shell syntax is never executed."""
+    name = f"$(touch {tmp_path}/pwned); `touch {tmp_path}/pwned2`\n'\""
+    assert final(local, local.submit_to_batch_distributor("true", name, {})).error_state == D
+    assert not list(tmp_path.glob("pwned*"))
+
+
+CONTROLLER = textwrap.dedent(
+    """
+    import json, sys
+    import structlog
+    from distributor.local import LocalDistributor
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    state, markers, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    distributor = LocalDistributor("local", state_dir=state, parallelism=2)
+    ids = []
+    for n in range(count):
+        command = f"sleep 0.2; echo ran >> {markers}/m{n}"
+        ids.append(distributor.submit_to_batch_distributor(command, f"t{n}", {}))
+    print(json.dumps(ids), flush=True)
+    import time
+    time.sleep(3600)
+    """
+)
+
+
+@pytest.mark.slow
+def test_controller_sigkill_loses_nothing_and_reruns_nothing(tmp_path: Path) -> None:
+    """A controller killed mid-run: a new one reports every task, none runs twice."""
+    state, markers = tmp_path / "state", tmp_path / "markers"
+    markers.mkdir()
+    count = 20
+    controller = subprocess.Popen(
+        [sys.executable, "-c", CONTROLLER, str(state), str(markers), str(count)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert controller.stdout is not None
+    ids = json.loads(controller.stdout.readline())
+    time.sleep(0.7)  # a few tasks done, two running, the rest queued
+    controller.send_signal(signal.SIGKILL)
+    controller.wait()
+    controller.stdout.close()
+    successor = LocalDistributor("local", state_dir=state, parallelism=2)
+    successor.start()
+    active = successor.get_submitted_or_running(ids)
+    assert active, "the dead controller's unfinished tasks are reported"
+    assert active < set(ids)
+    wait_until_gone(successor, ids, 60, 0.1)
+    assert {successor.get_remote_exit_info(i).error_state for i in ids} == {D}
+    assert sorted(p.read_text() for p in markers.iterdir()) == ["ran\n"] * count
+    successor.stop()
+
+
+def test_pid_reuse_does_not_fool_recovery(tmp_path: Path) -> None:
+    """A recorded pid now used by another process is not taken for the task."""
+    reaper = tmp_path / "state" / "reapers" / "deadbeef"
+    reaper.mkdir(parents=True)
+    (reaper / "reaper.jsonl").write_text(json.dumps({"pid": os.getpid(), "ticks": 1}) + "\n")
+    (reaper / "commands.jsonl").write_text(json.dumps({"op": "submit", "id": "deadbeef.1"}) + "\n")
+    started = {"ev": "started", "id": "deadbeef.1", "pid": os.getpid(), "ticks": 1}
+    (reaper / "events.jsonl").write_text(json.dumps(started) + "\n")
+    successor = LocalDistributor("local", state_dir=tmp_path / "state")
+    successor.start()
+    assert successor.get_submitted_or_running(["deadbeef.1"]) == set()
+    info = successor.get_remote_exit_info("deadbeef.1")
+    assert info.error_state == U
+    assert "exit status was never recorded" in info.error_message
+    successor.stop()
+
+
+def test_queue_limits_are_this_machine() -> None:
+    """The local queue's limits are this machine's cores and memory plus a configured runtime."""
+    queue = LocalQueue(3, "local", {"max_runtime": "2h"})
+    assert queue.limits.max_cores == len(os.sched_getaffinity(0))
+    ok, message = queue.validate_resources(strict=True, memory="100T")
+    assert not ok
+    assert "memory='100TiB' exceeds queue 'local'" in message
+    assert queue.coerce_resources(runtime="3h") == {"runtime": 7200, "cores": 1}
+
+
+def test_worker_node_reads_its_ids(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The local worker node takes its ids from the environment and sanitises log names."""
+    monkeypatch.setenv("DISTRIBUTOR_ID", "ab.7")
+    monkeypatch.setenv("DISTRIBUTOR_ARRAY_STEP_ID", "3")
+    node = LocalWorkerNode()
+    assert (node.distributor_id, node.array_step_id) == ("ab.7", 3)
+    assert node.get_exit_info(0, "") == ("D", "")
+    assert node.get_exit_info(137, "boom")[0] == "E"
+    path = node.initialize_logfile("stdout", str(tmp_path / "logs"), "a/../b c")
+    assert Path(path).parent == (tmp_path / "logs").resolve()
+    assert set(node.get_usage_stats()) == {"maxrss", "cpu", "usage_str"}
+
+
+@given(st.text(max_size=40))
+def test_direct_exec_only_for_plain_commands(command: str) -> None:
+    """Commands are exec'd without a shell only when sh would run exactly the same argv."""
+    argv = direct_argv(command, os.defpath)
+    if argv is not None:
+        assert not set(command) & set("$`'\"\\;&|<>(){}*?[]~#!\n")
+        assert argv[1:] == command.split()[1:]
+        assert os.path.isabs(argv[0])
