@@ -14,8 +14,8 @@ import importlib.util
 import logging
 import os
 import statistics
-import sys
 import subprocess
+import sys
 import tempfile
 import time
 
