@@ -46,7 +46,7 @@ DIST=$(mktemp -d)
 WHEEL_VENV=$(mktemp -d)
 trap 'rm -rf "$DIST" "$WHEEL_VENV"' EXIT
 python -m build --wheel --no-isolation --outdir "$DIST" . >/dev/null
-EXPECTED=(good)
+EXPECTED=(local good)
 python -m build --wheel --no-isolation --outdir "$DIST" tests/fixtures/plugins/good >/dev/null
 for p in "${PLUGINS[@]}"; do
     python -m build --wheel --no-isolation --outdir "$DIST" "$p" >/dev/null
@@ -68,3 +68,6 @@ for name in sys.argv[1:]:
 print("wheels ok:", ", ".join(f"{n} ({found[n].distribution} {found[n].version})" for n in sys.argv[1:]))
 PY
 )
+# The README's first command, from the installed wheel (no editable source tree behind it).
+DISTRIBUTOR_LOCAL_STATE_DIR="$DIST/state" "$WHEEL_VENV/bin/distributor" run --array 4 -- \
+    sh -c 'echo step $DISTRIBUTOR_ARRAY_STEP_ID' >&2
