@@ -274,3 +274,27 @@ def test_direct_exec_only_for_plain_commands(command: str) -> None:
         assert not set(command) & set("$`'\"\\;&|<>(){}*?[]~#!\n")
         assert argv[1:] == command.split()[1:]
         assert os.path.isabs(argv[0])
+
+
+def test_expired_history_is_pruned(tmp_path: Path) -> None:
+    """Records and logs of reapers finished longer ago than the retention are deleted."""
+    state = tmp_path / "state"
+    first = LocalDistributor("local", state_dir=state)
+    did = first.submit_to_batch_distributor("echo old", "old", {})
+    assert final(first, did).error_state == D
+    first.stop()
+    log, _ = first.log_paths(did)
+    deadline = time.monotonic() + 10
+    while len(list((state / "reapers").iterdir())) and time.monotonic() < deadline:
+        successor = LocalDistributor("local", state_dir=state, retention=0)
+        successor.start()
+        successor.stop()
+        if not log.exists():
+            break
+        time.sleep(0.2)
+    assert not log.exists()
+    fresh = LocalDistributor("local", state_dir=state)
+    fresh.start()
+    with pytest.raises(UnknownDistributorIdError):
+        fresh.get_remote_exit_info(did)
+    fresh.stop()

@@ -150,6 +150,8 @@ class LocalDistributor:
         kill_grace: seconds between SIGTERM and SIGKILL for terminations and runtime limits.
         separate_stderr: write ``logs/<id>.out`` and ``.err`` instead of one ``logs/<id>.log``
             holding both streams (as Slurm does by default; one file is cheaper to create).
+        retention: seconds after which a finished reaper's records and its tasks' logs are
+            deleted at the next `start` (default 7 days), so the state directory stays bounded.
     """
 
     def __init__(
@@ -160,6 +162,7 @@ class LocalDistributor:
         parallelism: int | None = None,
         kill_grace: float = 5.0,
         separate_stderr: bool = False,
+        retention: float = 7 * 86400,
     ) -> None:
         self._cluster_name = cluster_name
         self._state_dir = Path(state_dir) if state_dir else default_state_dir(cluster_name)
@@ -168,6 +171,7 @@ class LocalDistributor:
             raise ResourceError("parallelism", parallelism, "must be at least 1")
         self._grace = kill_grace
         self._separate_stderr = separate_stderr
+        self._retention = retention
         self._log = log.bind(cluster=cluster_name)
         self._tasks: dict[str, _Task] = {}
         self._views: dict[str, _ReaperView] = {}
@@ -210,8 +214,13 @@ class LocalDistributor:
         reapers.mkdir(parents=True, exist_ok=True)
         (self._state_dir / "logs").mkdir(exist_ok=True)
         for directory in sorted(reapers.iterdir()):
-            if directory.name not in self._views:
-                self._views[directory.name] = _ReaperView(directory)
+            if directory.name in self._views:
+                continue
+            view = _ReaperView(directory)
+            if self._expired(view):
+                self._prune(view)
+            else:
+                self._views[directory.name] = view
         self._token = secrets.token_hex(4)
         own_dir = reapers / self._token
         own_dir.mkdir()
@@ -221,6 +230,27 @@ class LocalDistributor:
         self._refresh(force=True)
         self._log.info("local_distributor_started", state_dir=str(self._state_dir),
                        reaper=self._token, recovered=len(self._tasks))  # fmt: skip
+
+    def _expired(self, view: _ReaperView) -> bool:
+        """A reaper that is dead and wrote nothing for `retention` seconds is history."""
+        newest = max(
+            (p.stat().st_mtime for p in view.directory.iterdir() if p.is_file()),
+            default=view.directory.stat().st_mtime,
+        )
+        return time.time() - newest > self._retention and not view.alive()
+
+    def _prune(self, view: _ReaperView) -> None:
+        """Delete an expired reaper's files and its tasks' logs (all inside the state dir)."""
+        logs = self._state_dir / "logs"
+        for command in view.commands.read():
+            if command.get("op") == "submit":
+                for key in ("stdout", "stderr"):
+                    path = Path(str(command.get(key, "")))
+                    if path.parent == logs:  # never delete outside the state directory
+                        path.unlink(missing_ok=True)
+        view.close()
+        shutil.rmtree(view.directory, ignore_errors=True)
+        self._log.info("reaper_pruned", reaper=view.directory.name)
 
     def stop(self) -> None:
         """Let the reaper finish the submitted tasks and exit; returns at once."""
