@@ -1,0 +1,607 @@
+"""The durable journal: one SQLite database (WAL mode, stdlib `sqlite3`) per run.
+
+Every change the controller makes is written in a `Transaction` that commits *before* the
+controller acts on it (submits, terminates, reports). One controller at a time holds the
+journal's lock file (``<journal>.lock``, `fcntl.flock`), which the kernel releases when the
+process dies, however it dies. Other processes may read the journal and add control requests
+(cancel) at any time; WAL mode lets them do so while the controller writes.
+
+Tables: ``meta`` (schema version, run tag), ``tasks``, ``instances`` (one row per attempt,
+``UNIQUE(task_id, attempt)``), ``batches`` (one row per submission: name, members, ids),
+``transitions`` (the event stream) and ``control`` (requests from other processes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from distributor.exit_info import TaskInstanceStatus
+from distributor.service.batching import new_run_tag
+from distributor.service.errors import JournalError, JournalLockedError, UnknownTaskError
+from distributor.service.events import Event, EventKind
+from distributor.service.model import TaskInfo, TaskStatus
+from distributor.service.state import LIVE_STATES, BatchRow, BatchState, InstanceRow, TaskRow
+
+__all__ = ["SCHEMA_VERSION", "ControlRequest", "Journal", "Transaction"]
+
+SCHEMA_VERSION = 1
+_CHUNK = 500  # ids per "IN (...)" query, below SQLite's variable limit
+_LIVE_SQL = "(" + ",".join(f"'{s.value}'" for s in sorted(LIVE_STATES)) + ")"
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, spec TEXT NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL, max_attempts INTEGER NOT NULL,
+    priority INTEGER NOT NULL, owner TEXT NOT NULL, cluster TEXT NOT NULL, tags TEXT NOT NULL,
+    cancel_requested INTEGER NOT NULL, message TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS tasks_active ON tasks(status) WHERE status = 'active';
+CREATE TABLE IF NOT EXISTS instances (
+    id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL, attempt INTEGER NOT NULL,
+    status TEXT NOT NULL, queue TEXT, resources TEXT NOT NULL, batch_id INTEGER, step INTEGER,
+    distributor_id TEXT, kill_pending INTEGER NOT NULL, message TEXT NOT NULL,
+    created_at REAL NOT NULL, status_at REAL NOT NULL, submitted_at REAL, triage_since REAL,
+    UNIQUE (task_id, attempt));
+CREATE INDEX IF NOT EXISTS instances_live ON instances(status) WHERE status IN {_LIVE_SQL};
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, cluster TEXT NOT NULL,
+    state TEXT NOT NULL, members TEXT NOT NULL, ids TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS batches_open ON batches(state) WHERE state = 'intent';
+CREATE TABLE IF NOT EXISTS transitions (
+    seq INTEGER PRIMARY KEY, at REAL NOT NULL, kind TEXT NOT NULL, task_id INTEGER NOT NULL,
+    attempt INTEGER NOT NULL, old TEXT, new TEXT NOT NULL, message TEXT NOT NULL,
+    distributor_id TEXT);
+CREATE TABLE IF NOT EXISTS control (
+    id INTEGER PRIMARY KEY, action TEXT NOT NULL, target_kind TEXT NOT NULL,
+    target TEXT NOT NULL, created_at REAL NOT NULL, done INTEGER NOT NULL DEFAULT 0);
+"""
+
+_COLUMNS = (
+    "i.id, i.task_id, i.attempt, i.status, i.queue, i.resources, i.batch_id, i.step, "
+    "i.distributor_id, i.kill_pending, i.message, i.created_at, i.status_at, i.submitted_at, "
+    "i.triage_since"
+)
+_SELECT_LIVE = f"SELECT {_COLUMNS} FROM instances i WHERE i.status IN {_LIVE_SQL}"  # noqa: S608 - constants
+_SELECT_KILL_PENDING = (
+    f"SELECT {_COLUMNS}, t.cluster FROM instances i JOIN tasks t ON t.id = i.task_id "  # noqa: S608 - constants
+    f"WHERE i.kill_pending = 1 AND i.status NOT IN {_LIVE_SQL}"
+)
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+class Transaction:
+    """Changes collected in memory and written by `Journal.commit` in one SQLite transaction.
+
+    Rows are written with the values they have at commit time, so a row may be changed again
+    after it was added.
+    """
+
+    def __init__(self) -> None:
+        self.new_tasks: list[tuple[TaskRow, str]] = []
+        self.tasks: dict[int, TaskRow] = {}
+        self.new_instances: dict[int, InstanceRow] = {}
+        self.instances: dict[int, InstanceRow] = {}
+        self.batches: dict[int, BatchRow] = {}
+        self.new_batches: dict[int, tuple[BatchRow, float]] = {}
+        self.events: list[Event] = []
+        self.task_ids: list[int] = []
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.new_tasks
+            or self.tasks
+            or self.new_instances
+            or self.instances
+            or self.batches
+            or self.new_batches
+            or self.events
+        )
+
+    def add_task(self, row: TaskRow, spec_json: str) -> None:
+        """Insert a new task with its definition."""
+        self.new_tasks.append((row, spec_json))
+
+    def task(self, row: TaskRow) -> None:
+        """Write the task's mutable fields."""
+        self.tasks[row.id] = row
+
+    def add_instance(self, row: InstanceRow) -> None:
+        """Insert a new instance."""
+        self.new_instances[row.id] = row
+
+    def instance(self, row: InstanceRow) -> None:
+        """Write the instance's mutable fields."""
+        if row.id not in self.new_instances:
+            self.instances[row.id] = row
+
+    def add_batch(self, row: BatchRow, at: float) -> None:
+        """Insert a new batch (a submission intent)."""
+        self.new_batches[row.id] = (row, at)
+
+    def batch(self, row: BatchRow) -> None:
+        """Write the batch's state and ids."""
+        if row.id not in self.new_batches:
+            self.batches[row.id] = row
+
+    def event(self, event: Event, task_id: int) -> None:
+        """Append a transition to the stream."""
+        self.events.append(event)
+        self.task_ids.append(task_id)
+
+
+class ControlRequest:
+    """A request written by another process (``distributor cancel``) for the controller."""
+
+    __slots__ = ("action", "id", "target", "target_kind")
+
+    def __init__(self, id: int, action: str, target_kind: str, target: str) -> None:
+        self.id = id
+        self.action = action
+        self.target_kind = target_kind
+        self.target = target
+
+
+class Journal:
+    """An open journal.
+
+    Args:
+        path: the database file (created with its directory if missing).
+        role: ``"controller"`` takes the lock (one per journal) and may write anything;
+            ``"client"`` only reads and adds control requests.
+        synchronous: SQLite's ``synchronous`` pragma for the controller.
+
+    Raises:
+        JournalLockedError: another controller holds the lock.
+        JournalError: the file is not a journal, or of another schema version.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        role: Literal["controller", "client"] = "controller",
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+    ) -> None:
+        self.path = Path(path)
+        self.role = role
+        self._lock_fd: int | None = None
+        if role == "client" and not self.path.exists():
+            raise JournalError(self.path, "does not exist")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if role == "controller":
+            self._lock()
+        try:
+            self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute(f"PRAGMA synchronous={synchronous}")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+            self.run_tag = self._prepare()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise JournalError(self.path, f"not a usable journal database: {exc}") from exc
+        except BaseException:
+            self.close()
+            raise
+
+    def _lock(self) -> None:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip()
+            os.close(fd)
+            raise JournalLockedError(self.path, holder) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"host={socket.gethostname()} pid={os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+
+    def _prepare(self) -> str:
+        if self.role == "controller":
+            self._conn.executescript(_SCHEMA)
+        rows = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+        if not rows:
+            if self.role != "controller":
+                raise JournalError(self.path, "has never been used by a controller")
+            rows = {
+                "schema": str(SCHEMA_VERSION),
+                "run_tag": new_run_tag(),
+                "created_at": repr(time.time()),
+            }
+            with self._write():
+                self._conn.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
+        if rows.get("schema") != str(SCHEMA_VERSION):
+            raise JournalError(
+                self.path,
+                f"schema version {rows.get('schema')!r}, this distributor reads {SCHEMA_VERSION}",
+            )
+        return str(rows["run_tag"])
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the database and release the lock (idempotent)."""
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            conn.close()
+            self._conn = None  # type: ignore[assignment]  # closed for good
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def commit(self, txn: Transaction) -> None:
+        """Write every change in `txn` atomically (all or nothing)."""
+        if not txn:
+            return
+        now = time.time()
+        with self._write() as db:
+            if txn.new_tasks:
+                db.executemany(
+                    "INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [
+                        (
+                            t.id,
+                            t.name,
+                            spec,
+                            t.status.value,
+                            t.attempts,
+                            t.max_attempts,
+                            t.priority,
+                            t.owner,
+                            t.cluster,
+                            json.dumps(sorted(t.tags)),
+                            int(t.cancel_requested),
+                            t.message,
+                            now,
+                        )
+                        for t, spec in txn.new_tasks
+                    ],
+                )
+            if txn.tasks:
+                db.executemany(
+                    "UPDATE tasks SET status=?, attempts=?, cancel_requested=?, message=?, "
+                    "updated_at=? WHERE id=?",
+                    [
+                        (t.status.value, t.attempts, int(t.cancel_requested), t.message, now, t.id)
+                        for t in txn.tasks.values()
+                    ],
+                )
+            if txn.new_instances:
+                db.executemany(
+                    "INSERT INTO instances VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [
+                        (
+                            i.id,
+                            i.task_id,
+                            i.attempt,
+                            i.status.value,
+                            i.queue,
+                            i.resources,
+                            i.batch_id,
+                            i.step,
+                            i.distributor_id,
+                            int(i.kill_pending),
+                            i.message,
+                            i.created_at,
+                            i.status_at,
+                            i.submitted_at,
+                            i.triage_since,
+                        )
+                        for i in txn.new_instances.values()
+                    ],
+                )
+            if txn.instances:
+                db.executemany(
+                    "UPDATE instances SET status=?, queue=?, resources=?, batch_id=?, step=?, "
+                    "distributor_id=?, kill_pending=?, message=?, status_at=?, submitted_at=?, "
+                    "triage_since=? WHERE id=?",
+                    [
+                        (
+                            i.status.value,
+                            i.queue,
+                            i.resources,
+                            i.batch_id,
+                            i.step,
+                            i.distributor_id,
+                            int(i.kill_pending),
+                            i.message,
+                            i.status_at,
+                            i.submitted_at,
+                            i.triage_since,
+                            i.id,
+                        )
+                        for i in txn.instances.values()
+                    ],
+                )
+            if txn.new_batches:
+                db.executemany(
+                    "INSERT INTO batches VALUES (?,?,?,?,?,?,?)",
+                    [
+                        (
+                            b.id,
+                            b.name,
+                            b.cluster,
+                            b.state.value,
+                            json.dumps(b.members),
+                            json.dumps(b.ids),
+                            at,
+                        )
+                        for b, at in txn.new_batches.values()
+                    ],
+                )
+            if txn.batches:
+                db.executemany(
+                    "UPDATE batches SET state=?, ids=? WHERE id=?",
+                    [(b.state.value, json.dumps(b.ids), b.id) for b in txn.batches.values()],
+                )
+            if txn.events:
+                db.executemany(
+                    "INSERT INTO transitions VALUES (?,?,?,?,?,?,?,?,?)",
+                    [
+                        (
+                            e.seq,
+                            e.at,
+                            e.kind.value,
+                            task_id,
+                            e.attempt,
+                            e.old,
+                            e.new,
+                            e.message,
+                            e.distributor_id,
+                        )
+                        for e, task_id in zip(txn.events, txn.task_ids, strict=True)
+                    ],
+                )
+
+    def add_control(self, action: str, target_kind: str, target: str) -> int:
+        """Record a control request for the controller; return its id."""
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO control (action, target_kind, target, created_at) VALUES (?,?,?,?)",
+                (action, target_kind, target, time.time()),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def pending_controls(self) -> list[ControlRequest]:
+        """Control requests not yet handled, oldest first."""
+        rows = self._conn.execute(
+            "SELECT id, action, target_kind, target FROM control WHERE done = 0 ORDER BY id"
+        ).fetchall()
+        return [ControlRequest(*row) for row in rows]
+
+    def controls_done(self, ids: Iterable[int]) -> None:
+        """Mark control requests handled."""
+        with self._write() as db:
+            db.executemany("UPDATE control SET done = 1 WHERE id = ?", [(i,) for i in ids])
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def max_ids(self) -> tuple[int, int, int, int]:
+        """The largest task, instance and batch id and event seq recorded (0 when none)."""
+        row = self._conn.execute(
+            "SELECT (SELECT IFNULL(MAX(id), 0) FROM tasks), (SELECT IFNULL(MAX(id), 0) FROM "
+            "instances), (SELECT IFNULL(MAX(id), 0) FROM batches), "
+            "(SELECT IFNULL(MAX(seq), 0) FROM transitions)"
+        ).fetchone()
+        return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+    def load_tasks(self) -> Iterator[TaskRow]:
+        """Every active task."""
+        for row in self._conn.execute(
+            "SELECT id, name, cluster, owner, priority, max_attempts, tags, status, attempts, "
+            "cancel_requested, message FROM tasks WHERE status = 'active'"
+        ):
+            yield TaskRow(
+                row[0],
+                row[1],
+                cluster=row[2],
+                owner=row[3],
+                priority=row[4],
+                max_attempts=row[5],
+                tags=frozenset(json.loads(row[6])),
+                status=TaskStatus(row[7]),
+                attempts=row[8],
+                cancel_requested=bool(row[9]),
+                message=row[10],
+            )
+
+    def load_instances(self) -> Iterator[InstanceRow]:
+        """Every instance in a live state."""
+        for row in self._conn.execute(_SELECT_LIVE):
+            yield self._instance(row)
+
+    def load_kill_pending(self) -> Iterator[tuple[str, InstanceRow]]:
+        """(cluster, instance) of final instances whose termination may not have happened."""
+        for row in self._conn.execute(_SELECT_KILL_PENDING):
+            yield row[15], self._instance(row)
+
+    @staticmethod
+    def _instance(row: Sequence[Any]) -> InstanceRow:
+        inst = InstanceRow(
+            row[0],
+            row[1],
+            row[2],
+            queue=row[4],
+            resources=row[5],
+            created_at=row[11],
+            status=TaskInstanceStatus(row[3]),
+        )
+        inst.batch_id, inst.step, inst.distributor_id = row[6], row[7], row[8]
+        inst.kill_pending, inst.message, inst.status_at = bool(row[9]), row[10], row[12]
+        inst.submitted_at, inst.triage_since = row[13], row[14]
+        return inst
+
+    def load_batches(self, ids: Iterable[int]) -> Iterator[BatchRow]:
+        """The given batches and every batch still in state ``intent``."""
+        wanted = sorted(set(ids))
+        queries = [("state = 'intent'", [])] + [
+            (f"id IN ({','.join('?' * len(part))})", list(part)) for part in _chunks(wanted)
+        ]
+        seen: set[int] = set()
+        for where, params in queries:
+            for row in self._conn.execute(
+                f"SELECT id, name, cluster, state, members, ids FROM batches WHERE {where}",  # noqa: S608 - placeholders only
+                params,
+            ):
+                if row[0] in seen:
+                    continue
+                seen.add(row[0])
+                batch = BatchRow(
+                    row[0],
+                    row[1],
+                    row[2],
+                    {int(k): v for k, v in json.loads(row[4]).items()},
+                    BatchState(row[3]),
+                )
+                batch.ids = {int(k): v for k, v in json.loads(row[5]).items()}
+                yield batch
+
+    def specs(self, task_ids: Sequence[int]) -> dict[int, str]:
+        """task id → definition JSON."""
+        found: dict[int, str] = {}
+        for part in _chunks(list(task_ids)):
+            found.update(
+                self._conn.execute(
+                    f"SELECT id, spec FROM tasks WHERE id IN ({','.join('?' * len(part))})",  # noqa: S608 - placeholders only
+                    list(part),
+                ).fetchall()
+            )
+        return found
+
+    def specs_by_name(self, names: Sequence[str]) -> dict[str, str]:
+        """task name → definition JSON, for the names that exist."""
+        found: dict[str, str] = {}
+        for part in _chunks(list(names)):
+            found.update(
+                self._conn.execute(
+                    f"SELECT name, spec FROM tasks WHERE name IN ({','.join('?' * len(part))})",  # noqa: S608 - placeholders only
+                    list(part),
+                ).fetchall()
+            )
+        return found
+
+    def task_counts(self) -> dict[str, int]:
+        """Tasks by status value."""
+        return dict(self._conn.execute("SELECT status, COUNT(*) FROM tasks GROUP BY status"))
+
+    def task_ids(self, *, names: Sequence[str] = (), tag: str | None = None) -> dict[str, int]:
+        """name → id for the named tasks and the tasks carrying `tag`.
+
+        Raises:
+            UnknownTaskError: a name is not in the journal.
+        """
+        found: dict[str, int] = {}
+        for part in _chunks(list(names)):
+            found.update(
+                self._conn.execute(
+                    f"SELECT name, id FROM tasks WHERE name IN ({','.join('?' * len(part))})",  # noqa: S608 - placeholders only
+                    list(part),
+                ).fetchall()
+            )
+        for name in names:
+            if name not in found:
+                raise UnknownTaskError(name)
+        if tag is not None:
+            for name, task_id in self._conn.execute(
+                "SELECT tasks.name, tasks.id FROM tasks, json_each(tasks.tags) "
+                "WHERE json_each.value = ?",
+                (tag,),
+            ):
+                found[name] = task_id
+        return found
+
+    def task_infos(self, names: Sequence[str] | None = None) -> list[TaskInfo]:
+        """The state of the named tasks (every task when None), in id order.
+
+        Raises:
+            UnknownTaskError: a name is not in the journal.
+        """
+        query = (
+            "SELECT t.name, t.status, i.status, t.attempts, t.max_attempts, t.message, "
+            "i.message, i.distributor_id, t.tags, t.owner, t.cluster FROM tasks t "
+            "LEFT JOIN instances i ON i.task_id = t.id AND i.attempt = t.attempts"
+        )
+        rows: list[Any] = []
+        if names is None:
+            rows = self._conn.execute(query + " ORDER BY t.id").fetchall()
+        else:
+            for part in _chunks(list(names)):
+                rows.extend(
+                    self._conn.execute(
+                        query + f" WHERE t.name IN ({','.join('?' * len(part))}) ORDER BY t.id",
+                        list(part),
+                    ).fetchall()
+                )
+            missing = set(names) - {row[0] for row in rows}
+            if missing:
+                raise UnknownTaskError(sorted(missing)[0])
+        return [
+            TaskInfo(
+                name=row[0],
+                status=TaskStatus(row[1]),
+                instance_status=TaskInstanceStatus(row[2]) if row[2] else None,
+                attempts=row[3],
+                max_attempts=row[4],
+                message=row[5] or (row[6] or "") if row[1] == TaskStatus.ACTIVE else row[5],
+                distributor_id=row[7],
+                tags=frozenset(json.loads(row[8])),
+                owner=row[9],
+                cluster=row[10],
+            )
+            for row in rows
+        ]
+
+    def events(self, since: int = 0, limit: int | None = None) -> list[Event]:
+        """Events with ``seq > since``, oldest first (at most `limit`)."""
+        rows = self._conn.execute(
+            "SELECT e.seq, e.at, e.kind, t.name, e.attempt, e.old, e.new, e.message, "
+            "e.distributor_id, t.tags FROM transitions e JOIN tasks t ON t.id = e.task_id "
+            "WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
+            (since, -1 if limit is None else limit),
+        ).fetchall()
+        return [
+            Event(
+                row[0],
+                row[1],
+                EventKind(row[2]),
+                row[3],
+                row[4],
+                row[5],
+                row[6],
+                row[7],
+                row[8],
+                frozenset(json.loads(row[9])),
+            )
+            for row in rows
+        ]
+
+    def size_bytes(self) -> int:
+        """Bytes on disk: the database plus its WAL file."""
+        total = 0
+        for suffix in ("", "-wal"):
+            with contextlib.suppress(FileNotFoundError):
+                total += self.path.with_name(self.path.name + suffix).stat().st_size
+        return total

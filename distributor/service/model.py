@@ -1,0 +1,243 @@
+"""What a workflow engine hands the service (`TaskSpec`) and what it gets back (`TaskInfo`).
+
+A *task* is a unit of work with a unique name; each attempt to run it is a *task instance* with
+one of Jobmon's status codes (`distributor.exit_info.TaskInstanceStatus`). A task ends in exactly
+one terminal `TaskStatus`: ``done``, ``failed`` or ``cancelled``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from distributor.exit_info import TaskInstanceStatus
+from distributor.service.errors import TaskSpecError
+
+__all__ = ["TERMINAL_TASK_STATES", "Summary", "TaskInfo", "TaskSpec", "TaskStatus"]
+
+_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MAX_NAME = 255
+_MAX_ATTEMPTS_CAP = 100
+
+
+class TaskStatus(enum.StrEnum):
+    """Where a task stands; the last three are terminal."""
+
+    ACTIVE = "active"
+    """Waiting for, or running, an attempt."""
+    DONE = "done"
+    FAILED = "failed"
+    """An attempt ended in a state that is not retried, or attempts were exhausted."""
+    CANCELLED = "cancelled"
+
+
+TERMINAL_TASK_STATES: frozenset[TaskStatus] = frozenset(
+    {TaskStatus.DONE, TaskStatus.FAILED, TaskStatus.CANCELLED}
+)
+
+
+def _text(task: str, key: str, value: object, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise TaskSpecError(task, key, value, f"must be a string, not {type(value).__name__}")
+    if not allow_empty and not value:
+        raise TaskSpecError(task, key, value, "must not be empty")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise TaskSpecError(task, key, value, "must not contain control characters")
+    return value
+
+
+def _command(task: str, value: object) -> str:
+    """Return the command as one shell command line (an argv list is quoted and joined)."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise TaskSpecError(task, "command", value, "must not be empty")
+        text = value
+    elif isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
+        argv = list(value)
+        if not argv or not all(isinstance(arg, str) for arg in argv):
+            raise TaskSpecError(task, "command", value, "an argv list must be non-empty strings")
+        text = shlex.join(argv)
+    else:
+        raise TaskSpecError(
+            task, "command", value, "must be a string (run by sh -c) or an argv list of strings"
+        )
+    if "\0" in text:
+        raise TaskSpecError(task, "command", value, "must not contain a NUL byte")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """One task as the caller defines it; validated and normalised on construction.
+
+    Attributes:
+        name: unique within a journal; printable, at most 255 characters.
+        command: a command line run by ``/bin/sh -c``, or an argv list (quoted and joined).
+        cluster: the configured cluster to run on; None means the service's first cluster.
+        queue: the queue (partition) to request; None means the cluster's default queue.
+        resources: ``memory``, ``runtime``, ``cores``, ``gpus`` and the plugin's pass-through keys,
+            as accepted by the queue's ``coerce_resources``.
+        max_attempts: attempts allowed in total (1 = never retried), 1 to 100.
+        priority: higher goes first; each step up weighs more (see `ServiceConfig.priority_base`).
+        tags: labels for cancelling, waiting and filtering events.
+        owner: the workflow or user this task belongs to; capacity is shared fairly between owners.
+        env: extra environment variables for the command (names are shell identifiers).
+
+    Raises:
+        TaskSpecError: any field is malformed; the message names task, field and value.
+    """
+
+    name: str
+    command: str | Sequence[str]
+    cluster: str | None = None
+    queue: str | None = None
+    resources: Mapping[str, Any] = field(default_factory=dict)
+    max_attempts: int = 3
+    priority: int = 0
+    tags: frozenset[str] | Sequence[str] = frozenset()
+    owner: str = ""
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        name = self.name
+        if not isinstance(name, str) or not name or len(name) > _MAX_NAME:
+            raise TaskSpecError(
+                repr(name), "name", name, f"must be a non-empty string of at most {_MAX_NAME} chars"
+            )
+        _text(name, "name", name)
+        object.__setattr__(self, "command", _command(name, self.command))
+        for key in ("cluster", "queue"):
+            value = getattr(self, key)
+            if value is not None:
+                _text(name, key, value)
+        _text(name, "owner", self.owner, allow_empty=True)
+        attempts = self.max_attempts
+        if isinstance(attempts, bool) or not isinstance(attempts, int):
+            raise TaskSpecError(name, "max_attempts", attempts, "must be a whole number")
+        if not 1 <= attempts <= _MAX_ATTEMPTS_CAP:
+            raise TaskSpecError(
+                name, "max_attempts", attempts, f"must be between 1 and {_MAX_ATTEMPTS_CAP}"
+            )
+        if isinstance(self.priority, bool) or not isinstance(self.priority, int):
+            raise TaskSpecError(name, "priority", self.priority, "must be a whole number")
+        if not -1000 <= self.priority <= 1000:
+            raise TaskSpecError(name, "priority", self.priority, "must be between -1000 and 1000")
+        if isinstance(self.tags, str):
+            raise TaskSpecError(name, "tags", self.tags, "must be a collection of strings")
+        tags = frozenset(self.tags)
+        for tag in tags:
+            _text(name, "tags", tag)
+        object.__setattr__(self, "tags", tags)
+        if not isinstance(self.resources, Mapping):
+            raise TaskSpecError(name, "resources", self.resources, "must be a mapping")
+        for key, value in self.resources.items():
+            if not isinstance(key, str):
+                raise TaskSpecError(name, "resources", key, "resource keys must be strings")
+            if value is not None and not isinstance(value, str | int | float):
+                raise TaskSpecError(
+                    name, f"resources[{key!r}]", value, "must be a string or a number"
+                )
+        object.__setattr__(self, "resources", dict(self.resources))
+        if not isinstance(self.env, Mapping):
+            raise TaskSpecError(name, "env", self.env, "must be a mapping of names to strings")
+        for key, value in self.env.items():
+            if not isinstance(key, str) or not _ENV_KEY.match(key):
+                raise TaskSpecError(name, "env", key, "variable names must be shell identifiers")
+            if not isinstance(value, str) or "\0" in value:
+                raise TaskSpecError(name, f"env[{key!r}]", value, "must be a string without NUL")
+        object.__setattr__(self, "env", dict(self.env))
+
+    @property
+    def command_line(self) -> str:
+        """The command as the shell line that is run."""
+        assert isinstance(self.command, str)  # normalised in __post_init__
+        return self.command
+
+    def to_json(self) -> str:
+        """The canonical JSON of the definition: equal definitions give equal text."""
+        return json.dumps(
+            {
+                "name": self.name,
+                "command": self.command_line,
+                "cluster": self.cluster,
+                "queue": self.queue,
+                "resources": self.resources,
+                "max_attempts": self.max_attempts,
+                "priority": self.priority,
+                "tags": sorted(self.tags),
+                "owner": self.owner,
+                "env": self.env,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> TaskSpec:
+        """Rebuild a definition from `to_json` output."""
+        data = json.loads(text)
+        return cls(**data)
+
+    def differences(self, other: TaskSpec) -> list[str]:
+        """Names of the fields whose values differ from `other`."""
+        mine, theirs = json.loads(self.to_json()), json.loads(other.to_json())
+        return sorted(key for key in mine if mine[key] != theirs.get(key))
+
+
+@dataclass(frozen=True, slots=True)
+class TaskInfo:
+    """A task's state as recorded in the journal.
+
+    Attributes:
+        status: the task's `TaskStatus`.
+        instance_status: the latest attempt's status code (None before the first attempt exists).
+        attempts: attempts created so far (including one waiting to be submitted).
+        message: why the task ended (or the latest attempt's message while active).
+        distributor_id: the scheduler's id of the latest attempt, once submitted.
+    """
+
+    name: str
+    status: TaskStatus
+    instance_status: TaskInstanceStatus | None
+    attempts: int
+    max_attempts: int
+    message: str
+    distributor_id: str | None
+    tags: frozenset[str]
+    owner: str
+    cluster: str
+
+    @property
+    def terminal(self) -> bool:
+        """True once the task has ended (done, failed or cancelled)."""
+        return self.status in TERMINAL_TASK_STATES
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """Counts over every task in the journal.
+
+    Attributes:
+        tasks: tasks by `TaskStatus` value (every status present, zero included).
+        active: active tasks by their latest attempt's status code.
+        total: all tasks.
+    """
+
+    tasks: Mapping[str, int]
+    active: Mapping[str, int]
+    total: int
+
+    @property
+    def finished(self) -> bool:
+        """True when every task is terminal."""
+        return self.tasks.get(TaskStatus.ACTIVE.value, 0) == 0
+
+    @property
+    def all_done(self) -> bool:
+        """True when every task ended ``done``."""
+        return self.tasks.get(TaskStatus.DONE.value, 0) == self.total

@@ -1,0 +1,414 @@
+"""`Service`: the object a workflow engine embeds to run tasks to completion on clusters.
+
+One cycle (`Service.step`) does, in order: apply control requests from other processes; settle
+submissions in doubt; poll every cluster and triage what ended; reset stale instances; every
+`reconcile_interval` check queueing errors and stray submissions; then submit what the throttle
+and the priority policy allow. `wait` and `run` repeat cycles until the tasks asked for end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import structlog
+
+from distributor.exit_info import TaskInstanceStatus
+from distributor.service.config import Cluster, ServiceConfig
+from distributor.service.controller import Controller
+from distributor.service.errors import ConfigError, DuplicateTaskError, UnknownClusterError
+from distributor.service.events import Event, EventKind, EventSink, Subscribers
+from distributor.service.journal import Journal
+from distributor.service.model import Summary, TaskInfo, TaskSpec, TaskStatus
+from distributor.service.reconcile import (
+    check_queueing_errors,
+    poll,
+    reset_stale,
+    resolve_in_doubt,
+    sweep_strangers,
+)
+from distributor.service.sizing import canonical, initial_request
+from distributor.service.state import BatchState, TaskRow
+from distributor.service.submit import allowance, plan, send
+from distributor.service.throttle import Backoff
+
+__all__ = ["Service", "StepReport"]
+
+log = structlog.get_logger(__name__)
+
+S = TaskInstanceStatus
+
+
+@dataclass(frozen=True, slots=True)
+class StepReport:
+    """What one cycle did.
+
+    Attributes:
+        transitions: status changes recorded; submitted: instances handed to schedulers;
+        unreachable: clusters whose scheduler could not be polled this cycle.
+    """
+
+    transitions: int
+    submitted: int
+    unreachable: tuple[str, ...]
+
+
+class Service:
+    """Drive tasks to completion through one or more clusters, durably.
+
+    Args:
+        journal: the SQLite journal file; an existing one is reattached (everything in flight
+            is picked up where the previous controller left it).
+        clusters: the clusters tasks may name; the first is the default.
+        config: tuning; see `ServiceConfig`.
+        on_event: a callback for every transition (see `events` for reading them back).
+        clock: seconds since the epoch (tests pass a fake).
+
+    Raises:
+        JournalLockedError: another controller runs on this journal.
+        JournalError: the file is not a journal of this version.
+        UnknownClusterError: the journal holds active tasks for a cluster not given here.
+        ConfigError: two clusters share a name, or none is given.
+
+    Not thread-safe: call it from one thread (callbacks run in that thread too).
+    """
+
+    def __init__(
+        self,
+        journal: str | Path,
+        clusters: Cluster | Sequence[Cluster],
+        *,
+        config: ServiceConfig | None = None,
+        on_event: EventSink | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        given = [clusters] if isinstance(clusters, Cluster) else list(clusters)
+        if not given:
+            raise ConfigError("clusters", given, "at least one cluster is needed")
+        names = [cluster.name for cluster in given]
+        if len(set(names)) != len(names):
+            raise ConfigError("clusters", names, "cluster names must be unique")
+        self.config = config or ServiceConfig()
+        self.clusters = {cluster.name: cluster for cluster in given}
+        self._default_cluster = names[0]
+        self._subscribers = Subscribers()
+        if on_event is not None:
+            self._subscribers.add(on_event)
+        self._journal = Journal(journal, synchronous=self.config.synchronous)
+        try:
+            self._ctl = Controller(
+                self._journal, self.clusters, self.config, clock, self._subscribers
+            )
+            self._ctl.load()
+            stray = sorted({t.cluster for t in self._ctl.tasks.values()} - set(self.clusters))
+            if stray:
+                raise UnknownClusterError(stray[0], names)
+            for cluster in given:
+                cluster.distributor.start()
+        except BaseException:
+            self._journal.close()
+            raise
+        self._clock = clock
+        self._backoff = {name: Backoff(self.config.submit_backoff_max) for name in self.clusters}
+        self._next_reconcile = 0.0
+        self._closed = False
+        self._sizes: dict[tuple[str, str | None, str], str] = {}
+        log.info(
+            "service_started",
+            journal=str(self._journal.path),
+            run_tag=self.run_tag,
+            active=len(self._ctl.tasks),
+            in_flight=len(self._ctl.instances),
+        )
+
+    # -- identity ------------------------------------------------------------------------------
+
+    @property
+    def run_tag(self) -> str:
+        """This journal's run tag; every submission name carries it."""
+        return self._journal.run_tag
+
+    @property
+    def journal_path(self) -> Path:
+        """The journal file."""
+        return self._journal.path
+
+    # -- adding tasks --------------------------------------------------------------------------
+
+    def add(self, tasks: TaskSpec | Iterable[TaskSpec]) -> list[str]:
+        """Add tasks; return the names actually added.
+
+        A task whose name is already in the journal with the same definition is skipped (so a
+        restarted workflow engine can add its tasks again); with a different definition the
+        whole call is refused. Everything is checked before anything is recorded.
+
+        Raises:
+            DuplicateTaskError: a name exists with another definition, or repeats in `tasks`.
+            UnknownClusterError: a task names a cluster this service does not have.
+            TaskSpecError: a request does not fit its queue (the queue's message).
+        """
+        specs = [tasks] if isinstance(tasks, TaskSpec) else list(tasks)
+        seen: set[str] = set()
+        for spec in specs:
+            if spec.name in seen:
+                raise DuplicateTaskError(spec.name, ["name (given twice in one call)"])
+            seen.add(spec.name)
+        existing = self._journal.specs_by_name([spec.name for spec in specs])
+        fresh: list[tuple[TaskSpec, str, str]] = []
+        for spec in specs:
+            text = spec.to_json()
+            if spec.name in existing:
+                if existing[spec.name] != text:
+                    old = TaskSpec.from_json(existing[spec.name])
+                    raise DuplicateTaskError(spec.name, spec.differences(old))
+                continue
+            fresh.append((spec, text, self._request(spec)))
+        ctl = self._ctl
+        for spec, text, request in fresh:
+            cluster = spec.cluster or self._default_cluster
+            task = TaskRow(
+                ctl.new_task_id(),
+                spec.name,
+                cluster=cluster,
+                owner=spec.owner,
+                priority=spec.priority,
+                max_attempts=spec.max_attempts,
+                tags=frozenset(spec.tags),
+            )
+            ctl.tasks[task.id] = task
+            ctl.txn.add_task(task, text)
+            ctl.emit(EventKind.TASK, task, 0, None, TaskStatus.ACTIVE.value, "", None)
+            queue = spec.queue or self.clusters[cluster].default_queue
+            ctl.add_instance(task, queue, request)
+        ctl.flush()
+        if fresh:
+            log.info("tasks_added", count=len(fresh), skipped=len(specs) - len(fresh))
+        return [spec.name for spec, _, _ in fresh]
+
+    def _request(self, spec: TaskSpec) -> str:
+        cluster_name = spec.cluster or self._default_cluster
+        cluster = self.clusters.get(cluster_name)
+        if cluster is None:
+            raise UnknownClusterError(cluster_name, list(self.clusters))
+        queue = spec.queue or cluster.default_queue
+        key = (cluster_name, queue, canonical(spec.resources))
+        found = self._sizes.get(key)
+        if found is None:
+            found = canonical(initial_request(spec.name, cluster, queue, spec.resources))
+            self._sizes[key] = found
+        return found
+
+    # -- cycles --------------------------------------------------------------------------------
+
+    def step(self) -> StepReport:
+        """Run one cycle (see the module docstring); never blocks beyond scheduler calls."""
+        ctl = self._ctl
+        before = ctl.changes
+        self._apply_controls()
+        for cluster in self.clusters.values():
+            resolve_in_doubt(ctl, cluster)
+        ctl.flush()
+        healthy: list[Cluster] = []
+        for cluster in self.clusters.values():
+            if poll(ctl, cluster):
+                reset_stale(ctl, cluster)
+                healthy.append(cluster)
+        ctl.flush()
+        now = self._clock()
+        if now >= self._next_reconcile:
+            self._next_reconcile = now + self.config.reconcile_interval
+            for cluster in healthy:
+                check_queueing_errors(ctl, cluster)
+                sweep_strangers(ctl, cluster)
+            self._prune_batches()
+            ctl.flush()
+        submitted = 0
+        global_room = self._global_room()
+        for cluster in healthy:
+            if not self._backoff[cluster.name].ready(now) or not ctl.waiting[cluster.name]:
+                continue
+            allowed, _ = allowance(ctl, cluster, global_room)
+            batches = plan(ctl, cluster, allowed)
+            if not batches:
+                continue
+            ctl.flush()  # the intents are durable before anything is sent
+            launched = send(ctl, cluster, batches, self._backoff[cluster.name])
+            submitted += launched
+            if global_room is not None:
+                global_room = max(0, global_room - launched)
+        unreachable = tuple(sorted(set(self.clusters) - {c.name for c in healthy}))
+        return StepReport(ctl.changes - before, submitted, unreachable)
+
+    def _global_room(self) -> int | None:
+        if self.config.max_active is None:
+            return None
+        ctl = self._ctl
+        active = sum(len(v) for v in ctl.in_scheduler.values()) + sum(ctl.submitting.values())
+        return max(0, self.config.max_active - active)
+
+    def _prune_batches(self) -> None:
+        ctl = self._ctl
+        for batch_id, batch in list(ctl.batches.items()):
+            if batch.state == BatchState.INTENT:
+                continue
+            if not any(iid in ctl.instances for iid in batch.members.values()):
+                del ctl.batches[batch_id]
+
+    def wait(self, tasks: str | Iterable[str] | None = None, timeout: float | None = None) -> bool:
+        """Run cycles until the named tasks (all tasks when None) are terminal.
+
+        Pauses between cycles start at `ServiceConfig.min_poll_interval` after a cycle that
+        changed something and grow to `ServiceConfig.poll_interval` while nothing does.
+
+        Returns:
+            True if they all ended, False if `timeout` seconds passed first.
+
+        Raises:
+            UnknownTaskError: a name is not in the journal.
+        """
+        wanted: set[int] | None = None
+        if tasks is not None:
+            names = [tasks] if isinstance(tasks, str) else list(tasks)
+            wanted = set(self._journal.task_ids(names=names).values())
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = self.config.min_poll_interval
+        while True:
+            report = self.step()
+            live = self._ctl.tasks
+            if (not live) if wanted is None else wanted.isdisjoint(live):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            if report.transitions:
+                pause = self.config.min_poll_interval
+            else:
+                pause = min(pause * 1.5, self.config.poll_interval)
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            time.sleep(pause if left is None else min(pause, left))
+
+    def run(self, timeout: float | None = None) -> Summary:
+        """Run cycles until every task is terminal (or `timeout`); return the summary."""
+        self.wait(None, timeout)
+        return self.summary()
+
+    # -- control -------------------------------------------------------------------------------
+
+    def cancel(self, tasks: str | Iterable[str] = (), *, tag: str | None = None) -> int:
+        """Cancel the named tasks and those carrying `tag`; return how many were active.
+
+        The cancellation is recorded first; then instances in a scheduler are terminated.
+        Terminal tasks are left alone.
+
+        Raises:
+            UnknownTaskError: a name is not in the journal.
+        """
+        names = [tasks] if isinstance(tasks, str) else list(tasks)
+        ids = self._journal.task_ids(names=names, tag=tag)
+        count = self._cancel_ids(ids.values())
+        self._ctl.flush()
+        return count
+
+    def _cancel_ids(self, ids: Iterable[int]) -> int:
+        ctl = self._ctl
+        count = 0
+        for task_id in ids:
+            task = ctl.tasks.get(task_id)
+            if task is None:
+                continue
+            count += 1
+            task.cancel_requested = True
+            ctl.txn.task(task)
+            inst = ctl.instances.get(task.live) if task.live is not None else None
+            if inst is None:
+                ctl.end_task(task, TaskStatus.CANCELLED, "cancelled on request")
+            elif inst.status != S.INSTANTIATED:  # an intent is settled when its batch is
+                ctl.finish(inst, S.KILLED_SELF, "cancelled on request", kill=True)
+        if count:
+            log.info("tasks_cancelled", count=count)
+        return count
+
+    def _apply_controls(self) -> None:
+        requests = self._journal.pending_controls()
+        if not requests:
+            return
+        for request in requests:
+            if request.action != "cancel":
+                log.warning("control_ignored", action=request.action, id=request.id)
+                continue
+            try:
+                if request.target_kind == "tag":
+                    ids = self._journal.task_ids(tag=request.target)
+                else:
+                    ids = self._journal.task_ids(names=[request.target])
+            except LookupError as exc:
+                log.warning("control_ignored", action=request.action, error=str(exc))
+                continue
+            self._cancel_ids(ids.values())
+        self._ctl.flush()
+        self._journal.controls_done(request.id for request in requests)
+
+    # -- observing -----------------------------------------------------------------------------
+
+    def subscribe(self, callback: EventSink) -> Callable[[], None]:
+        """Call `callback` with every transition from now on; return an unsubscribe function."""
+        return self._subscribers.add(callback)
+
+    def events(self, since: int = 0) -> Iterator[Event]:
+        """Every recorded transition with ``seq > since``, oldest first, read from the journal."""
+        while True:
+            page = self._journal.events(since, 1000)
+            yield from page
+            if len(page) < 1000:
+                return
+            since = page[-1].seq
+
+    def summary(self) -> Summary:
+        """Counts of tasks by status, and of active tasks by their attempt's status code."""
+        ctl = self._ctl
+        counts = {status.value: ctl.terminal_counts.get(status.value, 0) for status in TaskStatus}
+        counts[TaskStatus.ACTIVE.value] = len(ctl.tasks)
+        active: dict[str, int] = {}
+        for task in ctl.tasks.values():
+            inst = ctl.instances.get(task.live) if task.live is not None else None
+            code = inst.status.value if inst is not None else S.INSTANTIATED.value
+            active[code] = active.get(code, 0) + 1
+        return Summary(tasks=counts, active=active, total=sum(counts.values()))
+
+    def task(self, name: str) -> TaskInfo:
+        """One task's state. Raises UnknownTaskError for a name not in the journal."""
+        return self._journal.task_infos([name])[0]
+
+    def tasks(self, names: Sequence[str] | None = None) -> list[TaskInfo]:
+        """The state of the named tasks, or of every task when None, in the order added."""
+        return self._journal.task_infos(names)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Commit, stop the distributors (their tasks keep running) and release the journal."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._ctl.flush()
+        finally:
+            for cluster in self.clusters.values():
+                try:
+                    cluster.distributor.stop()
+                except Exception as exc:
+                    log.warning("distributor_stop_failed", cluster=cluster.name, error=repr(exc))
+            self._journal.close()
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
