@@ -27,6 +27,7 @@ from distributor.exit_info import (
     TaskInstanceStatus,
     normalize_exit_info,
 )
+from distributor.limited_queue import LimitedQueue
 from distributor.plugin import ENTRY_POINT_GROUP, Plugin
 from distributor.protocols import (
     ClusterDistributor,
@@ -75,6 +76,7 @@ __all__ = [
     "ExitInfoError",
     "FINAL_STATES",
     "KNOWN_RESOURCES",
+    "LimitedQueue",
     "Plugin",
     "PluginConflictError",
     "PluginContractError",

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shlex
 import shutil
 import signal
 import sys
@@ -25,6 +24,7 @@ from typing import Any, Literal
 
 import structlog
 
+from distributor.batch.script import find_worker_executable, worker_node_command
 from distributor.exceptions import (
     RemoteExitInfoNotAvailable,
     ResourceError,
@@ -189,10 +189,7 @@ class LocalDistributor:
     @property
     def worker_node_entry_point(self) -> str:
         """The ``distributor-worker`` script beside this interpreter (or on PATH)."""
-        beside = Path(sys.executable).with_name("distributor-worker")
-        if beside.exists():
-            return str(beside)
-        return shutil.which("distributor-worker") or str(beside)
+        return find_worker_executable()
 
     @property
     def cluster_name(self) -> str:
@@ -478,12 +475,6 @@ class LocalDistributor:
         batch_number: int | None = None,
     ) -> str:
         """A ``distributor-worker`` invocation carrying the given ids."""
-        argv = [self.worker_node_entry_point]
-        for flag, value in (
-            ("--task-instance-id", task_instance_id),
-            ("--array-id", array_id),
-            ("--batch-number", batch_number),
-        ):
-            if value is not None:
-                argv += [flag, str(value)]
-        return shlex.join(argv)
+        return worker_node_command(
+            self.worker_node_entry_point, task_instance_id, array_id, batch_number
+        )

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from distributor.resources import (
-    QueueLimits,
-    coerce_request,
-    parse_memory,
-    parse_runtime,
-    validate_request,
-)
+from distributor.limited_queue import LimitedQueue
+from distributor.resources import QueueLimits, parse_cores, parse_memory, parse_runtime
 
 __all__ = ["LocalQueue", "machine_memory_bytes"]
 
@@ -29,72 +24,31 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-class LocalQueue:
+class LocalQueue(LimitedQueue):
     """The local machine as a queue.
 
     Parameters (all optional): ``max_runtime`` (a duration), ``max_memory`` (at most the
     machine's memory), ``max_cores`` (at most its cores), ``default_memory``,
-    ``default_runtime``.
+    ``default_runtime``. Nothing is required: a request gets one core and no limits.
     """
 
     def __init__(self, queue_id: int, queue_name: str, parameters: Mapping[str, Any]) -> None:
-        self._id = queue_id
-        self._name = queue_name
-        self._parameters = dict(parameters)
         memory = machine_memory_bytes()
         cores = _cores()
         if "max_memory" in parameters:
             memory = min(memory, parse_memory(parameters["max_memory"]))
         if "max_cores" in parameters:
-            cores = min(cores, int(parameters["max_cores"]))
-        self._limits = QueueLimits(
+            cores = min(cores, parse_cores(parameters["max_cores"]))
+        limits = QueueLimits(
             max_memory_bytes=memory,
-            max_runtime_seconds=(
-                parse_runtime(parameters["max_runtime"]) if "max_runtime" in parameters else None
-            ),
+            max_runtime_seconds=_optional(parse_runtime, parameters.get("max_runtime")),
             max_cores=cores,
             max_gpus=0,
-            default_memory_bytes=(
-                parse_memory(parameters["default_memory"])
-                if "default_memory" in parameters
-                else None
-            ),
-            default_runtime_seconds=(
-                parse_runtime(parameters["default_runtime"])
-                if "default_runtime" in parameters
-                else None
-            ),
+            default_memory_bytes=_optional(parse_memory, parameters.get("default_memory")),
+            default_runtime_seconds=_optional(parse_runtime, parameters.get("default_runtime")),
         )
+        super().__init__(queue_id, queue_name, parameters, limits=limits)
 
-    @property
-    def limits(self) -> QueueLimits:
-        """The limits requests are checked against."""
-        return self._limits
 
-    def validate_resources(self, strict: bool = False, **resources: Any) -> tuple[bool, str]:
-        """Check `resources` against this machine (see `ClusterQueue.validate_resources`)."""
-        return validate_request(resources, self._limits, self._name, strict=strict)
-
-    def coerce_resources(self, **resources: Any) -> dict[str, Any]:
-        """Clamp `resources` into this machine's limits (see `ClusterQueue.coerce_resources`)."""
-        return coerce_request(resources, self._limits, self._name)
-
-    @property
-    def parameters(self) -> Mapping[str, Any]:
-        """The parameters the queue was created with."""
-        return self._parameters
-
-    @property
-    def queue_name(self) -> str:
-        """The queue's name."""
-        return self._name
-
-    @property
-    def queue_id(self) -> int:
-        """The caller's id for the queue."""
-        return self._id
-
-    @property
-    def required_resources(self) -> list[str]:
-        """Nothing is required: every request gets one core and no limits by default."""
-        return []
+def _optional(parse: Callable[[object], int], value: object) -> int | None:
+    return None if value is None else parse(value)

@@ -27,24 +27,22 @@ from distributor.exceptions import (
     UnknownDistributorIdError,
 )
 from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus
+from distributor.limited_queue import LimitedQueue
 from distributor.plugin import Plugin
 from distributor.protocols import (
     ClusterDistributorFactory,
     ClusterQueueFactory,
     ClusterWorkerNodeFactory,
 )
-from distributor.resources import QueueLimits, coerce_request, parse_request, validate_request
+from distributor.resources import QueueLimits, parse_request
 
 __all__ = ["MemoryDistributor", "MemoryQueue", "MemoryWorkerNode", "reference_plugin"]
 
 
-class MemoryQueue:
+class MemoryQueue(LimitedQueue):
     """A queue limited by its parameters ``max_memory``, ``max_runtime`` and ``max_cores``."""
 
     def __init__(self, queue_id: int, queue_name: str, parameters: Mapping[str, Any]) -> None:
-        self._id = queue_id
-        self._name = queue_name
-        self._parameters = dict(parameters)
         request = parse_request(
             {
                 "memory": parameters.get("max_memory"),
@@ -52,40 +50,13 @@ class MemoryQueue:
                 "cores": parameters.get("max_cores"),
             }
         )
-        self._limits = QueueLimits(
+        limits = QueueLimits(
             max_memory_bytes=request.memory_bytes,
             max_runtime_seconds=request.runtime_seconds,
             max_cores=request.cores,
             max_gpus=0,
         )
-
-    def validate_resources(self, strict: bool = False, **resources: Any) -> tuple[bool, str]:
-        """Check `resources` against this queue's limits (see `ClusterQueue.validate_resources`)."""
-        return validate_request(resources, self._limits, self._name, strict=strict)
-
-    def coerce_resources(self, **resources: Any) -> dict[str, Any]:
-        """Clamp `resources` into this queue's limits (see `ClusterQueue.coerce_resources`)."""
-        return coerce_request(resources, self._limits, self._name)
-
-    @property
-    def parameters(self) -> Mapping[str, Any]:
-        """The parameters the queue was created with."""
-        return self._parameters
-
-    @property
-    def queue_name(self) -> str:
-        """The queue's name."""
-        return self._name
-
-    @property
-    def queue_id(self) -> int:
-        """The caller's id for the queue."""
-        return self._id
-
-    @property
-    def required_resources(self) -> list[str]:
-        """No resource is required."""
-        return []
+        super().__init__(queue_id, queue_name, parameters, limits=limits)
 
 
 class MemoryDistributor:

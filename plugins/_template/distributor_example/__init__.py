@@ -10,42 +10,19 @@ from distributor import (
     ClusterDistributorFactory,
     ClusterQueueFactory,
     ClusterWorkerNodeFactory,
+    LimitedQueue,
     Plugin,
     QueueLimits,
     RemoteExitInfo,
-    coerce_request,
-    validate_request,
 )
 
 
-class ExampleQueue:
+class ExampleQueue(LimitedQueue):
     """A queue of the Example scheduler."""
 
     def __init__(self, queue_id: int, queue_name: str, parameters: Mapping[str, Any]) -> None:
-        self._id, self._name, self._parameters = queue_id, queue_name, dict(parameters)
-        self._limits = QueueLimits()  # read the real limits from the scheduler here
-
-    def validate_resources(self, strict: bool = False, **resources: Any) -> tuple[bool, str]:
-        return validate_request(resources, self._limits, self._name, strict=strict)
-
-    def coerce_resources(self, **resources: Any) -> dict[str, Any]:
-        return coerce_request(resources, self._limits, self._name)
-
-    @property
-    def parameters(self) -> Mapping[str, Any]:
-        return self._parameters
-
-    @property
-    def queue_name(self) -> str:
-        return self._name
-
-    @property
-    def queue_id(self) -> int:
-        return self._id
-
-    @property
-    def required_resources(self) -> list[str]:
-        return []
+        limits = QueueLimits()  # read the real limits from the scheduler here
+        super().__init__(queue_id, queue_name, parameters, limits=limits)
 
 
 class ExampleDistributor:
