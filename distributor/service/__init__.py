@@ -18,7 +18,7 @@ from distributor.service.errors import (
     UnknownTaskError,
 )
 from distributor.service.events import Event, EventKind, EventSink
-from distributor.service.extensions import SupportsActiveStates, SupportsLookupByName
+from distributor.service.extensions import SupportsLookupByName
 from distributor.service.model import TERMINAL_TASK_STATES, Summary, TaskInfo, TaskSpec, TaskStatus
 from distributor.service.policy import FairQueue
 from distributor.service.service import Service, StepReport
@@ -39,7 +39,6 @@ __all__ = [
     "ServiceError",
     "StepReport",
     "Summary",
-    "SupportsActiveStates",
     "SupportsLookupByName",
     "TERMINAL_TASK_STATES",
     "TaskInfo",

@@ -9,10 +9,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from distributor.plugin import Plugin
-from distributor.protocols import ClusterDistributor, ClusterQueue, ClusterQueueFactory
+from distributor.protocols import (
+    ClusterDistributor,
+    ClusterQueue,
+    ClusterQueueFactory,
+    SupportsRunningQuery,
+)
 from distributor.registry import load_plugin
 from distributor.service.errors import ConfigError
-from distributor.service.extensions import SupportsActiveStates, SupportsLookupByName
+from distributor.service.extensions import SupportsLookupByName
 
 __all__ = ["Cluster", "InDoubtPolicy", "ServiceConfig", "Throttle"]
 
@@ -43,7 +48,7 @@ class Throttle:
 
     Attributes:
         max_queued: most instances waiting in the scheduler's queue (not yet running); needs a
-            distributor with `SupportsActiveStates` to be told apart from running ones, else
+            distributor with `SupportsRunningQuery` to be told apart from running ones, else
             every instance in the scheduler counts as queued. None = no limit.
         max_active: most instances in the scheduler, queued and running together. None = no limit.
         submit_chunk: most instances submitted in one cycle.
@@ -77,7 +82,7 @@ class ServiceConfig:
             for, stays in triage (``T``) before it becomes ``U``.
         max_queued_seconds / max_running_seconds: an instance queued (or running) longer is
             reset: terminated and marked ``U`` (retried if attempts allow). None = no limit.
-            Without `SupportsActiveStates` the two are added and applied to the time since
+            Without `SupportsRunningQuery` the two are added and applied to the time since
             submission.
         reconcile_interval: how often queueing errors and stray submissions are checked.
         scale_factor: memory and runtime multiplier for a retry after ``Z`` (resource error).
@@ -143,7 +148,7 @@ class Cluster:
         queues: queue name → parameters for `queue_factory` (queues not listed get ``{}``).
         default_queue: the queue for tasks that name none; None sends no ``queue`` key.
         fallback_queues: queue name → bigger queues to try, in order, when a ``Z`` retry no
-            longer fits that queue.
+            longer fits that queue (see `fallbacks`).
         throttle: this cluster's limits.
         name: the name tasks use for this cluster (default: ``distributor.cluster_name``).
 
@@ -175,8 +180,8 @@ class Cluster:
         self.lookup: SupportsLookupByName | None = (
             distributor if isinstance(distributor, SupportsLookupByName) else None
         )
-        self.active_states: SupportsActiveStates | None = (
-            distributor if isinstance(distributor, SupportsActiveStates) else None
+        self.running: SupportsRunningQuery | None = (
+            distributor if isinstance(distributor, SupportsRunningQuery) else None
         )
         self._queues: dict[str, ClusterQueue] = {}
 
@@ -204,6 +209,22 @@ class Cluster:
         distributor = loaded.distributor(cluster_name, **dict(options or {}))
         kwargs.setdefault("queue_factory", loaded.queue)
         return cls(distributor, **kwargs)
+
+    def fallbacks(self, queue: str | None) -> tuple[str, ...]:
+        """The queues to try after `queue`, in order.
+
+        Its own entry in ``fallback_queues`` if it has one; else, if it appears in another
+        queue's list, the queues after it there (``small: [medium, big]`` makes ``big`` the
+        fallback of ``medium``); else none.
+        """
+        if queue is None:
+            return ()
+        if queue in self.fallback_queues:
+            return self.fallback_queues[queue]
+        for chain in self.fallback_queues.values():
+            if queue in chain:
+                return chain[chain.index(queue) + 1 :]
+        return ()
 
     def queue(self, name: str | None) -> ClusterQueue | None:
         """The queue object for `name` (created on first use), or None without a factory."""

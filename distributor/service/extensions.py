@@ -7,9 +7,9 @@ once per cluster and falls back to documented behaviour when they are missing:
 * `SupportsLookupByName` makes submission exactly-once across controller crashes. Without it,
   a submission whose outcome the controller did not see is *in doubt* and is handled by
   `ServiceConfig.in_doubt` (see ``docs/service.md``).
-* `SupportsActiveStates` lets the service tell queued from running (``O`` from ``R``), which
-  ``max_queued`` throttling and the running-time limit need. Without it, every instance in the
-  scheduler counts as queued.
+* `distributor.protocols.SupportsRunningQuery` (``get_running``) lets the service tell queued
+  from running (``O`` from ``R``), which ``max_queued`` throttling and the running-time limit
+  need. Without it, every instance in the scheduler counts as queued.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from distributor.exit_info import TaskInstanceStatus
-
-__all__ = ["SupportsActiveStates", "SupportsLookupByName"]
+__all__ = ["SupportsLookupByName"]
 
 
 @runtime_checkable
@@ -46,26 +44,5 @@ class SupportsLookupByName(Protocol):
 
         Raises:
             SchedulerError: the scheduler could not be asked; the service tries again later.
-        """
-        ...
-
-
-@runtime_checkable
-class SupportsActiveStates(Protocol):
-    """A distributor that can tell queued from running tasks in one call."""
-
-    def get_active_states(self, distributor_ids: Sequence[str]) -> dict[str, TaskInstanceStatus]:
-        """Report the ids still in the scheduler and whether each has started.
-
-        Args:
-            distributor_ids: ids to check.
-
-        Returns:
-            id → ``TaskInstanceStatus.LAUNCHED`` (queued) or ``TaskInstanceStatus.RUNNING``
-            for each id still queued or running; ended or unknown ids are omitted (as in
-            ``get_submitted_or_running``, which this call replaces).
-
-        Raises:
-            SchedulerError: the scheduler could not be asked.
         """
         ...

@@ -178,6 +178,7 @@ class Journal:
         self.path = Path(path)
         self.role = role
         self._lock_fd: int | None = None
+        self._conn: sqlite3.Connection | None = None
         if role == "client" and not self.path.exists():
             raise JournalError(self.path, "does not exist")
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -185,9 +186,9 @@ class Journal:
             self._lock()
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(f"PRAGMA synchronous={synchronous}")
-            self._conn.execute("PRAGMA busy_timeout=30000")
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={synchronous}")
+            self._db.execute("PRAGMA busy_timeout=30000")
             self.run_tag = self._prepare()
         except sqlite3.DatabaseError as exc:
             self.close()
@@ -211,8 +212,8 @@ class Journal:
 
     def _prepare(self) -> str:
         if self.role == "controller":
-            self._conn.executescript(_SCHEMA)
-        rows = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+            self._db.executescript(_SCHEMA)
+        rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         if not rows:
             if self.role != "controller":
                 raise JournalError(self.path, "has never been used by a controller")
@@ -222,7 +223,7 @@ class Journal:
                 "created_at": repr(time.time()),
             }
             with self._write():
-                self._conn.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
+                self._db.executemany("INSERT INTO meta VALUES (?, ?)", rows.items())
         if rows.get("schema") != str(SCHEMA_VERSION):
             raise JournalError(
                 self.path,
@@ -232,20 +233,25 @@ class Journal:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
+        self._db.execute("BEGIN IMMEDIATE")
         try:
-            yield self._conn
+            yield self._db
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._db.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
+        self._db.execute("COMMIT")
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise JournalError(self.path, "is closed")
+        return self._conn
 
     def close(self) -> None:
         """Close the database and release the lock (idempotent)."""
-        conn = getattr(self, "_conn", None)
-        if conn is not None:
-            conn.close()
-            self._conn = None  # type: ignore[assignment]  # closed for good
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -387,7 +393,7 @@ class Journal:
 
     def pending_controls(self) -> list[ControlRequest]:
         """Control requests not yet handled, oldest first."""
-        rows = self._conn.execute(
+        rows = self._db.execute(
             "SELECT id, action, target_kind, target FROM control WHERE done = 0 ORDER BY id"
         ).fetchall()
         return [ControlRequest(*row) for row in rows]
@@ -401,7 +407,7 @@ class Journal:
 
     def max_ids(self) -> tuple[int, int, int, int]:
         """The largest task, instance and batch id and event seq recorded (0 when none)."""
-        row = self._conn.execute(
+        row = self._db.execute(
             "SELECT (SELECT IFNULL(MAX(id), 0) FROM tasks), (SELECT IFNULL(MAX(id), 0) FROM "
             "instances), (SELECT IFNULL(MAX(id), 0) FROM batches), "
             "(SELECT IFNULL(MAX(seq), 0) FROM transitions)"
@@ -410,7 +416,7 @@ class Journal:
 
     def load_tasks(self) -> Iterator[TaskRow]:
         """Every active task."""
-        for row in self._conn.execute(
+        for row in self._db.execute(
             "SELECT id, name, cluster, owner, priority, max_attempts, tags, status, attempts, "
             "cancel_requested, message FROM tasks WHERE status = 'active'"
         ):
@@ -430,12 +436,12 @@ class Journal:
 
     def load_instances(self) -> Iterator[InstanceRow]:
         """Every instance in a live state."""
-        for row in self._conn.execute(_SELECT_LIVE):
+        for row in self._db.execute(_SELECT_LIVE):
             yield self._instance(row)
 
     def load_kill_pending(self) -> Iterator[tuple[str, InstanceRow]]:
         """(cluster, instance) of final instances whose termination may not have happened."""
-        for row in self._conn.execute(_SELECT_KILL_PENDING):
+        for row in self._db.execute(_SELECT_KILL_PENDING):
             yield row[15], self._instance(row)
 
     @staticmethod
@@ -462,7 +468,7 @@ class Journal:
         ]
         seen: set[int] = set()
         for where, params in queries:
-            for row in self._conn.execute(
+            for row in self._db.execute(
                 f"SELECT id, name, cluster, state, members, ids FROM batches WHERE {where}",  # noqa: S608 - placeholders only
                 params,
             ):
@@ -484,7 +490,7 @@ class Journal:
         found: dict[int, str] = {}
         for part in _chunks(list(task_ids)):
             found.update(
-                self._conn.execute(
+                self._db.execute(
                     f"SELECT id, spec FROM tasks WHERE id IN ({','.join('?' * len(part))})",  # noqa: S608 - placeholders only
                     list(part),
                 ).fetchall()
@@ -496,7 +502,7 @@ class Journal:
         found: dict[str, str] = {}
         for part in _chunks(list(names)):
             found.update(
-                self._conn.execute(
+                self._db.execute(
                     f"SELECT name, spec FROM tasks WHERE name IN ({','.join('?' * len(part))})",  # noqa: S608 - placeholders only
                     list(part),
                 ).fetchall()
@@ -505,7 +511,7 @@ class Journal:
 
     def task_counts(self) -> dict[str, int]:
         """Tasks by status value."""
-        return dict(self._conn.execute("SELECT status, COUNT(*) FROM tasks GROUP BY status"))
+        return dict(self._db.execute("SELECT status, COUNT(*) FROM tasks GROUP BY status"))
 
     def task_ids(self, *, names: Sequence[str] = (), tag: str | None = None) -> dict[str, int]:
         """name → id for the named tasks and the tasks carrying `tag`.
@@ -516,7 +522,7 @@ class Journal:
         found: dict[str, int] = {}
         for part in _chunks(list(names)):
             found.update(
-                self._conn.execute(
+                self._db.execute(
                     f"SELECT name, id FROM tasks WHERE name IN ({','.join('?' * len(part))})",  # noqa: S608 - placeholders only
                     list(part),
                 ).fetchall()
@@ -525,7 +531,7 @@ class Journal:
             if name not in found:
                 raise UnknownTaskError(name)
         if tag is not None:
-            for name, task_id in self._conn.execute(
+            for name, task_id in self._db.execute(
                 "SELECT tasks.name, tasks.id FROM tasks, json_each(tasks.tags) "
                 "WHERE json_each.value = ?",
                 (tag,),
@@ -546,11 +552,11 @@ class Journal:
         )
         rows: list[Any] = []
         if names is None:
-            rows = self._conn.execute(query + " ORDER BY t.id").fetchall()
+            rows = self._db.execute(query + " ORDER BY t.id").fetchall()
         else:
             for part in _chunks(list(names)):
                 rows.extend(
-                    self._conn.execute(
+                    self._db.execute(
                         query + f" WHERE t.name IN ({','.join('?' * len(part))}) ORDER BY t.id",
                         list(part),
                     ).fetchall()
@@ -576,7 +582,7 @@ class Journal:
 
     def events(self, since: int = 0, limit: int | None = None) -> list[Event]:
         """Events with ``seq > since``, oldest first (at most `limit`)."""
-        rows = self._conn.execute(
+        rows = self._db.execute(
             "SELECT e.seq, e.at, e.kind, t.name, e.attempt, e.old, e.new, e.message, "
             "e.distributor_id, t.tags FROM transitions e JOIN tasks t ON t.id = e.task_id "
             "WHERE e.seq > ? ORDER BY e.seq LIMIT ?",

@@ -39,10 +39,10 @@ def poll(ctl: Controller, cluster: Cluster) -> bool:
         return True
     ids = [inst.distributor_id for inst in watched if inst.distributor_id is not None]
     try:
-        if cluster.active_states is not None:
-            states = cluster.active_states.get_active_states(ids)
-        else:
-            states = dict.fromkeys(cluster.distributor.get_submitted_or_running(ids), S.LAUNCHED)
+        listed = cluster.distributor.get_submitted_or_running(ids)
+        states = dict.fromkeys(listed, S.LAUNCHED)
+        if cluster.running is not None and listed:
+            states.update(dict.fromkeys(cluster.running.get_running(list(listed)), S.RUNNING))
     except Exception as exc:
         log.warning("poll_failed", cluster=cluster.name, count=len(ids), error=repr(exc))
         return False
@@ -117,7 +117,7 @@ def reset_stale(ctl: Controller, cluster: Cluster) -> None:
     if queued_limit is None and running_limit is None:
         return
     now = ctl.clock()
-    knows_running = cluster.active_states is not None
+    knows_running = cluster.running is not None
     total = (queued_limit or 0.0) + (running_limit or 0.0)
     for inst in list(ctl.in_scheduler[cluster.name].values()):
         if inst.status == S.LAUNCHED and knows_running and queued_limit is not None:

@@ -116,7 +116,7 @@ def scaled_request(
             "is nothing to scale; give the task explicit memory and runtime",
         )
     grown = _grow(resources, factor)
-    candidates = [queue, *cluster.fallback_queues.get(queue or "", ())]
+    candidates = [queue, *cluster.fallbacks(queue)]
     problems: list[str] = []
     for name in candidates:
         queue_object = cluster.queue(name)

@@ -1,7 +1,7 @@
 """An in-memory scheduler with faults on demand, for testing code that drives distributors.
 
 `FakeDistributor` implements `ClusterDistributor` and nothing else; `FakeLookupDistributor`
-adds ``find_by_name`` and ``get_active_states`` (the service's optional extensions). Nothing
+adds the optional ``find_by_name`` (the service's lookup) and ``get_running``. Nothing
 runs: a test decides when jobs start and how they end (`run`, `finish`, `lose`), or sets
 ``instant`` so every job ends ``D`` as soon as it is polled.
 
@@ -284,9 +284,8 @@ class FakeLookupDistributor(FakeDistributor):
                 found.setdefault(job.name, {})[job.step or 0] = job.distributor_id
         return found
 
-    def get_active_states(self, distributor_ids: Sequence[str]) -> dict[str, TaskInstanceStatus]:
-        """Queued → ``O``, running → ``R``."""
-        return {
-            i: TaskInstanceStatus.RUNNING if job.state == "running" else TaskInstanceStatus.LAUNCHED
-            for i, job in self._poll(distributor_ids).items()
-        }
+    def get_running(self, distributor_ids: Sequence[str]) -> set[str]:
+        """The subset of `distributor_ids` that is running."""
+        if self._fault("running") == "error":
+            raise SchedulerError("fake: scheduler unreachable")
+        return {i for i in distributor_ids if i in self.jobs and self.jobs[i].state == "running"}

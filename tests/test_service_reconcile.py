@@ -1,0 +1,232 @@
+"""Triage and reconciliation: lost jobs, late exit info, strangers, stale resets, outages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from structlog.testing import capture_logs
+
+from distributor.exit_info import TaskInstanceStatus
+from distributor.service import (
+    Cluster,
+    InDoubtPolicy,
+    Service,
+    ServiceConfig,
+    TaskSpec,
+    TaskStatus,
+    Throttle,
+)
+from distributor.testing.faults import FakeDistributor, FakeJob, FakeLookupDistributor
+
+S = TaskInstanceStatus
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _service(tmp_path: Path, fake: FakeDistributor, clock: Clock, **config: Any) -> Service:
+    settings: dict[str, Any] = {"lost_grace": 60.0, "exit_info_deadline": 30.0,
+                                "reconcile_interval": 10.0}  # fmt: skip
+    settings.update(config)
+    config_ = ServiceConfig(**settings)
+    return Service(tmp_path / "j.db", Cluster(fake), config=config_, clock=clock)
+
+
+def _one_job(svc: Service, fake: FakeDistributor) -> str:
+    svc.add(TaskSpec(name="t", command="x", max_attempts=2))
+    svc.step()
+    (distributor_id,) = fake.active_ids()
+    return distributor_id
+
+
+def test_a_lost_job_becomes_unknown_after_the_grace_period(tmp_path: Path) -> None:
+    """No listing and no exit info: T at once, U (and a retry) only after lost_grace seconds."""
+    fake, clock = FakeLookupDistributor("fake"), Clock()
+    with _service(tmp_path, fake, clock) as svc:
+        fake.lose(_one_job(svc, fake))
+        svc.step()
+        assert svc.task("t").instance_status == S.TRIAGING
+        clock.now += 59
+        svc.step()
+        assert svc.task("t").instance_status == S.TRIAGING
+        clock.now += 2
+        svc.step()
+        info = svc.task("t")
+        history = [e.new for e in svc.events() if e.kind == "instance" and e.attempt == 1]
+    assert history == ["Q", "I", "O", "T", "U"]
+    assert info.attempts == 2 and info.status == TaskStatus.ACTIVE
+
+
+def test_non_final_exit_info_is_asked_again_until_the_deadline(tmp_path: Path) -> None:
+    """A non-finalized answer keeps the instance in triage; after the deadline it is taken."""
+    fake, clock = FakeLookupDistributor("fake"), Clock()
+    with _service(tmp_path, fake, clock) as svc:
+        distributor_id = _one_job(svc, fake)
+        fake.finish(distributor_id, S.ERROR, "exit 3")
+        fake.inject("exit_info", "not_final", "not_final", "not_final")
+        svc.step()
+        clock.now += 10
+        svc.step()
+        assert svc.task("t").instance_status == S.TRIAGING
+        clock.now += 25
+        svc.step()
+        info = svc.task("t")
+        first = [e for e in svc.events() if e.attempt == 1 and e.new == "E"]
+    assert info.attempts == 2
+    assert "not finalized within 30s" in first[0].message
+
+
+def test_late_final_exit_info_ends_triage_early(tmp_path: Path) -> None:
+    """Once the answer is final it is used at once."""
+    fake, clock = FakeLookupDistributor("fake"), Clock()
+    with _service(tmp_path, fake, clock) as svc:
+        fake.finish(_one_job(svc, fake))
+        fake.inject("exit_info", "not_final")
+        svc.step()
+        svc.step()
+        assert svc.task("t").status == TaskStatus.DONE
+
+
+def test_strangers_under_our_names_are_cancelled_and_logged(tmp_path: Path) -> None:
+    """A job under one of this journal's submission names with an unrecorded id is cancelled."""
+    fake, clock = FakeLookupDistributor("fake"), Clock()
+    with _service(tmp_path, fake, clock) as svc:
+        mine = _one_job(svc, fake)
+        name = fake.jobs[mine].name
+        fake.jobs["stray-1"] = FakeJob("stray-1", name, 1, "x", {})
+        fake.jobs["other-1"] = FakeJob("other-1", "someone_else", None, "x", {})
+        clock.now += 11
+        with capture_logs() as logs:
+            svc.step()
+    assert fake.terminated == ["stray-1"]
+    assert fake.jobs[mine].state == "queued"
+    assert any(e["event"] == "stranger_cancelled" and e["distributor_id"] == "stray-1"
+               for e in logs)  # fmt: skip
+
+
+def test_stale_queued_and_running_instances_are_reset(tmp_path: Path) -> None:
+    """Queued or running past the limits: terminated, ended U and retried."""
+    fake, clock = FakeLookupDistributor("fake"), Clock()
+    with _service(tmp_path, fake, clock, max_queued_seconds=100, max_running_seconds=50) as svc:
+        svc.add([TaskSpec(name="queued", command="a"), TaskSpec(name="running", command="b")])
+        svc.step()
+        queued, running = fake.active_ids()
+        fake.run(running)
+        svc.step()
+        clock.now += 60
+        svc.step()
+        assert svc.task("running").attempts == 2
+        assert svc.task("queued").attempts == 1
+        clock.now += 50
+        svc.step()
+        assert svc.task("queued").attempts == 2
+        messages = [e.message for e in svc.events() if e.new == "U"]
+    assert {queued, running} <= set(fake.terminated)
+    assert any("running for 60s, longer than the limit of 50s" in m for m in messages)
+    assert any("queued for 110s, longer than the limit of 100s" in m for m in messages)
+
+
+def test_an_outage_fails_nothing_and_submits_nothing(tmp_path: Path) -> None:
+    """While the scheduler cannot be polled, no instance changes and nothing is submitted."""
+    fake, clock = FakeLookupDistributor("fake"), Clock()
+    with _service(tmp_path, fake, clock) as svc:
+        distributor_id = _one_job(svc, fake)
+        svc.add(TaskSpec(name="later", command="y"))
+        fake.lose(distributor_id)
+        for _ in range(20):
+            fake.inject("poll", "error")
+        for _ in range(20):
+            clock.now += 30
+            report = svc.step()
+            assert report.unreachable == ("fake",)
+            assert report.transitions == 0
+        assert len(fake.submissions) == 1
+        svc.step()
+        assert len(fake.submissions) == 2
+
+
+def test_queueing_errors_end_fatal_and_are_terminated(tmp_path: Path) -> None:
+    """A queued instance that can never start ends F and is terminated."""
+
+    class Stuck(FakeLookupDistributor):
+        def get_queueing_errors(self, distributor_ids: list[str]) -> dict[str, str]:  # type: ignore[override]
+            return dict.fromkeys(distributor_ids, "requested node configuration is not available")
+
+    fake, clock = Stuck("fake"), Clock()
+    with _service(tmp_path, fake, clock) as svc:
+        distributor_id = _one_job(svc, fake)
+        clock.now += 11
+        svc.step()
+        info = svc.task("t")
+    assert info.status == TaskStatus.FAILED
+    assert "can never start: requested node configuration" in info.message
+    assert fake.terminated == [distributor_id]
+
+
+def test_in_doubt_without_lookup_retries_and_says_so(tmp_path: Path) -> None:
+    """Without lookup, an unseen submission outcome is U (retried) with a warning."""
+    fake, clock = FakeDistributor("fake"), Clock()
+    with _service(tmp_path, fake, clock) as svc:
+        svc.add(TaskSpec(name="t", command="x", max_attempts=2))
+        fake.inject("submit", "lost_answer")
+        svc.step()
+        clock.now += 2
+        with capture_logs() as logs:
+            svc.step()
+        info = svc.task("t")
+    assert info.attempts == 2
+    assert any(e["event"] == "submission_in_doubt" for e in logs)
+    assert len(fake.jobs) == 2, "at-least-once: the doubtful job and its retry both exist"
+
+
+def test_in_doubt_without_lookup_can_be_made_at_most_once(tmp_path: Path) -> None:
+    """With in_doubt='fail', an unseen submission outcome fails the task instead."""
+    fake, clock = FakeDistributor("fake"), Clock()
+    with _service(tmp_path, fake, clock, in_doubt=InDoubtPolicy.FAIL) as svc:
+        svc.add(TaskSpec(name="t", command="x", max_attempts=3))
+        fake.inject("submit", "lost_answer")
+        svc.step()
+        clock.now += 2
+        svc.step()
+        info = svc.task("t")
+    assert info.status == TaskStatus.FAILED
+    assert "in doubt" in info.message
+    assert len(fake.jobs) == 1
+
+
+def test_in_doubt_with_lookup_records_the_job_instead_of_submitting_again(tmp_path: Path) -> None:
+    """With lookup, the doubtful submission is found by name and adopted: one job in total."""
+    fake, clock = FakeLookupDistributor("fake"), Clock()
+    with _service(tmp_path, fake, clock) as svc:
+        svc.add(TaskSpec(name="t", command="x"))
+        fake.inject("submit", "lost_answer")
+        svc.step()
+        clock.now += 2
+        svc.step()
+        info = svc.task("t")
+    assert (info.attempts, info.instance_status, len(fake.jobs)) == (1, S.LAUNCHED, 1)
+
+
+def test_a_refused_submission_is_w_and_backs_off(tmp_path: Path) -> None:
+    """A refusal ends the attempt W, retries it, and pauses submissions to that cluster."""
+    fake, clock = FakeLookupDistributor("fake"), Clock()
+    throttle = Throttle(submit_chunk=10)
+    svc = Service(tmp_path / "j.db", Cluster(fake, throttle=throttle), clock=clock)
+    with svc:
+        svc.add(TaskSpec(name="t", command="x"))
+        fake.inject("submit", "refuse")
+        svc.step()
+        svc.step()
+        assert len(fake.jobs) == 0, "backing off"
+        clock.now += 1.5
+        svc.step()
+        info = svc.task("t")
+    assert (info.attempts, len(fake.jobs)) == (2, 1)
