@@ -17,6 +17,7 @@ import structlog
 
 from distributor.exit_info import TaskInstanceStatus
 from distributor.service.config import Cluster, ServiceConfig
+from distributor.service.errors import UnknownClusterError
 from distributor.service.events import Event, EventKind, Subscribers
 from distributor.service.journal import Journal, Transaction
 from distributor.service.model import TaskStatus
@@ -81,12 +82,19 @@ class Controller:
     # -- loading -------------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Read the journal's live rows into memory (a controller starting or restarting)."""
+        """Read the journal's live rows into memory (a controller starting or restarting).
+
+        Raises:
+            UnknownClusterError: an active task names a cluster this controller was not given.
+        """
         for status, count in self.journal.task_counts().items():
             if status != TaskStatus.ACTIVE:
                 self.terminal_counts[status] = count
         for task in self.journal.load_tasks():
             self.tasks[task.id] = task
+        stray = sorted({task.cluster for task in self.tasks.values()} - set(self.clusters))
+        if stray:
+            raise UnknownClusterError(stray[0], list(self.clusters))
         batch_ids: set[int] = set()
         for inst in self.journal.load_instances():
             inst.resources = sys.intern(inst.resources)

@@ -103,9 +103,6 @@ class Service:
                 self._journal, self.clusters, self.config, clock, self._subscribers
             )
             self._ctl.load()
-            stray = sorted({t.cluster for t in self._ctl.tasks.values()} - set(self.clusters))
-            if stray:
-                raise UnknownClusterError(stray[0], names)
             for cluster in given:
                 cluster.distributor.start()
         except BaseException:
