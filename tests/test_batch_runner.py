@@ -129,3 +129,13 @@ def test_environment_factory_is_called_per_command() -> None:
     """The env callable supplies each command's environment."""
     runner = CommandRunner(LocalTransport(), env=lambda: {"PATH": "/usr/bin:/bin", "X": "1"})
     assert runner.run(["sh", "-c", "echo $X"]).stdout == "1\n"
+
+
+def test_per_call_policy_narrows_what_is_retried() -> None:
+    """A per-call policy replaces the runner's: here a generic timeout message is definite."""
+    transport = ScriptedTransport([failure("Socket timed out"), OK])
+    runner = CommandRunner(transport, sleep=lambda _: None)
+    narrow = RetryPolicy(transient=(r"unable to contact",))
+    with pytest.raises(SchedulerError):
+        runner.run(["sbatch"], idempotent=False, policy=narrow)
+    assert len(transport.runs) == 1

@@ -143,6 +143,7 @@ class CommandRunner:
         timeout: float | None = None,
         attempts: int | None = None,
         idempotent: bool = True,
+        policy: RetryPolicy | None = None,
     ) -> CommandResult:
         """Run `argv` until it succeeds, fails definitely, or runs out of attempts.
 
@@ -152,6 +153,8 @@ class CommandRunner:
             timeout: seconds per attempt (default: the policy's).
             attempts: tries in total (default: the policy's).
             idempotent: False for commands that must not be repeated after a timeout.
+            policy: replaces the runner's policy for this call (for example narrower
+                transient patterns for a submission).
 
         Returns:
             The result of the successful attempt (exit status 0).
@@ -164,8 +167,9 @@ class CommandRunner:
         if not command:
             raise ValueError("argv must not be empty")
         program = PurePath(command[0]).name
-        limit = attempts if attempts is not None else self.policy.attempts
-        per_call = timeout if timeout is not None else self.policy.timeout
+        rules = policy if policy is not None else self.policy
+        limit = attempts if attempts is not None else rules.attempts
+        per_call = timeout if timeout is not None else rules.timeout
         for attempt in range(1, limit + 1):
             environment = self._env() if self._env is not None else None
             result = self.transport.run(command, timeout=per_call, stdin=stdin, env=environment)
@@ -173,10 +177,10 @@ class CommandRunner:
                 self._calls[program] += 1
             if result.ok:
                 return result
-            transient = self.policy.is_transient(result, idempotent=idempotent)
+            transient = rules.is_transient(result, idempotent=idempotent)
             if not transient or attempt == limit:
                 raise _error(program, result, per_call, attempt)
-            delay = self.policy.delay(attempt, self._rng)
+            delay = rules.delay(attempt, self._rng)
             log.warning(
                 "scheduler_command_retry",
                 program=program,

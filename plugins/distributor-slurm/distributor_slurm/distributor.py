@@ -1,0 +1,427 @@
+"""`SlurmDistributor`: submit with sbatch, track with one squeue per poll cycle, exact exit info.
+
+* **Submission.** Each task (or array chunk) gets a task directory under the submit root with
+  its job script (``#SBATCH`` directives, identity, ``distributor-worker`` around the quoted
+  command), logs and exit records. ``sbatch --parsable`` returns the job id.
+* **Arrays** are ``--array=0-(n-1)[%cap]`` chunks of at most ``MaxArraySize`` tasks; chunk ``k``
+  adds its offset to ``SLURM_ARRAY_TASK_ID`` to give ``DISTRIBUTOR_ARRAY_STEP_ID``. Step ``s``
+  maps to ``<chunk job id>_<s - offset>``. If a chunk is refused, the chunks already submitted
+  are cancelled before `SubmissionError` is raised.
+* **Tracking** is a `distributor.batch.StatusTracker` over `SlurmClient` (see there): one
+  squeue per cycle, sacct only for jobs Slurm's controller has forgotten, the worker's record
+  after the accounting delay, lost jobs ``U``.
+* **Termination** is one ``scancel`` naming whole arrays by their job id where possible, and is
+  remembered: a pending array task cancelled by it leaves no trace in squeue or sacct.
+* **Restarts.** Ids are recorded in the submit root's index, so a new distributor on the same
+  root answers for ids issued by an earlier one.
+* Jobs are submitted with ``--no-requeue`` unless ``requeue=True``: a node failure then ends the
+  attempt as ``U`` at once instead of a silent requeue held for minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+from distributor_slurm import parsers, states
+from distributor_slurm.client import SlurmClient
+from distributor_slurm.queue import DECLARED_RESOURCES
+
+from distributor import (
+    RemoteExitInfo,
+    ResourceError,
+    ResourceRequest,
+    SchedulerError,
+    SubmissionError,
+    UnknownDistributorIdError,
+    format_seconds,
+    parse_request,
+)
+from distributor.batch import (
+    JobPhase,
+    JobScript,
+    PollPolicy,
+    RetryPolicy,
+    StatusTracker,
+    SubmitRoot,
+    Transport,
+    find_worker_executable,
+    safe_name,
+    worker_node_command,
+)
+
+__all__ = ["SlurmDistributor", "default_submit_root"]
+
+log = structlog.get_logger(__name__)
+
+_SINGLE_ID = '"$SLURM_JOB_ID"'
+_ARRAY_ID = '"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"'
+
+
+def default_submit_root(cluster_name: str) -> Path:
+    """``$DISTRIBUTOR_SUBMIT_ROOT/slurm/<cluster>`` or ``~/.distributor/slurm/<cluster>``."""
+    base = os.environ.get("DISTRIBUTOR_SUBMIT_ROOT") or str(Path.home() / ".distributor")
+    return Path(base) / "slurm" / safe_name(cluster_name)
+
+
+class SlurmDistributor:
+    """Submits to and tracks a Slurm cluster (see the module docstring).
+
+    Args:
+        cluster_name: a name for the cluster (used in messages and the default submit root).
+        submit_root: directory for job scripts, logs and exit records; must be visible at the
+            same path on the compute nodes.
+        slurm_conf: ``SLURM_CONF`` for every Slurm command (default: the environment's).
+        transport / retry_policy: how Slurm commands run (default: locally, `SLURM_TRANSIENT`).
+        poll_policy: poll intervals, rate cap, accounting delay and lost-job grace.
+        requeue: let Slurm requeue jobs after a node failure (default: no).
+        max_array_size: at most this many tasks per array chunk (default: the cluster's
+            ``MaxArraySize``).
+        use_queue_history: read final states of recently ended jobs from squeue.
+        worker: path of ``distributor-worker`` on the nodes (default: beside this Python).
+    """
+
+    def __init__(
+        self,
+        cluster_name: str,
+        *args: Any,
+        submit_root: str | os.PathLike[str] | None = None,
+        slurm_conf: str | None = None,
+        transport: Transport | None = None,
+        retry_policy: RetryPolicy | None = None,
+        poll_policy: PollPolicy | None = None,
+        requeue: bool = False,
+        max_array_size: int | None = None,
+        use_queue_history: bool = True,
+        worker: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if args or kwargs:
+            unknown = [repr(a) for a in args] + sorted(kwargs)
+            raise TypeError(f"SlurmDistributor got unexpected arguments: {', '.join(unknown)}")
+        if max_array_size is not None and max_array_size < 1:
+            raise ValueError(f"max_array_size={max_array_size!r}: must be at least 1")
+        self._cluster_name = cluster_name
+        self._root = SubmitRoot(
+            submit_root if submit_root is not None else default_submit_root(cluster_name)
+        )
+        self.client = SlurmClient(
+            slurm_conf=slurm_conf,
+            transport=transport,
+            retry_policy=retry_policy,
+            use_queue_history=use_queue_history,
+        )
+        self.tracker = StatusTracker(self.client, poll_policy, cluster_name=cluster_name)
+        self._requeue = requeue
+        self._max_array_size = max_array_size
+        self._cluster_max_array_size: int | None = None
+        self._worker = worker or find_worker_executable()
+        self._lock = threading.Lock()
+        self._log = log.bind(cluster=cluster_name)
+
+    @property
+    def worker_node_entry_point(self) -> str:
+        """Absolute path of ``distributor-worker``, which wraps every task command."""
+        return self._worker
+
+    @property
+    def cluster_name(self) -> str:
+        """The name given at construction."""
+        return self._cluster_name
+
+    @property
+    def submit_root(self) -> SubmitRoot:
+        """Where job scripts, logs and exit records live (`SubmitRoot.prune` cleans it)."""
+        return self._root
+
+    def start(self) -> None:
+        """Check that the cluster answers and read its ``MaxArraySize`` (idempotent).
+
+        Raises:
+            SchedulerError: the Slurm controller cannot be reached.
+        """
+        self._array_chunk_size()
+        self._root.ensure()
+
+    def stop(self) -> None:
+        """Nothing to release: submitted jobs keep running and stay tracked."""
+
+    def _array_chunk_size(self) -> int:
+        with self._lock:
+            if self._cluster_max_array_size is None:
+                config = self.client.config()
+                try:
+                    self._cluster_max_array_size = int(config.get("MaxArraySize", "1001"))
+                except ValueError:
+                    self._cluster_max_array_size = 1001  # Slurm's default
+            size = self._cluster_max_array_size
+        return min(size, self._max_array_size) if self._max_array_size else size
+
+    # --- submission ---------------------------------------------------------------------
+
+    def _directives(
+        self, request: ResourceRequest, name: str, task_dir: Path, array: str | None
+    ) -> list[tuple[str, str | None]]:
+        suffix = "-%a" if array is not None else ""
+        directives: list[tuple[str, str | None]] = [
+            ("--job-name", safe_name(name)),
+            ("--output", f"{task_dir}/stdout{suffix}.log"),
+            ("--error", f"{task_dir}/stderr{suffix}.log"),
+            ("--nodes", "1"),
+            ("--ntasks", "1"),
+        ]
+        if array is not None:
+            directives.append(("--array", array))
+        if not self._requeue:
+            directives.append(("--no-requeue", None))
+        if request.queue is not None:
+            directives.append(("--partition", request.queue))
+        if request.cores is not None:
+            directives.append(("--cpus-per-task", str(request.cores)))
+        if request.memory_bytes is not None:
+            directives.append(("--mem", f"{-(-request.memory_bytes // 2**20)}M"))
+        if request.runtime_seconds is not None:
+            directives.append(("--time", format_seconds(request.runtime_seconds)))
+        if request.gpus:
+            directives.append(("--gres", f"gpu:{request.gpus}"))
+        for key, flag in (
+            ("slurm.account", "--account"),
+            ("slurm.qos", "--qos"),
+            ("slurm.reservation", "--reservation"),
+            ("slurm.constraint", "--constraint"),
+        ):
+            if key in request.extra:
+                directives.append((flag, request.extra[key]))
+        return directives
+
+    def _submit_script(
+        self,
+        command: str,
+        name: str,
+        request: ResourceRequest,
+        *,
+        array: tuple[int, int] | None,
+        meta: dict[str, Any],
+    ) -> tuple[str, Path]:
+        """Write and submit one job (array chunk = (offset, length)); return (job id, dir)."""
+        task_dir = self._root.new_task_dir(name)
+        try:
+            if array is None:
+                spec, record, id_expr, step_expr = None, task_dir / "exit.json", _SINGLE_ID, None
+            else:
+                offset, length = array
+                cap = request.extra.get("slurm.array_cap")
+                spec = f"0-{length - 1}" + (f"%{cap}" if cap else "")
+                record = task_dir / "exit-{step}.json"
+                id_expr = _ARRAY_ID
+                step_expr = f"$((SLURM_ARRAY_TASK_ID + {offset}))"
+            script = JobScript(
+                command=command,
+                worker=self._worker,
+                record=str(record),
+                distributor_id_expr=id_expr,
+                array_step_expr=step_expr,
+                directive_prefix="#SBATCH",
+                directives=self._directives(request, name, task_dir, spec),
+                label=name,
+                generator="distributor-slurm",
+            ).render()
+            path = self._root.write_script(task_dir, script)
+            job_id = self.client.submit(path)
+        except SchedulerError as exc:
+            self._root.remove(task_dir)
+            raise SubmissionError(
+                f"Slurm refused task {name!r}: {exc.stderr.strip() or exc}",
+                name=name,
+                argv=exc.argv,
+                returncode=exc.returncode,
+                stderr=exc.stderr,
+            ) from exc
+        except BaseException:
+            self._root.remove(task_dir)
+            raise
+        self._root.register(job_id, task_dir, **meta)
+        return job_id, task_dir
+
+    def submit_to_batch_distributor(
+        self, command: str, name: str, requested_resources: Mapping[str, Any]
+    ) -> str:
+        """Submit one command (see `ClusterDistributor.submit_to_batch_distributor`).
+
+        Raises:
+            ResourceError: the request is malformed or has unknown keys.
+            SubmissionError: sbatch refused the job (stderr and argv attached).
+        """
+        request = parse_request(requested_resources, DECLARED_RESOURCES)
+        meta = _request_meta(request)
+        job_id, task_dir = self._submit_script(command, name, request, array=None, meta=meta)
+        self.tracker.track(
+            job_id,
+            record_path=task_dir / "exit.json",
+            memory_bytes=request.memory_bytes,
+            runtime_seconds=request.runtime_seconds,
+        )
+        self._log.info("job_submitted", distributor_id=job_id, name=safe_name(name))
+        return job_id
+
+    def submit_array_to_batch_distributor(
+        self,
+        command: str,
+        name: str,
+        requested_resources: Mapping[str, Any],
+        array_length: int,
+    ) -> dict[int, str]:
+        """Submit an array in chunks of ``MaxArraySize`` (see the module docstring).
+
+        Raises:
+            ResourceError: the request is malformed or ``array_length < 1``.
+            SubmissionError: sbatch refused a chunk (earlier chunks are cancelled first).
+        """
+        if isinstance(array_length, bool) or not isinstance(array_length, int):
+            raise ResourceError("array_length", array_length, "must be an int")
+        if array_length < 1:
+            raise ResourceError("array_length", array_length, "must be at least 1")
+        request = parse_request(requested_resources, DECLARED_RESOURCES)
+        chunk = self._array_chunk_size()
+        steps: dict[int, str] = {}
+        submitted: list[str] = []
+        for offset in range(0, array_length, chunk):
+            length = min(chunk, array_length - offset)
+            meta = {**_request_meta(request), "offset": offset, "length": length}
+            try:
+                job_id, task_dir = self._submit_script(
+                    command, name, request, array=(offset, length), meta=meta
+                )
+            except SubmissionError:
+                if submitted:
+                    self._log.warning("array_chunks_cancelled", job_ids=submitted)
+                    self.client.cancel(submitted)
+                    self.tracker.mark_terminated(list(steps.values()))
+                raise
+            submitted.append(job_id)
+            for task in range(length):
+                distributor_id = f"{job_id}_{task}"
+                steps[offset + task] = distributor_id
+                self.tracker.track(
+                    distributor_id,
+                    record_path=task_dir / f"exit-{offset + task}.json",
+                    memory_bytes=request.memory_bytes,
+                    runtime_seconds=request.runtime_seconds,
+                )
+        self._log.info(
+            "array_submitted", job_ids=submitted, tasks=array_length, name=safe_name(name)
+        )
+        return steps
+
+    def build_worker_node_command(
+        self,
+        task_instance_id: int | None = None,
+        array_id: int | None = None,
+        batch_number: int | None = None,
+    ) -> str:
+        """A quoted ``distributor-worker`` invocation carrying the given ids."""
+        return worker_node_command(self._worker, task_instance_id, array_id, batch_number)
+
+    # --- tracking -----------------------------------------------------------------------
+
+    def _known(self, distributor_id: str) -> bool:
+        """Whether the id is tracked, adopting it from the submit root's index if needed."""
+        if self.tracker.get(distributor_id) is not None:
+            return True
+        match = parsers.DISTRIBUTOR_ID.fullmatch(distributor_id)
+        if match is None:
+            return False
+        entry = self._root.lookup(match["job"])
+        if entry is None:
+            return False
+        meta = entry.meta
+        task = match["task"]
+        if ("offset" in meta) != (task is not None):
+            return False
+        if task is not None:
+            if int(task) >= int(meta.get("length", 0)):
+                return False
+            record = entry.path / f"exit-{int(meta['offset']) + int(task)}.json"
+        else:
+            record = entry.path / "exit.json"
+        self.tracker.track(
+            distributor_id,
+            record_path=record,
+            memory_bytes=meta.get("memory_bytes"),
+            runtime_seconds=meta.get("runtime_seconds"),
+        )
+        return True
+
+    def get_submitted_or_running(self, distributor_ids: Sequence[str] | None = None) -> set[str]:
+        """Ids still queued or running (one squeue for all tracked jobs when a poll is due)."""
+        if distributor_ids is None:
+            return self.tracker.active()
+        known = [did for did in distributor_ids if self._known(did)]
+        return self.tracker.active(known)
+
+    def get_remote_exit_info(self, distributor_id: str) -> RemoteExitInfo:
+        """How the job ended (see `ClusterDistributor.get_remote_exit_info`).
+
+        Raises:
+            UnknownDistributorIdError: the id was never issued on this submit root.
+            RemoteExitInfoNotAvailable: still queued or running, or accounting is pending.
+        """
+        if not self._known(distributor_id):
+            raise UnknownDistributorIdError(distributor_id, self._cluster_name)
+        return self.tracker.exit_info(distributor_id)
+
+    def get_queueing_errors(self, distributor_ids: Sequence[str]) -> dict[str, str]:
+        """Pending jobs whose reason can never clear (``PartitionTimeLimit``, ...)."""
+        known = [did for did in distributor_ids if self._known(did)]
+        errors = {}
+        for distributor_id, status in self.tracker.statuses(known).items():
+            if status.phase is JobPhase.QUEUED:
+                message = states.queueing_error(status.reason)
+                if message is not None:
+                    errors[distributor_id] = message
+        return errors
+
+    def terminate_task_instances(self, distributor_ids: Sequence[str]) -> None:
+        """``scancel`` the jobs in one call and remember it (unknown or ended ids are ignored)."""
+        wanted = []
+        for distributor_id in distributor_ids:
+            job = self.tracker.get(distributor_id) if self._known(distributor_id) else None
+            if job is not None and not job.settled:
+                wanted.append(distributor_id)
+        if not wanted:
+            return
+        tokens = self._cancel_tokens(wanted)
+        self.client.cancel(tokens)
+        self.tracker.mark_terminated(wanted)
+        self._log.info("jobs_terminated", count=len(wanted), scancel_ids=len(tokens))
+
+    def _cancel_tokens(self, distributor_ids: list[str]) -> list[str]:
+        """Name a whole array chunk by its job id when every unsettled task of it is named."""
+        wanted = set(distributor_ids)
+        by_key: dict[str, list[str]] = {}
+        for distributor_id in self.tracker.tracked():
+            key = parsers.job_key(distributor_id)
+            job = self.tracker.get(distributor_id)
+            if key is not None and job is not None and not job.settled:
+                by_key.setdefault(key, []).append(distributor_id)
+        tokens: list[str] = []
+        done: set[str] = set()
+        for distributor_id in distributor_ids:
+            key = parsers.job_key(distributor_id)
+            if key is None or key in done:
+                continue
+            members = by_key.get(key, [distributor_id])
+            if all(member in wanted for member in members):
+                tokens.append(key)
+                done.add(key)
+            else:
+                tokens.append(distributor_id)
+        return tokens
+
+
+def _request_meta(request: ResourceRequest) -> dict[str, Any]:
+    return {"memory_bytes": request.memory_bytes, "runtime_seconds": request.runtime_seconds}
