@@ -54,8 +54,10 @@ class Controller:
         self.tasks: dict[int, TaskRow] = {}
         self.instances: dict[int, InstanceRow] = {}
         self.batches: dict[int, BatchRow] = {}
-        self.by_distributor_id: dict[str, int] = {}
-        self.in_scheduler: dict[str, dict[int, InstanceRow]] = {name: {} for name in clusters}
+        self.in_scheduler: dict[str, dict[str, InstanceRow]] = {name: {} for name in clusters}
+        """cluster → distributor id → instance, for instances in ``O``, ``R`` or ``T``."""
+        self.running: dict[str, set[str]] = {name: set() for name in clusters}
+        self.triaging: dict[str, set[str]] = {name: set() for name in clusters}
         self.submitting: dict[str, int] = dict.fromkeys(clusters, 0)
         self.waiting: dict[str, FairQueue] = {
             name: FairQueue(config.priority_base, config.owner_weights) for name in clusters
@@ -116,9 +118,13 @@ class Controller:
         elif inst.status == S.INSTANTIATED:
             self.submitting[task.cluster] += 1
         elif inst.status in _IN_SCHEDULER:
-            self.in_scheduler[task.cluster][inst.id] = inst
-            if inst.distributor_id is not None:
-                self.by_distributor_id[inst.distributor_id] = inst.id
+            did = inst.distributor_id
+            assert did is not None, "submitted instances have a distributor id"
+            self.in_scheduler[task.cluster][did] = inst
+            if inst.status == S.RUNNING:
+                self.running[task.cluster].add(did)
+            elif inst.status == S.TRIAGING:
+                self.triaging[task.cluster].add(did)
 
     def unindex(self, inst: InstanceRow, task: TaskRow) -> None:
         """Take an instance out of the lookup structures of its current status."""
@@ -126,10 +132,10 @@ class Controller:
             self.waiting[task.cluster].discard(inst.id)
         elif inst.status == S.INSTANTIATED:
             self.submitting[task.cluster] -= 1
-        elif inst.status in _IN_SCHEDULER:
-            self.in_scheduler[task.cluster].pop(inst.id, None)
-            if inst.distributor_id is not None:
-                self.by_distributor_id.pop(inst.distributor_id, None)
+        elif inst.status in _IN_SCHEDULER and inst.distributor_id is not None:
+            self.in_scheduler[task.cluster].pop(inst.distributor_id, None)
+            self.running[task.cluster].discard(inst.distributor_id)
+            self.triaging[task.cluster].discard(inst.distributor_id)
 
     # -- events --------------------------------------------------------------------------------
 

@@ -228,11 +228,11 @@ class Service:
             if not self._backoff[cluster.name].ready(now) or not ctl.waiting[cluster.name]:
                 continue
             allowed, _ = allowance(ctl, cluster, global_room)
-            batches = plan(ctl, cluster, allowed)
+            batches, commands = plan(ctl, cluster, allowed)
             if not batches:
                 continue
             ctl.flush()  # the intents are durable before anything is sent
-            launched = send(ctl, cluster, batches, self._backoff[cluster.name])
+            launched = send(ctl, cluster, batches, commands, self._backoff[cluster.name])
             submitted += launched
             if global_room is not None:
                 global_room = max(0, global_room - launched)

@@ -39,7 +39,7 @@ S = TaskInstanceStatus
 _COMMIT_EVERY = 0.5  # seconds of sending between commits of recorded ids
 
 
-def _commands(ctl: Controller, insts: list[InstanceRow]) -> dict[int, tuple[str, dict[str, str]]]:
+def _commands(ctl: Controller, insts: list[InstanceRow]) -> Commands:
     """instance id → (command, env), read from the tasks' definitions in the journal."""
     specs = ctl.journal.specs(sorted({inst.task_id for inst in insts}))
     out: dict[int, tuple[str, dict[str, str]]] = {}
@@ -49,11 +49,18 @@ def _commands(ctl: Controller, insts: list[InstanceRow]) -> dict[int, tuple[str,
     return out
 
 
-def plan(ctl: Controller, cluster: Cluster, allowed: int) -> list[BatchRow]:
-    """Take up to `allowed` waiting instances and record them as batch intents (uncommitted)."""
+Commands = dict[int, tuple[str, dict[str, str]]]
+
+
+def plan(ctl: Controller, cluster: Cluster, allowed: int) -> tuple[list[BatchRow], Commands]:
+    """Take up to `allowed` waiting instances and record them as batch intents (uncommitted).
+
+    Returns:
+        The batches, and instance id → (command, env) of their members.
+    """
     picked_ids = ctl.waiting[cluster.name].take(allowed) if allowed > 0 else []
     if not picked_ids:
-        return []
+        return [], {}
     picked = [ctl.instances[iid] for iid in picked_ids]
     commands = _commands(ctl, picked)
     by_id = {inst.id: inst for inst in picked}
@@ -78,10 +85,16 @@ def plan(ctl: Controller, cluster: Cluster, allowed: int) -> list[BatchRow]:
             inst.batch_id, inst.step = batch_id, step
             ctl.move(inst, S.INSTANTIATED)
         batches.append(batch)
-    return batches
+    return batches, commands
 
 
-def send(ctl: Controller, cluster: Cluster, batches: list[BatchRow], backoff: Backoff) -> int:
+def send(
+    ctl: Controller,
+    cluster: Cluster,
+    batches: list[BatchRow],
+    commands: Commands,
+    backoff: Backoff,
+) -> int:
     """Submit intents already committed; return how many instances were launched.
 
     Commits the recorded outcomes every half second of sending and at the end. Stops at the
@@ -91,7 +104,6 @@ def send(ctl: Controller, cluster: Cluster, batches: list[BatchRow], backoff: Ba
     last_commit = time.monotonic()
     for index, batch in enumerate(batches):
         members = [ctl.instances[iid] for _, iid in sorted(batch.members.items())]
-        commands = _commands(ctl, members)
         command = render_command([commands[inst.id] for inst in members])
         request: Mapping[str, object] = json.loads(members[0].resources)
         distributor = cluster.distributor
@@ -164,10 +176,9 @@ def _withdraw(ctl: Controller, batches: list[BatchRow]) -> None:
 
 def allowance(ctl: Controller, cluster: Cluster, global_room: int | None) -> tuple[int, int]:
     """(instances the cluster may take now, its instances in flight)."""
-    in_flight = ctl.in_scheduler[cluster.name]
     submitting = ctl.submitting[cluster.name]
-    running = sum(1 for inst in in_flight.values() if inst.status == S.RUNNING)
-    active = len(in_flight) + submitting
+    running = len(ctl.running[cluster.name])
+    active = len(ctl.in_scheduler[cluster.name]) + submitting
     allowed = room(
         cluster.throttle, queued=active - running, active=active, global_room=global_room
     )
