@@ -73,6 +73,23 @@ def test_rendered_script_has_directives_before_commands() -> None:
     assert all(line.startswith("#") for line in lines[:4])
 
 
+def test_multi_word_directives_are_checked_word_by_word() -> None:
+    """A tuple value is written as space-separated words, and every word is checked."""
+    text = JobScript(
+        "true",
+        WORKER,
+        "/r",
+        "1",
+        directive_prefix="#$",
+        directive_separator=" ",
+        directives=[("-pe", ("smp", "4"))],
+    ).render()
+    assert "#$ -pe smp 4" in text.splitlines()
+    for words in [("smp", "4 -l h_vmem=1G"), ("smp", "$(id)"), ()]:
+        with pytest.raises(ResourceError):
+            JobScript("true", WORKER, "/r", "1", directives=[("-pe", words)]).render()
+
+
 def test_bad_flag_and_nul_command_are_rejected() -> None:
     """A flag that is not an option and a NUL byte in the command raise ResourceError."""
     with pytest.raises(ResourceError):

@@ -128,7 +128,8 @@ class JobScript:
         distributor_id_expr: trusted shell word giving ``DISTRIBUTOR_ID`` (plugin-written).
         array_step_expr: trusted shell word giving the 0-based step, None for a single task.
         directive_prefix: ``#SBATCH``, ``#$``, ``#PBS``, ``#BSUB``.
-        directives: ``(flag, value)`` pairs; a None value writes the flag alone.
+        directives: ``(flag, value)`` pairs; a None value writes the flag alone, a tuple of
+            words writes them separated by spaces (Grid Engine's ``-pe smp 4``), each checked.
         directive_separator: between flag and value (``=`` for Slurm long options, ``" "``
             for ``-N name`` styles).
         environment: extra variables exported before the worker starts.
@@ -142,7 +143,7 @@ class JobScript:
     distributor_id_expr: str
     array_step_expr: str | None = None
     directive_prefix: str = "#"
-    directives: Sequence[tuple[str, str | None]] = ()
+    directives: Sequence[tuple[str, str | tuple[str, ...] | None]] = ()
     directive_separator: str = "="
     environment: Mapping[str, str] = field(default_factory=dict)
     label: str = ""
@@ -164,7 +165,10 @@ class JobScript:
             if value is None:
                 lines.append(f"{self.directive_prefix} {flag}")
             else:
-                checked = check_directive_value(flag.lstrip("-"), value)
+                words = (value,) if isinstance(value, str) else value
+                if not words:
+                    raise ResourceError("directive", flag, "has an empty tuple of values")
+                checked = " ".join(check_directive_value(flag.lstrip("-"), w) for w in words)
                 lines.append(f"{self.directive_prefix} {flag}{self.directive_separator}{checked}")
         lines += [
             "# identity of this task, from the scheduler's variables",
