@@ -17,6 +17,10 @@ A batch plugin should be mostly templates, parsers and a state map on top of thi
 `distributor.batch.status`
     `JobStatus`/`JobPhase` (what a parser returns) and the scheduler-independent parts of a
     state map (`describe_exit`, `exit_info_from_record`, `usage_stats`, ...).
+`distributor.batch.worker_node`
+    `BatchWorkerNode`: a complete ``ClusterWorkerNode`` reading the job script's
+    ``DISTRIBUTOR_ID``/``DISTRIBUTOR_ARRAY_STEP_ID``; plugins override how to derive them from
+    the scheduler's own variables.
 `distributor.batch.polling`
     `StatusTracker`: one status command per poll cycle for all tracked jobs, an adaptive
     interval, a cap on calls per minute, batched accounting, accounting delay, worker-record
@@ -80,8 +84,10 @@ from distributor.batch.status import (
 )
 from distributor.batch.submit_root import SubmitRoot, SubmitRootError, TaskDirectory
 from distributor.batch.transport import CommandResult, LocalTransport, Transport
+from distributor.batch.worker_node import BatchWorkerNode
 
 __all__ = [
+    "BatchWorkerNode",
     "CommandResult",
     "CommandRunner",
     "GENERIC_TRANSIENT",
