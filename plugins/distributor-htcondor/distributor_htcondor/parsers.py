@@ -1,0 +1,240 @@
+"""Parsers of HTCondor command output: ``condor_submit``, ``condor_q``/``condor_history -json``,
+``condor_rm``. Every parser either returns typed values or raises `SchedulerOutputError` with the
+raw text.
+
+Formats (HTCondor's own documentation and tool sources; see the plugin README):
+
+* ``condor_submit`` prints ``Submitting job(s)...`` and, per cluster,
+  ``N job(s) submitted to cluster C.``; the jobs are ``C.0`` .. ``C.(N-1)``.
+* ``condor_q -json`` and ``condor_history -json`` print a JSON array of job ClassAds (one object
+  per job, attribute name → value). Expressions that were not evaluated are strings of the form
+  ``/Expr(...)/``. When nothing matches, the tools print nothing at all (an empty ``[]`` is
+  accepted too).
+* ``condor_rm`` prints ``Job C.P marked for removal`` / ``All jobs in cluster C have been marked
+  for removal`` on success and ``Job C.P not found`` / ``Couldn't find/remove all jobs in cluster
+  C.`` on standard error (exit status 1) for ids it does not have.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from distributor import SchedulerOutputError
+
+__all__ = [
+    "ATTRIBUTES",
+    "DISTRIBUTOR_ID",
+    "JobAd",
+    "job_key",
+    "only_not_found",
+    "parse_ads",
+    "parse_submit",
+    "split_id",
+]
+
+DISTRIBUTOR_ID = re.compile(r"(?P<cluster>[1-9][0-9]{0,17})\.(?P<proc>0|[1-9][0-9]{0,8})")
+"""A distributor id: HTCondor's ``cluster.proc`` job id."""
+
+ATTRIBUTES = (
+    "ClusterId",
+    "ProcId",
+    "JobStatus",
+    "EnteredCurrentStatus",
+    "HoldReason",
+    "HoldReasonCode",
+    "HoldReasonSubCode",
+    "RemoveReason",
+    "ExitBySignal",
+    "ExitCode",
+    "ExitSignal",
+    "MemoryUsage",
+    "ResidentSetSize",
+    "RequestMemory",
+    "RemoteWallClockTime",
+)
+"""The job ClassAd attributes asked for with ``-attributes`` (projection keeps replies small)."""
+
+_SUBMITTED = re.compile(r"^\s*(\d+) job\(s\) submitted to cluster (\d+)\.\s*$", re.MULTILINE)
+_NOT_FOUND = re.compile(
+    r"^(Job \d+\.\d+ not found"
+    r"|Couldn't find/remove all jobs in cluster \d+\.?"
+    r"|Job \d+\.\d+ (already )?marked for removal"
+    r"|All jobs in cluster \d+ have been marked for removal"
+    r"|Cluster \d+ has been marked for removal\.?"
+    r"|No result found for job \d+\.\d+)$"
+)
+
+
+def split_id(distributor_id: str) -> tuple[int, int] | None:
+    """``(cluster, proc)`` of a ``cluster.proc`` id, or None if it is not one."""
+    match = DISTRIBUTOR_ID.fullmatch(distributor_id)
+    if match is None:
+        return None
+    return int(match["cluster"]), int(match["proc"])
+
+
+def job_key(distributor_id: str) -> str | None:
+    """The cluster id an id belongs to (the submit-root index key), or None."""
+    parts = split_id(distributor_id)
+    return None if parts is None else str(parts[0])
+
+
+@dataclass(frozen=True, slots=True)
+class JobAd:
+    """The attributes of one job ClassAd that the state map uses (None: not in the ad).
+
+    Attributes:
+        cluster / proc: ``ClusterId`` and ``ProcId``.
+        status: ``JobStatus`` (1 Idle, 2 Running, 3 Removed, 4 Completed, 5 Held,
+            6 Transferring Output, 7 Suspended).
+        hold_reason / hold_code / hold_subcode: ``HoldReason``, ``HoldReasonCode``,
+            ``HoldReasonSubCode``.
+        remove_reason: ``RemoveReason``.
+        exit_by_signal / exit_code / exit_signal: ``ExitBySignal``, ``ExitCode``, ``ExitSignal``.
+        memory_usage_mb / resident_set_kb / request_memory_mb: ``MemoryUsage`` (MiB),
+            ``ResidentSetSize`` (KiB) and ``RequestMemory`` (MiB) when they are numbers.
+        wall_seconds: ``RemoteWallClockTime``.
+        source: the command that reported it.
+    """
+
+    cluster: int
+    proc: int
+    status: int
+    hold_reason: str = ""
+    hold_code: int | None = None
+    hold_subcode: int | None = None
+    remove_reason: str = ""
+    exit_by_signal: bool = False
+    exit_code: int | None = None
+    exit_signal: int | None = None
+    memory_usage_mb: int | None = None
+    resident_set_kb: int | None = None
+    request_memory_mb: int | None = None
+    wall_seconds: float | None = None
+    source: str = ""
+
+    @property
+    def distributor_id(self) -> str:
+        """``cluster.proc``."""
+        return f"{self.cluster}.{self.proc}"
+
+    @property
+    def peak_bytes(self) -> int | None:
+        """The larger of ``MemoryUsage`` and ``ResidentSetSize``, in bytes, if either is known."""
+        peaks = [
+            value
+            for value in (
+                None if self.memory_usage_mb is None else self.memory_usage_mb * 2**20,
+                None if self.resident_set_kb is None else self.resident_set_kb * 1024,
+            )
+            if value is not None
+        ]
+        return max(peaks) if peaks else None
+
+
+def parse_submit(stdout: str, argv: Sequence[str] = ()) -> tuple[int, int]:
+    """``(cluster, number of jobs)`` from ``condor_submit`` output.
+
+    Raises:
+        SchedulerOutputError: no ``N job(s) submitted to cluster C.`` line, or more than one
+            cluster (the plugin submits one cluster per description).
+    """
+    found = _SUBMITTED.findall(stdout)
+    if len(found) != 1:
+        what = "no" if not found else "more than one"
+        raise SchedulerOutputError(
+            f"condor_submit printed {what} 'N job(s) submitted to cluster C.' line",
+            stdout,
+            argv=argv,
+        )
+    count, cluster = (int(value) for value in found[0])
+    if cluster < 1 or count < 1:
+        raise SchedulerOutputError(
+            f"condor_submit reported cluster {cluster} with {count} jobs", stdout, argv=argv
+        )
+    return cluster, count
+
+
+def _integer(ad: Mapping[str, Any], name: str) -> int | None:
+    value = ad.get(name)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None  # absent, undefined, or an unevaluated expression such as "/Expr(...)/"
+
+
+def _text(ad: Mapping[str, Any], name: str) -> str:
+    value = ad.get(name)
+    if not isinstance(value, str) or value.startswith("/Expr("):
+        return ""
+    return value
+
+
+def _ad(raw: Any, source: str) -> JobAd:
+    if not isinstance(raw, dict):
+        raise TypeError(f"expected a job ClassAd object, got {type(raw).__name__}")
+    cluster, proc, status = (_integer(raw, key) for key in ("ClusterId", "ProcId", "JobStatus"))
+    if cluster is None or proc is None or status is None:
+        raise TypeError("a job ClassAd lacks an integer ClusterId, ProcId or JobStatus")
+    if cluster < 1 or proc < 0:
+        raise TypeError(f"impossible job id {cluster}.{proc}")
+    wall = raw.get("RemoteWallClockTime")
+    return JobAd(
+        cluster=cluster,
+        proc=proc,
+        status=status,
+        hold_reason=_text(raw, "HoldReason"),
+        hold_code=_integer(raw, "HoldReasonCode"),
+        hold_subcode=_integer(raw, "HoldReasonSubCode"),
+        remove_reason=_text(raw, "RemoveReason"),
+        exit_by_signal=raw.get("ExitBySignal") is True,
+        exit_code=_integer(raw, "ExitCode"),
+        exit_signal=_integer(raw, "ExitSignal"),
+        memory_usage_mb=_integer(raw, "MemoryUsage"),
+        resident_set_kb=_integer(raw, "ResidentSetSize"),
+        request_memory_mb=_integer(raw, "RequestMemory"),
+        wall_seconds=float(wall)
+        if isinstance(wall, int | float) and not isinstance(wall, bool)
+        else None,
+        source=source,
+    )
+
+
+def parse_ads(text: str, argv: Sequence[str] = (), *, source: str = "") -> dict[str, JobAd]:
+    """Job ads by ``cluster.proc`` from ``condor_q -json`` or ``condor_history -json`` output.
+
+    When an id appears twice (``condor_history`` lists newest first), the first ad wins.
+
+    Raises:
+        SchedulerOutputError: the text is not a JSON array of job ClassAds with integer
+            ``ClusterId``, ``ProcId`` and ``JobStatus`` (raw text kept).
+    """
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+        if not isinstance(data, list):
+            raise TypeError(f"expected a JSON array of ClassAds, got {type(data).__name__}")
+        ads: dict[str, JobAd] = {}
+        for raw in data:
+            ad = _ad(raw, source)
+            ads.setdefault(ad.distributor_id, ad)
+    except (ValueError, TypeError, RecursionError) as exc:
+        program = source or "HTCondor"
+        raise SchedulerOutputError(
+            f"{program} -json output is not a list of job ClassAds ({exc})", text, argv=argv
+        ) from exc
+    return ads
+
+
+def only_not_found(stderr: str, stdout: str = "") -> bool:
+    """True if ``condor_rm`` failed only because some ids were not (any longer) in the queue."""
+    lines = [line.strip() for line in f"{stderr}\n{stdout}".splitlines() if line.strip()]
+    return bool(lines) and all(_NOT_FOUND.match(line) for line in lines)

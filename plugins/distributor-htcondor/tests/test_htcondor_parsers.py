@@ -1,0 +1,190 @@
+"""Parsers of condor_submit, condor_q/condor_history -json and condor_rm output."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from distributor_htcondor import parsers
+from hypothesis import given
+from hypothesis import strategies as st
+
+from distributor import SchedulerOutputError
+
+clusters = st.integers(min_value=1, max_value=10**9)
+procs = st.integers(min_value=0, max_value=10**6)
+optional_text = st.none() | st.text(max_size=80)
+optional_int = st.none() | st.integers(min_value=0, max_value=2**31)
+
+
+@st.composite
+def job_ads(draw: st.DrawFn) -> dict[str, Any]:
+    """A job ClassAd as condor_q -json prints it (some attributes absent or expressions)."""
+    ad: dict[str, Any] = {
+        "ClusterId": draw(clusters),
+        "ProcId": draw(procs),
+        "JobStatus": draw(st.integers(1, 7)),
+    }
+    for name, strategy in (
+        ("HoldReason", optional_text),
+        ("HoldReasonCode", optional_int),
+        ("HoldReasonSubCode", optional_int),
+        ("RemoveReason", optional_text),
+        ("ExitCode", optional_int),
+        ("ExitSignal", optional_int),
+        ("ResidentSetSize", optional_int),
+        ("RequestMemory", optional_int | st.just("/Expr(ifthenelse(MemoryUsage =!= undefined))/")),
+        ("MemoryUsage", optional_int | st.just("/Expr(( ( ResidentSetSize + 1023 ) / 1024 ))/")),
+        ("ExitBySignal", st.none() | st.booleans()),
+        ("RemoteWallClockTime", st.none() | st.floats(0, 10**6, allow_nan=False)),
+    ):
+        value = draw(strategy)
+        if value is not None:
+            ad[name] = value
+    return ad
+
+
+def render(ads: list[dict[str, Any]]) -> str:
+    """The ClassAd JSON unparser's layout: one object per ad, ``,`` lines between them."""
+    if not ads:
+        return ""
+    body = "\n,\n".join(json.dumps(ad, indent=2).replace("/", "\\/") for ad in ads)
+    return f"[\n{body}\n]\n"
+
+
+@given(st.lists(job_ads(), max_size=20))
+def test_ads_round_trip(ads: list[dict[str, Any]]) -> None:
+    """Every ad comes back under cluster.proc with its attributes; expressions become None."""
+    parsed = parsers.parse_ads(render(ads), source="condor_q")
+    first: dict[str, dict[str, Any]] = {}
+    for ad in ads:
+        first.setdefault(f"{ad['ClusterId']}.{ad['ProcId']}", ad)
+    assert set(parsed) == set(first)
+    for distributor_id, ad in first.items():
+        got = parsed[distributor_id]
+        assert (got.cluster, got.proc, got.status) == (
+            ad["ClusterId"],
+            ad["ProcId"],
+            ad["JobStatus"],
+        )
+        assert got.hold_reason == ad.get("HoldReason", "")
+        assert got.hold_code == ad.get("HoldReasonCode")
+        assert got.exit_code == ad.get("ExitCode")
+        assert got.exit_by_signal is (ad.get("ExitBySignal") is True)
+        memory = ad.get("MemoryUsage")
+        assert got.memory_usage_mb == (memory if isinstance(memory, int) else None)
+        assert got.source == "condor_q"
+
+
+def test_empty_output_and_empty_array_mean_no_jobs() -> None:
+    """condor_q prints nothing when nothing matches; an empty array is accepted too."""
+    assert parsers.parse_ads("") == {}
+    assert parsers.parse_ads("\n") == {}
+    assert parsers.parse_ads("[]\n") == {}
+
+
+def test_history_keeps_the_newest_ad_of_an_id() -> None:
+    """condor_history lists newest first; a repeated id keeps its first (newest) ad."""
+    text = render(
+        [
+            {"ClusterId": 7, "ProcId": 0, "JobStatus": 4, "ExitCode": 0},
+            {"ClusterId": 7, "ProcId": 0, "JobStatus": 3},
+        ]
+    )
+    assert parsers.parse_ads(text)["7.0"].status == 4
+
+
+@given(st.text(max_size=300))
+def test_garbage_ads_raise_with_the_raw_text(text: str) -> None:
+    """Arbitrary text parses or raises SchedulerOutputError carrying the text unchanged."""
+    try:
+        parsers.parse_ads(text)
+    except SchedulerOutputError as exc:
+        caught = exc
+    else:
+        return
+    assert caught.raw == text
+    assert caught.stdout == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{}",
+        '[{"ClusterId": 1, "ProcId": 0}]',
+        '[{"ClusterId": "1", "ProcId": 0, "JobStatus": 2}]',
+        '[{"ClusterId": 0, "ProcId": 0, "JobStatus": 2}]',
+        '[{"ClusterId": true, "ProcId": 0, "JobStatus": 2}]',
+        "[1, 2]",
+        "-- Failed to fetch ads from: <127.0.0.1:9618> : submit.example.org",
+        "[" * 5000,
+    ],
+)
+def test_malformed_ads_raise(text: str) -> None:
+    """Non-arrays, non-objects and ads without integer ids are refused."""
+    with pytest.raises(SchedulerOutputError) as caught:
+        parsers.parse_ads(text, ["condor_q", "-json"], source="condor_q")
+    assert caught.value.raw == text
+    assert caught.value.argv == ("condor_q", "-json")
+
+
+@given(clusters, st.integers(min_value=1, max_value=100000))
+def test_submit_round_trip(cluster: int, count: int) -> None:
+    """condor_submit's output gives the cluster and the number of jobs."""
+    text = (
+        f"Submitting job(s){'.' * min(count, 50)}\n{count} job(s) submitted to cluster {cluster}.\n"
+    )
+    assert parsers.parse_submit(text) == (cluster, count)
+
+
+@given(st.text(max_size=200))
+def test_garbage_submit_output_raises(text: str) -> None:
+    """Output without exactly one submission line raises SchedulerOutputError with the text."""
+    try:
+        parsers.parse_submit(text)
+    except SchedulerOutputError as exc:
+        caught = exc
+    else:
+        return
+    assert caught.raw == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "Submitting job(s).\n",
+        "1 job(s) submitted to cluster 3.\n2 job(s) submitted to cluster 4.\n",
+        "0 job(s) submitted to cluster 3.\n",
+        "1 job(s) submitted to cluster 0.\n",
+        "ERROR: Can't find address of local schedd\n",
+    ],
+)
+def test_submit_output_without_one_cluster_raises(text: str) -> None:
+    """No line, two clusters, or an impossible count is an error naming the output."""
+    with pytest.raises(SchedulerOutputError):
+        parsers.parse_submit(text, ["condor_submit", "job.sub"])
+
+
+@given(clusters, procs)
+def test_ids_round_trip(cluster: int, proc: int) -> None:
+    """cluster.proc ids split back into their numbers and key by cluster."""
+    distributor_id = f"{cluster}.{proc}"
+    assert parsers.split_id(distributor_id) == (cluster, proc)
+    assert parsers.job_key(distributor_id) == str(cluster)
+
+
+@pytest.mark.parametrize("bogus", ["", "1", "1.", ".0", "0.0", "01.0", "1.01", "1.0.0", "1;2.0"])
+def test_malformed_ids_are_not_ids(bogus: str) -> None:
+    """Anything but cluster.proc with canonical numbers is not an id."""
+    assert parsers.split_id(bogus) is None
+    assert parsers.job_key(bogus) is None
+
+
+def test_condor_rm_not_found_is_recognised() -> None:
+    """Only 'not found' lines (with successes) count as ids already gone."""
+    gone = "Job 12.3 not found\nCouldn't find/remove all jobs in cluster 14.\n"
+    assert parsers.only_not_found(gone, "Job 12.4 marked for removal\n")
+    assert not parsers.only_not_found("Permission denied to remove job 12.3\n")
+    assert not parsers.only_not_found("")

@@ -1,0 +1,277 @@
+"""The distributor on the fake pool: polling cost, arrays, fallbacks, restarts, hostile input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+from distributor_htcondor import HTCondorDistributor
+from distributor_htcondor.client import HTCONDOR_TRANSIENT
+from distributor_htcondor.testing import wrapped_environment
+
+from distributor import (
+    RemoteExitInfoNotAvailable,
+    ResourceError,
+    SubmissionError,
+    TaskInstanceStatus,
+    UnknownDistributorIdError,
+)
+from distributor.batch import (
+    CommandResult,
+    LocalTransport,
+    PollPolicy,
+    RetryPolicy,
+    SubmitRootError,
+)
+from distributor.testing import wait_for_exit_info
+
+FAKE = Path(__file__).with_name("htcondor_fake.py")
+FAST = PollPolicy(
+    min_interval=0.05,
+    max_interval=0.25,
+    max_calls_per_minute=100_000,
+    accounting_interval=0.1,
+    accounting_delay=1.0,
+    lost_grace=2.0,
+)
+
+
+class RecordingTransport(LocalTransport):
+    """A local transport that remembers every argv it ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.argvs: list[tuple[str, ...]] = []
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        stdin: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> CommandResult:
+        """Record, then run locally."""
+        self.argvs.append(tuple(argv))
+        return super().run(argv, timeout=timeout, stdin=stdin, env=env)
+
+    def of(self, program: str) -> list[tuple[str, ...]]:
+        """The argvs of one program."""
+        return [argv for argv in self.argvs if argv[0] == program]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The commands of a fresh fake pool; its jobs are removed afterwards."""
+    env = wrapped_environment(FAKE, tmp_path, {"FAKE_CONDOR_STATE": str(tmp_path / "pool")})
+    yield env
+    subprocess.run(["condor_rm", "-all"], env=env, capture_output=True, check=False)
+
+
+def configure(env: Mapping[str, str], **config: object) -> None:
+    """Write the fake pool's configuration."""
+    state = Path(env["FAKE_CONDOR_STATE"])
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "config.json").write_text(json.dumps(config))
+
+
+def distributor_for(
+    env: Mapping[str, str], root: Path, **options: object
+) -> tuple[HTCondorDistributor, RecordingTransport]:
+    """A started distributor on `root` whose commands are recorded."""
+    transport = RecordingTransport()
+    distributor = HTCondorDistributor(
+        "fake",
+        submit_root=root,
+        environment=env,
+        poll_policy=FAST,
+        transport=transport,
+        **options,  # type: ignore[arg-type]  # keyword options of the constructor
+    )
+    distributor.start()
+    return distributor, transport
+
+
+def test_one_condor_q_per_poll_cycle(env: dict[str, str], tmp_path: Path) -> None:
+    """However many jobs are tracked, a cycle is one condor_q naming each cluster once."""
+    distributor, transport = distributor_for(env, tmp_path / "root")
+    singles = [distributor.submit_to_batch_distributor("true", f"s{i}", {}) for i in range(5)]
+    steps = distributor.submit_array_to_batch_distributor("true", "arr", {}, 6)
+    ids = singles + list(steps.values())
+    while distributor.get_submitted_or_running(ids):
+        time.sleep(0.05)
+    for did in ids:
+        assert wait_for_exit_info(distributor, did, 20, 0.05).error_state == "D"
+    stats = distributor.tracker.stats
+    assert distributor.client.runner.calls["condor_q"] == stats.status_commands == stats.cycles
+    first = transport.of("condor_q")[0]
+    assert first[:3] == ("condor_q", "-json", "-attributes")
+    assert sorted(first[4:], key=int) == [str(c) for c in range(1, 7)]  # 5 singles + 1 array
+
+
+def test_array_steps_map_to_process_across_chunks(env: dict[str, str], tmp_path: Path) -> None:
+    """Step s runs as $(Process) s - offset of its chunk's cluster and sees s itself."""
+    distributor, transport = distributor_for(env, tmp_path / "root", max_array_size=2)
+    out = tmp_path / "steps"
+    out.mkdir()
+    command = f'echo "$DISTRIBUTOR_ID" > {out}/"$DISTRIBUTOR_ARRAY_STEP_ID"'
+    steps = distributor.submit_array_to_batch_distributor(command, "chunks", {}, 5)
+    assert steps == {0: "1.0", 1: "1.1", 2: "2.0", 3: "2.1", 4: "3.0"}
+    for step, did in steps.items():
+        assert wait_for_exit_info(distributor, did, 20, 0.05).error_state == "D"
+        assert (out / str(step)).read_text().strip() == did
+    descriptions = sorted(distributor.submit_root.path.glob("*/job.sub"))
+    queues = sorted(d.read_text().splitlines()[-1] for d in descriptions)
+    assert queues == ["queue 1", "queue 2", "queue 2"]
+    assert len(transport.of("condor_submit")) == 3
+
+
+def test_terminating_a_whole_array_names_its_cluster(env: dict[str, str], tmp_path: Path) -> None:
+    """condor_rm gets the cluster id when every unfinished job of the cluster is named."""
+    distributor, transport = distributor_for(env, tmp_path / "root")
+    steps = distributor.submit_array_to_batch_distributor("sleep 300", "arr", {}, 3)
+    distributor.terminate_task_instances(list(steps.values()))
+    assert transport.of("condor_rm") == [("condor_rm", "1")]
+    for did in steps.values():
+        assert wait_for_exit_info(distributor, did, 20, 0.05).error_state == "K"
+
+
+def test_without_history_the_worker_record_decides(env: dict[str, str], tmp_path: Path) -> None:
+    """When condor_history has nothing, the worker's record gives E or D, never a guess."""
+    configure(env, history=False)
+    distributor, _ = distributor_for(env, tmp_path / "root")
+    failed = distributor.submit_to_batch_distributor("exit 3", "fails", {})
+    done = distributor.submit_to_batch_distributor("true", "works", {})
+    info = wait_for_exit_info(distributor, failed, 20, 0.05)
+    assert info.error_state == "E" and "worker's exit record" in info.error_message
+    assert wait_for_exit_info(distributor, done, 20, 0.05).error_state == "D"
+    assert distributor.client.runner.calls["condor_history"] >= 1
+
+
+def test_a_job_without_any_trace_is_lost_not_done(env: dict[str, str], tmp_path: Path) -> None:
+    """No history and no worker record: U, not final during the grace time, then final."""
+    configure(env, history=False)
+    distributor, _ = distributor_for(env, tmp_path / "root")
+    did = distributor.submit_to_batch_distributor("kill -9 $PPID; sleep 5", "lost", {})
+    seen_non_final = False
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            info = distributor.get_remote_exit_info(did)
+        except RemoteExitInfoNotAvailable:
+            time.sleep(0.05)
+            continue
+        assert info.error_state == TaskInstanceStatus.UNKNOWN_ERROR
+        if info.finalized:
+            break
+        seen_non_final = True
+        time.sleep(0.05)
+    assert seen_non_final and info.finalized and "lost" in info.error_message
+
+
+def test_a_new_distributor_adopts_issued_ids(env: dict[str, str], tmp_path: Path) -> None:
+    """Ids issued on a submit root are answered by a later distributor on the same root."""
+    first, _ = distributor_for(env, tmp_path / "root")
+    did = first.submit_to_batch_distributor("exit 4", "before restart", {"memory": "1G"})
+    steps = first.submit_array_to_batch_distributor("true", "arr", {}, 2)
+    second, _ = distributor_for(env, tmp_path / "root")
+    info = wait_for_exit_info(second, did, 20, 0.05)
+    assert info.error_state == "E" and "status 4" in info.error_message
+    assert wait_for_exit_info(second, steps[1], 20, 0.05).error_state == "D"
+    for bogus in ("1.1", f"{steps[1].split('.')[0]}.2", "99.0"):
+        with pytest.raises(UnknownDistributorIdError):
+            second.get_remote_exit_info(bogus)
+
+
+def test_transient_failures_are_retried(env: dict[str, str], tmp_path: Path) -> None:
+    """An unreachable schedd is retried: condor_submit and condor_q succeed on a later try."""
+    configure(env, failures={"condor_submit": 1, "condor_q": 2})
+    retry = RetryPolicy(initial_delay=0.01, transient=HTCONDOR_TRANSIENT)
+    distributor, transport = distributor_for(env, tmp_path / "root", retry_policy=retry)
+    did = distributor.submit_to_batch_distributor("true", "retried", {})
+    assert wait_for_exit_info(distributor, did, 20, 0.05).error_state == "D"
+    assert len(transport.of("condor_submit")) == 2
+    assert distributor.client.runner.calls["condor_q"] >= 3
+
+
+def test_a_refused_submission_raises_with_stderr(env: dict[str, str], tmp_path: Path) -> None:
+    """condor_submit's ERROR reaches SubmissionError and the task directory is removed."""
+    configure(env, submit_error="ERROR: Submitting jobs is disabled for user alice")
+    distributor, _ = distributor_for(env, tmp_path / "root")
+    with pytest.raises(SubmissionError) as caught:
+        distributor.submit_to_batch_distributor("true", "refused", {})
+    assert "disabled for user alice" in caught.value.stderr
+    assert caught.value.argv[0] == "condor_submit"
+    assert [p for p in distributor.submit_root.path.iterdir() if p.name != "index"] == []
+
+
+def test_hostile_name_and_command_run_literally(env: dict[str, str], tmp_path: Path) -> None:
+    """Quotes, newlines and $(...) reach sh -c verbatim; the name never becomes a command."""
+    distributor, _ = distributor_for(env, tmp_path / "root")
+    pwned = Path(f"/tmp/pwned-{uuid.uuid4().hex[:8]}")
+    out = tmp_path / "out.txt"
+    name = f"$(touch {pwned}) `touch {pwned}`; 'x\" \nqueue 5\n+Evil = $(Cluster)"
+    command = f"printf '%s|' \"it's\" 'two\nlines' '$(touch {pwned})' \"$DISTRIBUTOR_ID\" > {out}"
+    did = distributor.submit_to_batch_distributor(command, name, {"runtime": 60})
+    assert did == "1.0"
+    info = wait_for_exit_info(distributor, did, 20, 0.05)
+    assert info.error_state == TaskInstanceStatus.DONE, info
+    assert out.read_text() == f"it's|two\nlines|$(touch {pwned})|{did}|"
+    assert not pwned.exists()
+    description = next(distributor.submit_root.path.glob("*/job.sub")).read_text()
+    assert description.count("\nqueue ") == 1 and "Evil" not in description
+
+
+def test_hostile_queue_name_is_written_sanitised(env: dict[str, str], tmp_path: Path) -> None:
+    """A queue name is only a label for HTCondor: it is written as a sanitised ClassAd string."""
+    distributor, _ = distributor_for(env, tmp_path / "root")
+    did = distributor.submit_to_batch_distributor("true", "x", {"queue": "short\nqueue 5"})
+    assert wait_for_exit_info(distributor, did, 20, 0.05).error_state == "D"
+    description = next(distributor.submit_root.path.glob("*/job.sub")).read_text()
+    assert '+DistributorQueue = "short_queue_5"' in description
+    assert description.count("\nqueue ") == 1
+
+
+@pytest.mark.parametrize(
+    "resources",
+    [
+        {"htcondor.accounting_group": "a b"},
+        {"htcondor.accounting_group": "$(Cluster)"},
+        {"htcondor.concurrency_limits": "x\n+Evil = 1"},
+        {"htcondor.requirements": "true"},
+        {"memory": "lots"},
+    ],
+)
+def test_hostile_resources_are_rejected_before_condor_submit(
+    env: dict[str, str], tmp_path: Path, resources: dict[str, str]
+) -> None:
+    """Malformed or unknown resource values raise ResourceError naming the key."""
+    distributor, transport = distributor_for(env, tmp_path / "root")
+    with pytest.raises(ResourceError) as caught:
+        distributor.submit_to_batch_distributor("true", "x", resources)
+    assert caught.value.key in resources
+    assert transport.of("condor_submit") == []
+
+
+@pytest.mark.parametrize("bogus", ["1;touch /tmp/x", "$(id)", "12 13", "-1", "12.", "0.0", ""])
+def test_hostile_ids_are_unknown_and_never_reach_htcondor(
+    env: dict[str, str], tmp_path: Path, bogus: str
+) -> None:
+    """Ids that are not cluster.proc are unknown, not running, and never removed."""
+    distributor, transport = distributor_for(env, tmp_path / "root")
+    with pytest.raises(UnknownDistributorIdError):
+        distributor.get_remote_exit_info(bogus)
+    assert distributor.get_submitted_or_running([bogus]) == set()
+    distributor.terminate_task_instances([bogus])
+    assert transport.argvs == []
+
+
+def test_unsafe_submit_root_is_refused(tmp_path: Path) -> None:
+    """A submit root that cannot be written into a submit description is refused."""
+    with pytest.raises(SubmitRootError, match="' '"):
+        HTCondorDistributor("fake", submit_root=tmp_path / "with space")
