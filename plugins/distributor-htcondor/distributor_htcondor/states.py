@@ -232,7 +232,7 @@ def _command_phrase(ad: JobAd, record: ExitRecord | None) -> str:
         return (
             f"the job {describe_exit(ad.exit_code, ad.exit_signal if ad.exit_by_signal else None)}"
         )
-    return "the job did not finish"
+    return "it ended without an exit status (removed or held before it finished)"
 
 
 def _detail(ad: JobAd) -> str:
