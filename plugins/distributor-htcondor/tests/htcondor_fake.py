@@ -272,7 +272,11 @@ def _job_ad(
 
 
 def condor_submit(pool: Pool, args: list[str]) -> int:
-    """Queue the jobs of a submit description and start them."""
+    """``condor_submit FILE``: queue ``queue N`` jobs of cluster C and start them.
+
+    Reproduces condor_submit's summary (``Submitting job(s)`` + a dot per job, ``N job(s)
+    submitted to cluster C.``), its unused-line warning and its ``ERROR:`` lines with exit 1.
+    """
     files = _operands(args, {"-name", "-pool"})
     if pool.fail("condor_submit"):
         sys.stderr.write("\nERROR: Can't find address of local schedd\n")
@@ -396,7 +400,13 @@ def _environment(ad: Ad) -> dict[str, str]:
 
 
 def fake_starter(pool: Pool, job: str) -> int:
-    """Run one job to its end, enforcing its limits (the schedd, shadow and starter in one)."""
+    """Run one job to its end, enforcing its limits (the schedd, shadow and starter in one).
+
+    Reproduces the ``JobStatus`` life cycle, ``ExitCode``/``ExitBySignal``/``ExitSignal``,
+    ``ResidentSetSize`` (KiB), the hold codes and reasons of memory (34/102, or 3 with the
+    ``periodic_hold`` reason and subcode) and ``allowed_execute_duration`` (47), and SIGTERM
+    then SIGKILL for a removal.
+    """
     delay = float(pool.config.get("start_delay", 0))
     deadline = time.monotonic() + delay
     while time.monotonic() < deadline:
@@ -534,7 +544,12 @@ def _print_ads(ads: list[Ad], attributes: str | None) -> None:
 
 
 def condor_q(pool: Pool, args: list[str]) -> int:
-    """Print the queued jobs matching the cluster / cluster.proc restrictions."""
+    """``condor_q -json -attributes A,B [C | C.P ...]``: the queue's matching job ads.
+
+    Reproduces the manual's restrictions (OR'ed cluster and cluster.proc ids; none: all jobs),
+    the ``-attributes`` projection, the ClassAd JSON layout and the empty output for no match;
+    an unreachable schedd prints ``-- Failed to fetch ads from: ...`` and exits 1.
+    """
     if pool.fail("condor_q"):
         sys.stderr.write(_UNREACHABLE)
         return 1
@@ -557,7 +572,11 @@ _TERM = re.compile(r"\(?ClusterId == (\d+)(?: && member\(ProcId, \{([\d, ]*)\}\)
 
 
 def condor_history(pool: Pool, args: list[str]) -> int:
-    """Print history ads matching the constraint, newest first, at most -match of them."""
+    """``condor_history -json -attributes A,B -match N -constraint EXPR``: finished jobs.
+
+    Reproduces the newest-first order, ``-match`` as a limit and the ClassAd JSON layout; with
+    no history (``config.history`` false, like an undefined ``HISTORY``) it fails.
+    """
     if not pool.config.get("history", True):
         sys.stderr.write("Error: No history file is defined\n")
         return 1
@@ -599,7 +618,13 @@ def _remove(pool: Pool, ad: Ad, user: str) -> None:
 
 
 def condor_rm(pool: Pool, args: list[str]) -> int:
-    """Remove jobs by cluster, cluster.proc, or all of them."""
+    """``condor_rm C.P | C | -all``: mark jobs removed (``RemoveReason = "via condor_rm (by
+    user U)"``); running ones are stopped by their starter.
+
+    Reproduces condor_rm's messages (``Job C.P marked for removal``, ``All jobs in cluster C
+    have been marked for removal``; on stderr ``Job C.P not found``, ``Couldn't find/remove all
+    jobs in cluster C.``) and exit status 1 when any id was not found.
+    """
     user = str(pool.config.get("user", "tester"))
     status = 0
     with pool.locked():

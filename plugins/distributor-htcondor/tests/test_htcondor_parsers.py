@@ -182,6 +182,14 @@ def test_malformed_ids_are_not_ids(bogus: str) -> None:
     assert parsers.job_key(bogus) is None
 
 
+@given(st.text(max_size=200), st.text(max_size=100))
+def test_condor_rm_output_and_ids_never_raise(stderr: str, text: str) -> None:
+    """Any condor_rm output classifies and any text either is an id or is not."""
+    assert isinstance(parsers.only_not_found(stderr, text), bool)
+    parts = parsers.split_id(text)
+    assert parts is None or f"{parts[0]}.{parts[1]}" == text
+
+
 def test_condor_rm_not_found_is_recognised() -> None:
     """Only 'not found' lines (with successes) count as ids already gone."""
     gone = "Job 12.3 not found\nCouldn't find/remove all jobs in cluster 14.\n"
