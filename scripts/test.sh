@@ -10,6 +10,23 @@ VENV=${DISTRIBUTOR_VENV:-$ROOT/.venv}
 PYTHON=${PYTHON:-python3}
 
 step() { printf '\n== %s\n' "$*" >&2; }
+# commands run on exit, in order (each step appends its own clean-up)
+CLEANUP=()
+cleanup() { local c; for c in "${CLEANUP[@]}"; do eval "$c" || true; done; }
+trap cleanup EXIT
+
+# The Slurm dev cluster starts in the background (package install + daemons) while the venv
+# is built; tests need it. It is stopped on exit only if this script started it.
+SLURM_DIR=${DISTRIBUTOR_SLURM_DIR:-/tmp/distributor-slurm}
+SLURM_LOG=$(mktemp)
+CLEANUP+=('rm -f "$SLURM_LOG"')
+SLURM_START_PID=""
+if ! bash scripts/dev-clusters/slurm.sh status >/dev/null 2>&1; then
+    step "starting the Slurm dev cluster in the background (log: $SLURM_LOG)"
+    CLEANUP+=('bash scripts/dev-clusters/slurm.sh stop >&2')
+    bash scripts/dev-clusters/slurm.sh start >/dev/null 2>"$SLURM_LOG" &
+    SLURM_START_PID=$!
+fi
 
 step "fresh virtual environment in $VENV"
 rm -rf "$VENV"
@@ -30,6 +47,18 @@ ruff format --check .
 step "mypy --strict"
 mypy distributor plugins tests
 
+step "Slurm dev cluster"
+if [ -n "$SLURM_START_PID" ] && ! wait "$SLURM_START_PID"; then
+    cat "$SLURM_LOG" >&2
+    if [ "$(id -u)" = 0 ]; then echo "scripts/dev-clusters/slurm.sh start failed" >&2; exit 1; fi
+    echo "not root: no Slurm dev cluster, the Slurm tests will be skipped" >&2
+fi
+if [ -f "$SLURM_DIR/env.sh" ]; then
+    # shellcheck disable=SC1091
+    . "$SLURM_DIR/env.sh"
+    export SLURM_CONF
+fi
+
 step "pytest"
 set +e
 python -m pytest "$@"
@@ -44,7 +73,7 @@ fi
 step "wheels: build once, install into a clean environment, check discovery"
 DIST=$(mktemp -d)
 WHEEL_VENV=$(mktemp -d)
-trap 'rm -rf "$DIST" "$WHEEL_VENV"' EXIT
+CLEANUP+=('rm -rf "$DIST" "$WHEEL_VENV"')
 python -m build --wheel --no-isolation --outdir "$DIST" . >/dev/null
 EXPECTED=(local good)
 python -m build --wheel --no-isolation --outdir "$DIST" tests/fixtures/plugins/good >/dev/null

@@ -26,31 +26,31 @@ A batch plugin should be mostly templates, parsers and a state map on top of thi
     interval, a cap on calls per minute, batched accounting, accounting delay, worker-record
     fallback and lost jobs (``U``, never ``D``). A plugin implements `StatusBackend`.
 
+`distributor.batch.tracked`
+    `TrackedDistributor`: the tracking half of a batch distributor (submitted-or-running,
+    running, exit info, queueing errors, termination naming whole array chunks, adoption of
+    ids from the submit root's index). A plugin supplies ``split_id`` and ``cancel``.
+
 A plugin's distributor then looks like this (the Slurm plugin is the worked example)::
 
-    class MyDistributor:
+    class MyDistributor(TrackedDistributor):
         def __init__(self, cluster_name, *, submit_root=None, transport=None, poll_policy=None):
-            self._runner = CommandRunner(transport, RetryPolicy(transient=MY_TRANSIENT))
-            self._root = SubmitRoot(submit_root or default_root)
-            self._tracker = StatusTracker(MyBackend(self._runner), poll_policy,
-                                          cluster_name=cluster_name)
+            self.client = MyClient(CommandRunner(transport, RetryPolicy(transient=MY_TRANSIENT)))
+            super().__init__(cluster_name, StatusTracker(self.client, poll_policy),
+                             SubmitRoot(submit_root or default_root))
 
         def submit_to_batch_distributor(self, command, name, requested_resources):
-            task_dir = self._root.new_task_dir(name)
+            task_dir = self.submit_root.new_task_dir(name)
             script = JobScript(command=command, worker=..., record=str(task_dir / "exit.json"),
                                distributor_id_expr='"$MY_JOB_ID"', directive_prefix="#MY",
                                directives=[("--name", safe_name(name)), ...]).render()
-            path = self._root.write_script(task_dir, script)
-            job_id = parse_submit_output(self._runner.run(["mysub", str(path)]).stdout)
-            self._root.register(job_id, task_dir)
-            self._tracker.track(job_id, record_path=task_dir / "exit.json")
+            job_id = self.client.submit(self.submit_root.write_script(task_dir, script))
+            self.register_job(job_id, task_dir, memory_bytes=..., runtime_seconds=...)
+            self.tracker.track(job_id, record_path=task_dir / "exit.json")
             return job_id
 
-        def get_submitted_or_running(self, ids=None):
-            return self._tracker.active(ids)
-
-        def get_remote_exit_info(self, distributor_id):
-            return self._tracker.exit_info(distributor_id)
+        def split_id(self, distributor_id): ...     # "12_3" -> ("12", 3); None if not ours
+        def cancel(self, tokens): ...               # one scancel/qdel/condor_rm/bkill
 
 This package imports only the contracts and `distributor.worker`; nothing scheduler-specific.
 """
@@ -83,6 +83,7 @@ from distributor.batch.status import (
     usage_stats,
 )
 from distributor.batch.submit_root import SubmitRoot, SubmitRootError, TaskDirectory
+from distributor.batch.tracked import TrackedDistributor
 from distributor.batch.transport import CommandResult, LocalTransport, Transport
 from distributor.batch.worker_node import BatchWorkerNode
 
@@ -103,6 +104,7 @@ __all__ = [
     "SubmitRoot",
     "SubmitRootError",
     "TaskDirectory",
+    "TrackedDistributor",
     "TrackedJob",
     "Transport",
     "check_directive_value",

@@ -13,6 +13,7 @@ from distributor import (
     ClusterQueueFactory,
     ClusterWorkerNodeFactory,
     Plugin,
+    SupportsRunningQuery,
 )
 from distributor_slurm.client import SlurmClient
 from distributor_slurm.distributor import SlurmDistributor
@@ -31,6 +32,11 @@ __all__ = [
 _queue: ClusterQueueFactory = SlurmQueue
 _distributor: ClusterDistributorFactory = SlurmDistributor
 _worker: ClusterWorkerNodeFactory = SlurmWorkerNode
+
+
+def _supports_running(distributor: SlurmDistributor) -> SupportsRunningQuery:
+    return distributor  # mypy checks that SlurmDistributor has get_running
+
 
 plugin = Plugin(
     name="slurm",

@@ -26,37 +26,32 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import structlog
-from distributor_slurm import parsers, states
-from distributor_slurm.client import SlurmClient
-from distributor_slurm.queue import DECLARED_RESOURCES
-
 from distributor import (
-    RemoteExitInfo,
     ResourceError,
     ResourceRequest,
     SchedulerError,
     SubmissionError,
-    UnknownDistributorIdError,
     format_seconds,
     parse_request,
 )
 from distributor.batch import (
-    JobPhase,
     JobScript,
+    JobStatus,
     PollPolicy,
     RetryPolicy,
     StatusTracker,
     SubmitRoot,
+    TrackedDistributor,
     Transport,
     find_worker_executable,
     safe_name,
     worker_node_command,
 )
+from distributor_slurm import parsers, states
+from distributor_slurm.client import SlurmClient
+from distributor_slurm.queue import DECLARED_RESOURCES
 
 __all__ = ["SlurmDistributor", "default_submit_root"]
-
-log = structlog.get_logger(__name__)
 
 _SINGLE_ID = '"$SLURM_JOB_ID"'
 _ARRAY_ID = '"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"'
@@ -68,7 +63,7 @@ def default_submit_root(cluster_name: str) -> Path:
     return Path(base) / "slurm" / safe_name(cluster_name)
 
 
-class SlurmDistributor:
+class SlurmDistributor(TrackedDistributor):
     """Submits to and tracks a Slurm cluster (see the module docstring).
 
     Args:
@@ -105,38 +100,29 @@ class SlurmDistributor:
             raise TypeError(f"SlurmDistributor got unexpected arguments: {', '.join(unknown)}")
         if max_array_size is not None and max_array_size < 1:
             raise ValueError(f"max_array_size={max_array_size!r}: must be at least 1")
-        self._cluster_name = cluster_name
-        self._root = SubmitRoot(
-            submit_root if submit_root is not None else default_submit_root(cluster_name)
-        )
         self.client = SlurmClient(
             slurm_conf=slurm_conf,
             transport=transport,
             retry_policy=retry_policy,
             use_queue_history=use_queue_history,
         )
-        self.tracker = StatusTracker(self.client, poll_policy, cluster_name=cluster_name)
+        super().__init__(
+            cluster_name,
+            StatusTracker(self.client, poll_policy, cluster_name=cluster_name),
+            SubmitRoot(
+                submit_root if submit_root is not None else default_submit_root(cluster_name)
+            ),
+        )
         self._requeue = requeue
         self._max_array_size = max_array_size
         self._cluster_max_array_size: int | None = None
         self._worker = worker or find_worker_executable()
         self._lock = threading.Lock()
-        self._log = log.bind(cluster=cluster_name)
 
     @property
     def worker_node_entry_point(self) -> str:
         """Absolute path of ``distributor-worker``, which wraps every task command."""
         return self._worker
-
-    @property
-    def cluster_name(self) -> str:
-        """The name given at construction."""
-        return self._cluster_name
-
-    @property
-    def submit_root(self) -> SubmitRoot:
-        """Where job scripts, logs and exit records live (`SubmitRoot.prune` cleans it)."""
-        return self._root
 
     def start(self) -> None:
         """Check that the cluster answers and read its ``MaxArraySize`` (idempotent).
@@ -205,7 +191,6 @@ class SlurmDistributor:
         request: ResourceRequest,
         *,
         array: tuple[int, int] | None,
-        meta: dict[str, Any],
     ) -> tuple[str, Path]:
         """Write and submit one job (array chunk = (offset, length)); return (job id, dir)."""
         task_dir = self._root.new_task_dir(name)
@@ -244,7 +229,13 @@ class SlurmDistributor:
         except BaseException:
             self._root.remove(task_dir)
             raise
-        self._root.register(job_id, task_dir, **meta)
+        self.register_job(
+            job_id,
+            task_dir,
+            memory_bytes=request.memory_bytes,
+            runtime_seconds=request.runtime_seconds,
+            array=array,
+        )
         return job_id, task_dir
 
     def submit_to_batch_distributor(
@@ -257,8 +248,7 @@ class SlurmDistributor:
             SubmissionError: sbatch refused the job (stderr and argv attached).
         """
         request = parse_request(requested_resources, DECLARED_RESOURCES)
-        meta = _request_meta(request)
-        job_id, task_dir = self._submit_script(command, name, request, array=None, meta=meta)
+        job_id, task_dir = self._submit_script(command, name, request, array=None)
         self.tracker.track(
             job_id,
             record_path=task_dir / "exit.json",
@@ -291,10 +281,9 @@ class SlurmDistributor:
         submitted: list[str] = []
         for offset in range(0, array_length, chunk):
             length = min(chunk, array_length - offset)
-            meta = {**_request_meta(request), "offset": offset, "length": length}
             try:
                 job_id, task_dir = self._submit_script(
-                    command, name, request, array=(offset, length), meta=meta
+                    command, name, request, array=(offset, length)
                 )
             except SubmissionError:
                 if submitted:
@@ -326,102 +315,19 @@ class SlurmDistributor:
         """A quoted ``distributor-worker`` invocation carrying the given ids."""
         return worker_node_command(self._worker, task_instance_id, array_id, batch_number)
 
-    # --- tracking -----------------------------------------------------------------------
+    # --- tracking hooks (the rest is TrackedDistributor's) ------------------------------
 
-    def _known(self, distributor_id: str) -> bool:
-        """Whether the id is tracked, adopting it from the submit root's index if needed."""
-        if self.tracker.get(distributor_id) is not None:
-            return True
+    def split_id(self, distributor_id: str) -> tuple[str, int | None] | None:
+        """``"123_4"`` → ``("123", 4)``; ``"123"`` → ``("123", None)``; else None."""
         match = parsers.DISTRIBUTOR_ID.fullmatch(distributor_id)
         if match is None:
-            return False
-        entry = self._root.lookup(match["job"])
-        if entry is None:
-            return False
-        meta = entry.meta
-        task = match["task"]
-        if ("offset" in meta) != (task is not None):
-            return False
-        if task is not None:
-            if int(task) >= int(meta.get("length", 0)):
-                return False
-            record = entry.path / f"exit-{int(meta['offset']) + int(task)}.json"
-        else:
-            record = entry.path / "exit.json"
-        self.tracker.track(
-            distributor_id,
-            record_path=record,
-            memory_bytes=meta.get("memory_bytes"),
-            runtime_seconds=meta.get("runtime_seconds"),
-        )
-        return True
+            return None
+        return match["job"], None if match["task"] is None else int(match["task"])
 
-    def get_submitted_or_running(self, distributor_ids: Sequence[str] | None = None) -> set[str]:
-        """Ids still queued or running (one squeue for all tracked jobs when a poll is due)."""
-        if distributor_ids is None:
-            return self.tracker.active()
-        known = [did for did in distributor_ids if self._known(did)]
-        return self.tracker.active(known)
+    def cancel(self, tokens: Sequence[str]) -> None:
+        """``scancel`` the job ids and array task ids in one call."""
+        self.client.cancel(list(tokens))
 
-    def get_remote_exit_info(self, distributor_id: str) -> RemoteExitInfo:
-        """How the job ended (see `ClusterDistributor.get_remote_exit_info`).
-
-        Raises:
-            UnknownDistributorIdError: the id was never issued on this submit root.
-            RemoteExitInfoNotAvailable: still queued or running, or accounting is pending.
-        """
-        if not self._known(distributor_id):
-            raise UnknownDistributorIdError(distributor_id, self._cluster_name)
-        return self.tracker.exit_info(distributor_id)
-
-    def get_queueing_errors(self, distributor_ids: Sequence[str]) -> dict[str, str]:
-        """Pending jobs whose reason can never clear (``PartitionTimeLimit``, ...)."""
-        known = [did for did in distributor_ids if self._known(did)]
-        errors = {}
-        for distributor_id, status in self.tracker.statuses(known).items():
-            if status.phase is JobPhase.QUEUED:
-                message = states.queueing_error(status.reason)
-                if message is not None:
-                    errors[distributor_id] = message
-        return errors
-
-    def terminate_task_instances(self, distributor_ids: Sequence[str]) -> None:
-        """``scancel`` the jobs in one call and remember it (unknown or ended ids are ignored)."""
-        wanted = []
-        for distributor_id in distributor_ids:
-            job = self.tracker.get(distributor_id) if self._known(distributor_id) else None
-            if job is not None and not job.settled:
-                wanted.append(distributor_id)
-        if not wanted:
-            return
-        tokens = self._cancel_tokens(wanted)
-        self.client.cancel(tokens)
-        self.tracker.mark_terminated(wanted)
-        self._log.info("jobs_terminated", count=len(wanted), scancel_ids=len(tokens))
-
-    def _cancel_tokens(self, distributor_ids: list[str]) -> list[str]:
-        """Name a whole array chunk by its job id when every unsettled task of it is named."""
-        wanted = set(distributor_ids)
-        by_key: dict[str, list[str]] = {}
-        for distributor_id in self.tracker.tracked():
-            key = parsers.job_key(distributor_id)
-            job = self.tracker.get(distributor_id)
-            if key is not None and job is not None and not job.settled:
-                by_key.setdefault(key, []).append(distributor_id)
-        tokens: list[str] = []
-        done: set[str] = set()
-        for distributor_id in distributor_ids:
-            key = parsers.job_key(distributor_id)
-            if key is None or key in done:
-                continue
-            members = by_key.get(key, [distributor_id])
-            if all(member in wanted for member in members):
-                tokens.append(key)
-                done.add(key)
-            else:
-                tokens.append(distributor_id)
-        return tokens
-
-
-def _request_meta(request: ResourceRequest) -> dict[str, Any]:
-    return {"memory_bytes": request.memory_bytes, "runtime_seconds": request.runtime_seconds}
+    def queueing_error(self, status: JobStatus) -> str | None:
+        """Pending reasons that never clear (``PartitionTimeLimit``, ...)."""
+        return states.queueing_error(status.reason)

@@ -111,7 +111,7 @@ CASES = [
     ("time limit", TaskInstanceStatus.RESOURCE_ERROR, "exceeded its runtime limit of 00:01:00"),
     ("scancel outside", TaskInstanceStatus.KILLED_SELF, "cancelled outside this distributor"),
     ("terminate running task", TaskInstanceStatus.KILLED_SELF, "terminated on request"),
-    ("terminate pending task", TaskInstanceStatus.KILLED_SELF, "cancelled while pending"),
+    ("terminate pending task", TaskInstanceStatus.KILLED_SELF, "terminated on request"),
     ("terminate whole array", TaskInstanceStatus.KILLED_SELF, "terminated on request"),
     ("terminate last task", TaskInstanceStatus.KILLED_SELF, "terminated on request"),
 ]

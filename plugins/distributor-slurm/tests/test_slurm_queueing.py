@@ -40,6 +40,7 @@ def test_dependency_never_satisfied_is_a_queueing_error(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the blocker did not start"
             time.sleep(0.3)
         assert slurm.get_queueing_errors([blocker, target]) == {}
+        assert slurm.get_running([blocker, target, failed]) == {blocker}
         subprocess.run(
             ["scontrol", "update", f"jobid={target}", f"dependency=afterok:{failed}"],
             env=slurm_environment(SLURM_CONF),

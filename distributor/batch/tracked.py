@@ -1,0 +1,213 @@
+"""`TrackedDistributor`: the scheduler-independent half of a batch plugin's distributor.
+
+Every batch plugin answers the tracking half of `ClusterDistributor` the same way: from a
+`StatusTracker`, adopting ids issued by an earlier distributor on the same `SubmitRoot`, and
+terminating with one scheduler command that names whole array chunks by their job id. A plugin
+subclasses this, calls ``super().__init__``, and supplies two hooks:
+
+* `TrackedDistributor.split_id` — ``"123_4"`` → ``("123", 4)``, ``"123"`` → ``("123", None)``,
+  None for text that is not an id the plugin issues (hostile ids never reach a command line);
+* `TrackedDistributor.cancel` — one scheduler command (``scancel``, ``qdel``, ...) for the
+  given job keys and task ids.
+
+Optional hooks: `TrackedDistributor.queueing_error` (a pending status that can never start),
+`TrackedDistributor.adopted_record` (where an adopted task's exit record is, default
+``exit.json`` / ``exit-<offset + task>.json``) and `TrackedDistributor.on_adopt`.
+
+Submissions register each job key in the submit root with the metadata `register_job` writes
+(``offset`` and ``length`` for array chunks, the request's ``memory_bytes`` and
+``runtime_seconds``), which is what adoption reads back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from distributor.batch.polling import StatusTracker
+from distributor.batch.status import JobPhase, JobStatus
+from distributor.batch.submit_root import SubmitRoot, TaskDirectory
+from distributor.exceptions import UnknownDistributorIdError
+from distributor.exit_info import RemoteExitInfo
+
+__all__ = ["TrackedDistributor"]
+
+log = structlog.get_logger(__name__)
+
+
+class TrackedDistributor:
+    """Tracking, adoption and termination for a batch plugin (see the module docstring).
+
+    Attributes:
+        first_array_index: the scheduler's first array task index (1 for Grid Engine, LSF).
+
+    Args:
+        cluster_name: the distributor's cluster name.
+        tracker: the plugin's status tracker.
+        submit_root: where task directories and the id index live.
+    """
+
+    first_array_index: int = 0
+
+    def __init__(self, cluster_name: str, tracker: StatusTracker, submit_root: SubmitRoot) -> None:
+        self._cluster_name = cluster_name
+        self.tracker = tracker
+        self._root = submit_root
+        self._log = log.bind(cluster=cluster_name)
+
+    @property
+    def cluster_name(self) -> str:
+        """The name given at construction."""
+        return self._cluster_name
+
+    @property
+    def submit_root(self) -> SubmitRoot:
+        """Where job scripts, logs and exit records live (`SubmitRoot.prune` cleans it)."""
+        return self._root
+
+    # --- hooks --------------------------------------------------------------------------
+
+    def split_id(self, distributor_id: str) -> tuple[str, int | None] | None:
+        """Split an id into (job key, array task) or return None if it is not one of ours."""
+        raise NotImplementedError
+
+    def cancel(self, tokens: Sequence[str]) -> None:
+        """Ask the scheduler, in one command, to end these job keys and task ids."""
+        raise NotImplementedError
+
+    def queueing_error(self, status: JobStatus) -> str | None:
+        """Why a queued job can never start, or None (the default: never)."""
+        return None
+
+    def adopted_record(self, entry: TaskDirectory, task: int | None) -> Path:
+        """Exit-record path of an adopted id: ``exit.json``, or ``exit-<step>.json`` with the
+        0-based step ``offset + task - first_array_index``."""
+        if task is None:
+            return entry.path / "exit.json"
+        step = int(entry.meta["offset"]) + task - self.first_array_index
+        return entry.path / f"exit-{step}.json"
+
+    def on_adopt(self, job_key: str, entry: TaskDirectory) -> None:
+        """Called once per adopted id, before it is tracked (default: nothing)."""
+
+    # --- submission bookkeeping ---------------------------------------------------------
+
+    def register_job(
+        self,
+        job_key: str,
+        task_dir: Path,
+        *,
+        memory_bytes: int | None,
+        runtime_seconds: int | None,
+        array: tuple[int, int] | None = None,
+        **extra: Any,
+    ) -> None:
+        """Record a submitted job (array chunk = ``(offset, length)``) so it can be adopted."""
+        meta: dict[str, Any] = {
+            "memory_bytes": memory_bytes,
+            "runtime_seconds": runtime_seconds,
+            **extra,
+        }
+        if array is not None:
+            meta["offset"], meta["length"] = array
+        self._root.register(job_key, task_dir, **meta)
+
+    # --- ClusterDistributor: tracking half ------------------------------------------------
+
+    def _known(self, distributor_id: str) -> bool:
+        """Whether the id is tracked, adopting it from the submit root's index if needed."""
+        if self.tracker.get(distributor_id) is not None:
+            return True
+        split = self.split_id(distributor_id)
+        if split is None:
+            return False
+        job_key, task = split
+        entry = self._root.lookup(job_key)
+        if entry is None or ("offset" in entry.meta) != (task is not None):
+            return False
+        if task is not None and not 0 <= task - self.first_array_index < entry.meta["length"]:
+            return False
+        self.on_adopt(job_key, entry)
+        self.tracker.track(
+            distributor_id,
+            record_path=self.adopted_record(entry, task),
+            memory_bytes=entry.meta.get("memory_bytes"),
+            runtime_seconds=entry.meta.get("runtime_seconds"),
+        )
+        return True
+
+    def get_submitted_or_running(self, distributor_ids: Sequence[str] | None = None) -> set[str]:
+        """Ids still queued or running (one status command for all tracked jobs when due)."""
+        if distributor_ids is None:
+            return self.tracker.active()
+        return self.tracker.active([did for did in distributor_ids if self._known(did)])
+
+    def get_running(self, distributor_ids: Sequence[str]) -> set[str]:
+        """The subset running now, not queued and not ended (`SupportsRunningQuery`)."""
+        active = self.tracker.active([did for did in distributor_ids if self._known(did)])
+        return {
+            did
+            for did, status in self.tracker.statuses(active).items()
+            if status.phase is JobPhase.RUNNING
+        }
+
+    def get_remote_exit_info(self, distributor_id: str) -> RemoteExitInfo:
+        """How the job ended (see `ClusterDistributor.get_remote_exit_info`).
+
+        Raises:
+            UnknownDistributorIdError: the id was never issued on this submit root.
+            RemoteExitInfoNotAvailable: still queued or running, or accounting is pending.
+        """
+        if not self._known(distributor_id):
+            raise UnknownDistributorIdError(distributor_id, self._cluster_name)
+        return self.tracker.exit_info(distributor_id)
+
+    def get_queueing_errors(self, distributor_ids: Sequence[str]) -> dict[str, str]:
+        """Queued jobs that can never start, with `queueing_error`'s reason."""
+        active = self.tracker.active([did for did in distributor_ids if self._known(did)])
+        errors = {}
+        for distributor_id, status in self.tracker.statuses(active).items():
+            if status.phase is JobPhase.QUEUED:
+                message = self.queueing_error(status)
+                if message is not None:
+                    errors[distributor_id] = message
+        return errors
+
+    def terminate_task_instances(self, distributor_ids: Sequence[str]) -> None:
+        """End the jobs with one `cancel` and remember it (unknown or ended ids are ignored)."""
+        wanted = []
+        for distributor_id in distributor_ids:
+            job = self.tracker.get(distributor_id) if self._known(distributor_id) else None
+            if job is not None and not job.settled:
+                wanted.append(distributor_id)
+        if not wanted:
+            return
+        tokens = self.cancel_tokens(wanted)
+        self.cancel(tokens)
+        self.tracker.mark_terminated(wanted)
+        self._log.info("jobs_terminated", count=len(wanted), cancelled_ids=len(tokens))
+
+    def cancel_tokens(self, distributor_ids: Sequence[str]) -> list[str]:
+        """The ids to name: a job key when every unsettled task of it is wanted, else tasks."""
+        wanted = set(distributor_ids)
+        members: dict[str, list[str]] = {}
+        for distributor_id in self.tracker.tracked():
+            split = self.split_id(distributor_id)
+            job = self.tracker.get(distributor_id)
+            if split is not None and job is not None and not job.settled:
+                members.setdefault(split[0], []).append(distributor_id)
+        tokens: list[str] = []
+        named: set[str] = set()
+        for distributor_id in distributor_ids:
+            split = self.split_id(distributor_id)
+            if split is None or split[0] in named:
+                continue
+            if all(member in wanted for member in members.get(split[0], [distributor_id])):
+                tokens.append(split[0])
+                named.add(split[0])
+            else:
+                tokens.append(distributor_id)
+        return tokens

@@ -1,0 +1,147 @@
+"""TrackedDistributor: tracking half of a batch distributor, adoption and termination."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+from distributor import (
+    RemoteExitInfo,
+    RemoteExitInfoNotAvailable,
+    TaskInstanceStatus,
+    UnknownDistributorIdError,
+)
+from distributor.batch import (
+    JobPhase,
+    JobStatus,
+    PollPolicy,
+    StatusTracker,
+    SubmitRoot,
+    TrackedDistributor,
+    TrackedJob,
+)
+from distributor.worker import ExitRecord
+
+
+class Scheduler:
+    """A scheduler whose queue the test sets."""
+
+    def __init__(self) -> None:
+        self.queue: dict[str, JobStatus] = {}
+        self.cancelled: list[list[str]] = []
+
+    def query_status(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
+        return {i: self.queue[i] for i in distributor_ids if i in self.queue}
+
+    def query_accounting(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
+        return {}
+
+    def classify(
+        self, job: TrackedJob, status: JobStatus, record: ExitRecord | None
+    ) -> RemoteExitInfo:
+        return RemoteExitInfo(TaskInstanceStatus.DONE, "")
+
+
+class Toy(TrackedDistributor):
+    """A minimal plugin: ids ``J`` or ``J.T``."""
+
+    def __init__(self, root: Path, scheduler: Scheduler, first: int = 0) -> None:
+        self.scheduler = scheduler
+        self.first_array_index = first
+        policy = PollPolicy(min_interval=0.0)
+        super().__init__(
+            "toy", StatusTracker(scheduler, policy, cluster_name="toy"), SubmitRoot(root)
+        )
+
+    def split_id(self, distributor_id: str) -> tuple[str, int | None] | None:
+        match = re.fullmatch(r"(\d+)(?:\.(\d+))?", distributor_id)
+        if match is None:
+            return None
+        return match[1], None if match[2] is None else int(match[2])
+
+    def cancel(self, tokens: Sequence[str]) -> None:
+        self.scheduler.cancelled.append(list(tokens))
+        for token in tokens:
+            for did in list(self.scheduler.queue):
+                if did == token or did.startswith(token + "."):
+                    del self.scheduler.queue[did]
+
+    def queueing_error(self, status: JobStatus) -> str | None:
+        return "never" if status.reason == "Impossible" else None
+
+
+def queued(did: str, reason: str = "") -> JobStatus:
+    """A queued status."""
+    return JobStatus(did, JobPhase.QUEUED, "PENDING", reason=reason)
+
+
+def running(did: str) -> JobStatus:
+    """A running status."""
+    return JobStatus(did, JobPhase.RUNNING, "RUNNING")
+
+
+def submit_array(toy: Toy, job: str, length: int, offset: int = 0) -> list[str]:
+    """Register and track an array chunk as a plugin would."""
+    task_dir = toy.submit_root.new_task_dir(job)
+    toy.register_job(job, task_dir, memory_bytes=2**30, runtime_seconds=60, array=(offset, length))
+    ids = []
+    for task in range(toy.first_array_index, toy.first_array_index + length):
+        did = f"{job}.{task}"
+        toy.tracker.track(did)
+        toy.scheduler.queue[did] = queued(did)
+        ids.append(did)
+    return ids
+
+
+def test_status_queries_and_unknown_ids(tmp_path: Path) -> None:
+    """Active, running and exit info come from the tracker; foreign ids are unknown."""
+    toy = Toy(tmp_path, Scheduler())
+    ids = submit_array(toy, "7", 3)
+    toy.scheduler.queue["7.1"] = running("7.1")
+    assert toy.get_submitted_or_running([*ids, "bogus", "$(x)"]) == set(ids)
+    assert toy.get_running(ids) == {"7.1"}
+    with pytest.raises(RemoteExitInfoNotAvailable, match="still running"):
+        toy.get_remote_exit_info("7.1")
+    with pytest.raises(UnknownDistributorIdError):
+        toy.get_remote_exit_info("$(x)")
+    assert toy.cluster_name == "toy"
+
+
+def test_termination_names_whole_chunks_once(tmp_path: Path) -> None:
+    """Terminating every task of a chunk names the chunk; part of one names the tasks."""
+    toy = Toy(tmp_path, Scheduler())
+    whole = submit_array(toy, "7", 3)
+    part = submit_array(toy, "8", 3)
+    toy.terminate_task_instances([*whole, part[0], "nope", "99"])
+    assert toy.scheduler.cancelled == [["7", "8.0"]]
+    assert toy.get_submitted_or_running([*whole, *part]) == {"8.1", "8.2"}
+    info = toy.get_remote_exit_info("7.2")
+    assert info.error_state == TaskInstanceStatus.KILLED_SELF
+    toy.terminate_task_instances(whole)  # settled ids are ignored
+    assert len(toy.scheduler.cancelled) == 1
+
+
+def test_queueing_errors_use_the_hook(tmp_path: Path) -> None:
+    """Only queued jobs whose status the hook rejects are reported."""
+    toy = Toy(tmp_path, Scheduler())
+    ids = submit_array(toy, "7", 2)
+    toy.scheduler.queue["7.1"] = queued("7.1", "Impossible")
+    assert toy.get_queueing_errors(ids) == {"7.1": "never"}
+
+
+def test_a_new_instance_adopts_ids_from_the_index(tmp_path: Path) -> None:
+    """Ids registered by one instance are tracked by the next, with their record paths."""
+    scheduler = Scheduler()
+    first = Toy(tmp_path, scheduler, first=1)
+    submit_array(first, "7", 2, offset=1000)
+    second = Toy(tmp_path, scheduler, first=1)
+    assert second.get_submitted_or_running(["7.1", "7.2", "7.3", "7.0", "7", "8.1"]) == {
+        "7.1",
+        "7.2",
+    }
+    job = second.tracker.get("7.2")
+    assert job is not None and job.record_path is not None
+    assert job.record_path.name == "exit-1001.json" and job.memory_bytes == 2**30
