@@ -1,0 +1,531 @@
+"""`SgeDistributor`: submit with qsub, track with one qstat per poll cycle, exit info from qacct.
+
+* **Submission.** Each task (or array chunk) gets a task directory under the submit root with
+  its job script (``#$`` directives, identity, ``distributor-worker`` around the quoted
+  command), its ``<name>.o<job>[.<task>]``/``.e`` logs and exit records. ``qsub -terse``
+  returns the job number. Names are made safe for Grid Engine (which rejects whitespace with a
+  misleading "Error reading answer list from qmaster", and names that start with a digit).
+* **Arrays** are ``-t 1-n`` chunks of at most ``max_aj_tasks`` tasks (``-tc`` caps how many
+  run at once). Grid Engine's tasks are 1-based: task ``t`` of the chunk starting at step
+  ``offset`` is step ``offset + t - 1``, which the job script exports as
+  ``DISTRIBUTOR_ARRAY_STEP_ID``; its id is ``<job>.<t>``. If a chunk is refused, the chunks
+  already submitted are deleted before `SubmissionError` is raised.
+* **Environment.** Jobs get the exec daemon's environment, not the submitter's. The job script
+  therefore exports the submitter's values of `DEFAULT_INHERITED` (``PATH``, ...) and any
+  ``environment`` given, shell-quoted; ``inherit_environment=True`` passes everything (``-V``).
+* **Tracking** is a `distributor.batch.StatusTracker` over `SgeClient`: one qstat per cycle,
+  one qacct for the jobs that left qstat, the worker's record after the accounting delay, lost
+  jobs ``U``. Terminations are remembered (a task deleted while pending never gets an
+  accounting record).
+* **Queueing errors.** A job in an error state (``Eqw``: e.g. a missing working directory or an
+  unwritable output file) stays queued forever; `get_queueing_errors` reports it with Grid
+  Engine's error reason (``qstat -j``).
+* **Restarts.** Ids are recorded in the submit root's index, so a new distributor on the same
+  root answers for ids issued by an earlier one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from distributor import (
+    RemoteExitInfo,
+    ResourceError,
+    ResourceRequest,
+    SchedulerError,
+    SubmissionError,
+    UnknownDistributorIdError,
+    parse_request,
+)
+from distributor.batch import (
+    JobPhase,
+    JobScript,
+    PollPolicy,
+    RetryPolicy,
+    StatusTracker,
+    SubmitRoot,
+    Transport,
+    check_directive_value,
+    find_worker_executable,
+    safe_name,
+    worker_node_command,
+)
+from distributor_sge import parsers, states
+from distributor_sge.client import JobInfo, SgeClient
+from distributor_sge.queue import DECLARED_RESOURCES
+
+__all__ = ["DEFAULT_INHERITED", "SgeDistributor", "default_submit_root", "sge_job_name"]
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_INHERITED: tuple[str, ...] = (
+    "PATH",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "LD_LIBRARY_PATH",
+)
+"""Variables copied from the submitting process into every job script by default."""
+
+_SINGLE_ID = '"$JOB_ID"'
+_ARRAY_ID = '"$JOB_ID.$SGE_TASK_ID"'
+_MIB = 2**20
+_MAX_AJ_TASKS = 75000  # Grid Engine's default max_aj_tasks
+
+
+def default_submit_root(cluster_name: str) -> Path:
+    """``$DISTRIBUTOR_SUBMIT_ROOT/sge/<cluster>`` or ``~/.distributor/sge/<cluster>``."""
+    base = os.environ.get("DISTRIBUTOR_SUBMIT_ROOT") or str(Path.home() / ".distributor")
+    return Path(base) / "sge" / safe_name(cluster_name)
+
+
+def sge_job_name(name: str) -> str:
+    """`name` as a Grid Engine job name: `safe_name`, and never starting with a digit."""
+    cleaned = safe_name(name)
+    return f"_{cleaned}"[:64] if cleaned[0].isdigit() else cleaned
+
+
+class SgeDistributor:
+    """Submits to and tracks a Grid Engine cell (see the module docstring).
+
+    Args:
+        cluster_name: a name for the cluster (messages, default submit root).
+        submit_root: directory for job scripts, logs and exit records; must be visible at the
+            same path on the execution hosts.
+        sge_root / sge_cell: ``SGE_ROOT``/``SGE_CELL`` for every command (default: the
+            environment's).
+        transport / retry_policy: how Grid Engine commands run (default: locally).
+        poll_policy: poll intervals, rate cap, accounting delay and lost-job grace.
+        parallel_environment: the PE multi-core requests use (``-pe PE N``).
+        memory_resource: the complex a memory request is given as, per slot (``h_vmem``;
+            some sites use ``mem_free`` or ``m_mem_free``).
+        runtime_resource: the complex a runtime request is given as (``h_rt``).
+        working_directory: where jobs run; None: the directory qsub is run from (``-cwd``).
+        environment: extra variables for every job.
+        inherit_environment: names copied from this process's environment into every job
+            script (default `DEFAULT_INHERITED`), or True for all of it (``qsub -V``).
+        rerunnable: let Grid Engine rerun a job after a host failure (``-r y``; default no).
+        max_array_size: at most this many tasks per array chunk (default: ``max_aj_tasks``).
+        worker: path of ``distributor-worker`` on the hosts (default: beside this Python).
+        user: whose jobs qstat and qacct list (default: the current user).
+    """
+
+    def __init__(
+        self,
+        cluster_name: str,
+        *args: Any,
+        submit_root: str | os.PathLike[str] | None = None,
+        sge_root: str | None = None,
+        sge_cell: str | None = None,
+        transport: Transport | None = None,
+        retry_policy: RetryPolicy | None = None,
+        poll_policy: PollPolicy | None = None,
+        parallel_environment: str = "smp",
+        memory_resource: str = "h_vmem",
+        runtime_resource: str = "h_rt",
+        working_directory: str | os.PathLike[str] | None = None,
+        environment: Mapping[str, str] | None = None,
+        inherit_environment: Sequence[str] | bool = DEFAULT_INHERITED,
+        rerunnable: bool = False,
+        max_array_size: int | None = None,
+        worker: str | None = None,
+        user: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if args or kwargs:
+            unknown = [repr(a) for a in args] + sorted(kwargs)
+            raise TypeError(f"SgeDistributor got unexpected arguments: {', '.join(unknown)}")
+        if max_array_size is not None and max_array_size < 1:
+            raise ValueError(f"max_array_size={max_array_size!r}: must be at least 1")
+        for key, value in (
+            ("parallel_environment", parallel_environment),
+            ("memory_resource", memory_resource),
+            ("runtime_resource", runtime_resource),
+        ):
+            check_directive_value(key, value)
+        self._cluster_name = cluster_name
+        self._root = SubmitRoot(
+            submit_root if submit_root is not None else default_submit_root(cluster_name)
+        )
+        self.client = SgeClient(
+            sge_root=sge_root,
+            sge_cell=sge_cell,
+            transport=transport,
+            retry_policy=retry_policy,
+            user=user,
+        )
+        self.tracker = StatusTracker(self.client, poll_policy, cluster_name=cluster_name)
+        self._pe = parallel_environment
+        self._memory_resource = memory_resource
+        self._runtime_resource = runtime_resource
+        self._workdir = (
+            check_directive_value("working_directory", os.fspath(working_directory))
+            if working_directory is not None
+            else None
+        )
+        self._environment = dict(environment or {})
+        self._inherit = inherit_environment
+        self._rerunnable = rerunnable
+        self._max_array_size = max_array_size
+        self._cluster_max_array_size: int | None = None
+        self._worker = worker or find_worker_executable()
+        self._lock = threading.Lock()
+        self._log = log.bind(cluster=cluster_name)
+
+    @property
+    def worker_node_entry_point(self) -> str:
+        """Absolute path of ``distributor-worker``, which wraps every task command."""
+        return self._worker
+
+    @property
+    def cluster_name(self) -> str:
+        """The name given at construction."""
+        return self._cluster_name
+
+    @property
+    def submit_root(self) -> SubmitRoot:
+        """Where job scripts, logs and exit records live (`SubmitRoot.prune` cleans it)."""
+        return self._root
+
+    def start(self) -> None:
+        """Check that the cell answers and read its ``max_aj_tasks`` (idempotent).
+
+        Raises:
+            SchedulerError: the qmaster cannot be reached.
+        """
+        self._array_chunk_size()
+        self._root.ensure()
+
+    def stop(self) -> None:
+        """Nothing to release: submitted jobs keep running and stay tracked."""
+
+    def _array_chunk_size(self) -> int:
+        with self._lock:
+            if self._cluster_max_array_size is None:
+                value = self.client.global_config().get("max_aj_tasks", "")
+                # 0 means unlimited; keep chunks (and qstat task lists) of a sane size anyway
+                self._cluster_max_array_size = (
+                    int(value) if value.isdigit() and value != "0" else _MAX_AJ_TASKS
+                )
+            size = self._cluster_max_array_size
+        return min(size, self._max_array_size) if self._max_array_size else size
+
+    # --- submission ---------------------------------------------------------------------
+
+    def _directives(
+        self, request: ResourceRequest, name: str, task_dir: Path, length: int | None
+    ) -> list[tuple[str, str | tuple[str, ...] | None]]:
+        directives: list[tuple[str, str | tuple[str, ...] | None]] = [
+            ("-N", name),
+            ("-S", "/bin/sh"),
+            ("-o", str(task_dir)),
+            ("-e", str(task_dir)),
+            ("-r", "y" if self._rerunnable else "n"),
+        ]
+        directives.append(("-wd", self._workdir) if self._workdir else ("-cwd", None))
+        if self._inherit is True:
+            directives.append(("-V", None))
+        if length is not None:
+            directives.append(("-t", f"1-{length}"))
+            if "sge.array_cap" in request.extra:
+                directives.append(("-tc", request.extra["sge.array_cap"]))
+        if request.queue is not None:
+            directives.append(("-q", request.queue))
+        cores = request.cores or 1
+        if cores > 1:
+            directives.append(("-pe", (self._pe, str(cores))))
+        if request.runtime_seconds is not None:
+            directives.append(("-l", f"{self._runtime_resource}={request.runtime_seconds}"))
+        if request.memory_bytes is not None:
+            per_slot = -(-request.memory_bytes // (cores * _MIB))
+            directives.append(("-l", f"{self._memory_resource}={per_slot}M"))
+        if "sge.project" in request.extra:
+            directives.append(("-P", request.extra["sge.project"]))
+        return directives
+
+    def _job_environment(self) -> dict[str, str]:
+        inherited: dict[str, str] = {}
+        if self._inherit is not True and self._inherit is not False:
+            inherited = {key: os.environ[key] for key in self._inherit if key in os.environ}
+        return {**inherited, **self._environment}
+
+    def _submit_script(
+        self,
+        command: str,
+        name: str,
+        request: ResourceRequest,
+        *,
+        array: tuple[int, int] | None,
+    ) -> tuple[str, Path]:
+        """Write and submit one job (array chunk = (offset, length)); return (job, dir)."""
+        job_name = sge_job_name(name)
+        task_dir = self._root.new_task_dir(job_name)
+        meta: dict[str, Any] = {
+            "name": job_name,
+            "submitted_at": time.time(),
+            "memory_bytes": request.memory_bytes,
+            "runtime_seconds": request.runtime_seconds,
+        }
+        try:
+            if array is None:
+                record, id_expr, step_expr = task_dir / "exit.json", _SINGLE_ID, None
+            else:
+                offset, length = array
+                meta.update(offset=offset, length=length)
+                record = task_dir / "exit-{step}.json"
+                id_expr, step_expr = _ARRAY_ID, f"$((SGE_TASK_ID - 1 + {offset}))"
+            script = JobScript(
+                command=command,
+                worker=self._worker,
+                record=str(record),
+                distributor_id_expr=id_expr,
+                array_step_expr=step_expr,
+                directive_prefix="#$",
+                directives=self._directives(
+                    request, job_name, task_dir, None if array is None else array[1]
+                ),
+                directive_separator=" ",
+                environment=self._job_environment(),
+                label=job_name,
+                generator="distributor-sge",
+            ).render()
+            path = self._root.write_script(task_dir, script)
+            job = self.client.submit(path)
+        except SchedulerError as exc:
+            self._root.remove(task_dir)
+            raise SubmissionError(
+                f"Grid Engine refused task {name!r}: {exc.stderr.strip() or exc}",
+                name=name,
+                argv=exc.argv,
+                returncode=exc.returncode,
+                stderr=exc.stderr,
+            ) from exc
+        except BaseException:
+            self._root.remove(task_dir)
+            raise
+        self._root.register(job, task_dir, **meta)
+        self.client.remember(job, JobInfo(job_name, meta["submitted_at"]))
+        return job, task_dir
+
+    def submit_to_batch_distributor(
+        self, command: str, name: str, requested_resources: Mapping[str, Any]
+    ) -> str:
+        """Submit one command (see `ClusterDistributor.submit_to_batch_distributor`).
+
+        Raises:
+            ResourceError: the request is malformed or has unknown keys.
+            SubmissionError: qsub refused the job (stderr and argv attached).
+        """
+        request = _parse(requested_resources)
+        job, task_dir = self._submit_script(command, name, request, array=None)
+        self.tracker.track(
+            job,
+            record_path=task_dir / "exit.json",
+            memory_bytes=request.memory_bytes,
+            runtime_seconds=request.runtime_seconds,
+        )
+        self._log.info("job_submitted", distributor_id=job, name=sge_job_name(name))
+        return job
+
+    def submit_array_to_batch_distributor(
+        self,
+        command: str,
+        name: str,
+        requested_resources: Mapping[str, Any],
+        array_length: int,
+    ) -> dict[int, str]:
+        """Submit an array in chunks of ``max_aj_tasks`` (see the module docstring).
+
+        Returns:
+            step (0-based) → ``<job>.<task>`` (task 1-based).
+
+        Raises:
+            ResourceError: the request is malformed or ``array_length < 1``.
+            SubmissionError: qsub refused a chunk (earlier chunks are deleted first).
+        """
+        if isinstance(array_length, bool) or not isinstance(array_length, int):
+            raise ResourceError("array_length", array_length, "must be an int")
+        if array_length < 1:
+            raise ResourceError("array_length", array_length, "must be at least 1")
+        request = _parse(requested_resources)
+        chunk = self._array_chunk_size()
+        steps: dict[int, str] = {}
+        submitted: list[str] = []
+        for offset in range(0, array_length, chunk):
+            length = min(chunk, array_length - offset)
+            try:
+                job, task_dir = self._submit_script(command, name, request, array=(offset, length))
+            except SubmissionError:
+                if submitted:
+                    self._log.warning("array_chunks_deleted", job_ids=submitted)
+                    self.client.delete(submitted)
+                    self.tracker.mark_terminated(list(steps.values()))
+                raise
+            submitted.append(job)
+            for task in range(1, length + 1):
+                step = offset + task - 1
+                steps[step] = f"{job}.{task}"
+                self.tracker.track(
+                    steps[step],
+                    record_path=task_dir / f"exit-{step}.json",
+                    memory_bytes=request.memory_bytes,
+                    runtime_seconds=request.runtime_seconds,
+                )
+        self._log.info(
+            "array_submitted", job_ids=submitted, tasks=array_length, name=sge_job_name(name)
+        )
+        return steps
+
+    def build_worker_node_command(
+        self,
+        task_instance_id: int | None = None,
+        array_id: int | None = None,
+        batch_number: int | None = None,
+    ) -> str:
+        """A quoted ``distributor-worker`` invocation carrying the given ids."""
+        return worker_node_command(self._worker, task_instance_id, array_id, batch_number)
+
+    # --- tracking -----------------------------------------------------------------------
+
+    def _known(self, distributor_id: str) -> bool:
+        """Whether the id is tracked, adopting it from the submit root's index if needed."""
+        if self.tracker.get(distributor_id) is not None:
+            return True
+        split = parsers.split_id(distributor_id)
+        if split is None:
+            return False
+        job, task = split
+        entry = self._root.lookup(job)
+        if entry is None:
+            return False
+        meta = entry.meta
+        if ("offset" in meta) != (task is not None):
+            return False
+        if task is not None:
+            if task > int(meta.get("length", 0)):
+                return False
+            record = entry.path / f"exit-{int(meta['offset']) + task - 1}.json"
+        else:
+            record = entry.path / "exit.json"
+        if self.client.job_info(job) is None:
+            self.client.remember(
+                job, JobInfo(str(meta.get("name", "")), float(meta.get("submitted_at", 0.0)))
+            )
+        self.tracker.track(
+            distributor_id,
+            record_path=record,
+            memory_bytes=meta.get("memory_bytes"),
+            runtime_seconds=meta.get("runtime_seconds"),
+        )
+        return True
+
+    def get_submitted_or_running(self, distributor_ids: Sequence[str] | None = None) -> set[str]:
+        """Ids still queued or running (one qstat for all tracked jobs when a poll is due)."""
+        if distributor_ids is None:
+            return self.tracker.active()
+        return self.tracker.active([did for did in distributor_ids if self._known(did)])
+
+    def get_running(self, distributor_ids: Sequence[str]) -> set[str]:
+        """The ids that are running now (`SupportsRunningQuery`)."""
+        known = [did for did in distributor_ids if self._known(did)]
+        active = self.tracker.active(known)
+        return {
+            did
+            for did, status in self.tracker.statuses(active).items()
+            if status.phase is JobPhase.RUNNING
+        }
+
+    def get_remote_exit_info(self, distributor_id: str) -> RemoteExitInfo:
+        """How the job ended (see `ClusterDistributor.get_remote_exit_info`).
+
+        Raises:
+            UnknownDistributorIdError: the id was never issued on this submit root.
+            RemoteExitInfoNotAvailable: still queued or running, or accounting is pending.
+        """
+        if not self._known(distributor_id):
+            raise UnknownDistributorIdError(distributor_id, self._cluster_name)
+        return self.tracker.exit_info(distributor_id)
+
+    def get_queueing_errors(self, distributor_ids: Sequence[str]) -> dict[str, str]:
+        """Queued jobs in a Grid Engine error state (``Eqw``), with the error reason."""
+        known = [did for did in distributor_ids if self._known(did)]
+        active = self.tracker.active(known)
+        stuck = {
+            did: status.state
+            for did, status in self.tracker.statuses(active).items()
+            if states.is_error_state(status.state)
+        }
+        if not stuck:
+            return {}
+        jobs = sorted({key for key in map(parsers.job_key, stuck) if key})
+        try:
+            reasons = self.client.error_reasons(jobs)
+        except SchedulerError as exc:
+            self._log.warning("error_reasons_unavailable", error=str(exc)[:300])
+            reasons = {}
+        errors = {}
+        for distributor_id, state in stuck.items():
+            job, task = parsers.split_id(distributor_id) or (distributor_id, None)
+            by_task = reasons.get(job, {})
+            reason = by_task.get(task or 1) or next(iter(by_task.values()), "")
+            because = f": {reason}" if reason else ""
+            errors[distributor_id] = (
+                f"in Grid Engine error state {state}{because}; it will not start until the "
+                "cause is fixed and the error cleared (qmod -cj), or it is deleted"
+            )
+        return errors
+
+    def terminate_task_instances(self, distributor_ids: Sequence[str]) -> None:
+        """``qdel`` the jobs in one call and remember it (unknown or ended ids are ignored)."""
+        wanted = []
+        for distributor_id in distributor_ids:
+            job = self.tracker.get(distributor_id) if self._known(distributor_id) else None
+            if job is not None and not job.settled:
+                wanted.append(distributor_id)
+        if not wanted:
+            return
+        tokens = self._delete_tokens(wanted)
+        self.client.delete(tokens)
+        self.tracker.mark_terminated(wanted)
+        self._log.info("jobs_terminated", count=len(wanted), qdel_ids=len(tokens))
+
+    def _delete_tokens(self, distributor_ids: list[str]) -> list[str]:
+        """Name a whole array chunk by its job number when every unsettled task of it is named."""
+        wanted = set(distributor_ids)
+        by_job: dict[str, list[str]] = {}
+        for distributor_id in self.tracker.tracked():
+            key = parsers.job_key(distributor_id)
+            job = self.tracker.get(distributor_id)
+            if key is not None and job is not None and not job.settled:
+                by_job.setdefault(key, []).append(distributor_id)
+        tokens: list[str] = []
+        done: set[str] = set()
+        for distributor_id in distributor_ids:
+            key = parsers.job_key(distributor_id)
+            if key is None or key in done:
+                continue
+            members = by_job.get(key, [distributor_id])
+            if all(member in wanted for member in members):
+                tokens.append(key)
+                done.add(key)
+            else:
+                tokens.append(distributor_id)
+        return tokens
+
+
+def _parse(requested_resources: Mapping[str, Any]) -> ResourceRequest:
+    """Parse a request; a queue name must also be writable into a directive."""
+    request = parse_request(requested_resources, DECLARED_RESOURCES)
+    if request.queue is not None:
+        check_directive_value("queue", request.queue)
+    return request
