@@ -27,13 +27,13 @@ import time
 from pathlib import Path
 
 import structlog
-from distributor_slurm import SlurmDistributor
-from distributor_slurm.client import slurm_environment
-from distributor_slurm.testing import find_slurm_conf, unavailable_reason
 
 from distributor import TaskInstanceStatus
 from distributor.batch import find_worker_executable
 from distributor.testing import wait_for_exit_info
+from distributor_slurm import SlurmDistributor
+from distributor_slurm.client import slurm_environment
+from distributor_slurm.testing import find_slurm_conf, unavailable_reason
 
 BASELINE = r"""
 set -eu

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from distributor_example import ExampleDistributor, ExampleQueue, plugin
-
 from distributor.testing import ConformanceTarget
 from distributor.testing.conformance import PluginConformance
+from distributor_example import ExampleDistributor, ExampleQueue, plugin
 
 
 class TestExampleConformance(PluginConformance):

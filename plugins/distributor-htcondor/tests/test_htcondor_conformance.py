@@ -12,13 +12,13 @@ import os
 from pathlib import Path
 
 import pytest
-from distributor_htcondor import HTCondorDistributor, HTCondorQueue, plugin
-from distributor_htcondor.testing import wrapped_environment
 
 from distributor import load_plugin
 from distributor.batch import PollPolicy
 from distributor.testing import ConformanceTarget
 from distributor.testing.conformance import PluginConformance
+from distributor_htcondor import HTCondorDistributor, HTCondorQueue, plugin
+from distributor_htcondor.testing import wrapped_environment
 
 FAKE = Path(__file__).with_name("htcondor_fake.py")
 FAST = PollPolicy(

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from distributor_htcondor import HTCondorDistributor
-from distributor_htcondor.testing import wrapped_environment
 
 from distributor import RemoteExitInfo, TaskInstanceStatus
 from distributor.batch import PollPolicy
 from distributor.testing import wait_for_exit_info
+from distributor_htcondor import HTCondorDistributor
+from distributor_htcondor.testing import wrapped_environment
 
 FAKE = Path(__file__).with_name("htcondor_fake.py")
 FAST = PollPolicy(

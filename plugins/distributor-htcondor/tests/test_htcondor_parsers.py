@@ -6,11 +6,11 @@ import json
 from typing import Any
 
 import pytest
-from distributor_htcondor import parsers
 from hypothesis import given
 from hypothesis import strategies as st
 
 from distributor import SchedulerOutputError
+from distributor_htcondor import parsers
 
 clusters = st.integers(min_value=1, max_value=10**9)
 procs = st.integers(min_value=0, max_value=10**6)

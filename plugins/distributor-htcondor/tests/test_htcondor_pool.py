@@ -10,9 +10,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from distributor_htcondor import HTCondorDistributor
-from distributor_htcondor.client import HTCONDOR_TRANSIENT
-from distributor_htcondor.testing import wrapped_environment
 
 from distributor import (
     RemoteExitInfoNotAvailable,
@@ -29,6 +26,9 @@ from distributor.batch import (
     SubmitRootError,
 )
 from distributor.testing import wait_for_exit_info
+from distributor_htcondor import HTCondorDistributor
+from distributor_htcondor.client import HTCONDOR_TRANSIENT
+from distributor_htcondor.testing import wrapped_environment
 
 FAKE = Path(__file__).with_name("htcondor_fake.py")
 FAST = PollPolicy(

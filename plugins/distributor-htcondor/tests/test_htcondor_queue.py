@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from distributor_htcondor import HTCondorQueue
 
 from distributor import ResourceError
+from distributor_htcondor import HTCondorQueue
 
 
 def test_limits_come_from_parameters() -> None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from distributor_htcondor import states
-from distributor_htcondor.parsers import JobAd
 from hypothesis import given
 from hypothesis import strategies as st
 
 from distributor import TaskInstanceStatus
 from distributor.batch import JobPhase, TrackedJob
 from distributor.worker import ExitRecord
+from distributor_htcondor import states
+from distributor_htcondor.parsers import JobAd
 
 D, E, K, U, Z = (
     TaskInstanceStatus.DONE,

@@ -6,16 +6,16 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from distributor import ResourceError, ResourceRequest
 from distributor_htcondor.submit import (
     MEMORY_POLICY,
     SubmitDescription,
     classad_string,
     plain_value,
 )
-from hypothesis import given
-from hypothesis import strategies as st
-
-from distributor import ResourceError, ResourceRequest
 
 TASK = Path("/shared/root/task-1")
 LINE = re.compile(r"(#[^\n]*|[+A-Za-z][A-Za-z0-9_.]* = [^\n]*|queue [1-9][0-9]*)")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from distributor_htcondor import HTCondorWorkerNode
 
 VARIABLES = (

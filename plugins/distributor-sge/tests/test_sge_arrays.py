@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-from distributor_sge.testing import cell_environment, dev_distributor, unavailable_reason
 
 from distributor import TaskInstanceStatus
 from distributor.testing import wait_for_exit_info
+from distributor_sge.testing import cell_environment, dev_distributor, unavailable_reason
 
 ENV = cell_environment()
 WHY_NOT = unavailable_reason(ENV.get("DISTRIBUTOR_SGE_QUEUE", "all.q"))

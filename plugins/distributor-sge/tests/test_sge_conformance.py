@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from distributor_sge import SgeDistributor, SgeQueue, plugin
-from distributor_sge.testing import TEST_POLL_POLICY, cell_environment, unavailable_reason
 
 from distributor import load_plugin
 from distributor.testing import ConformanceTarget
 from distributor.testing.conformance import PluginConformance
+from distributor_sge import SgeDistributor, SgeQueue, plugin
+from distributor_sge.testing import TEST_POLL_POLICY, cell_environment, unavailable_reason
 
 ENV = cell_environment()
 QUEUE = ENV.get("DISTRIBUTOR_SGE_QUEUE", "all.q")

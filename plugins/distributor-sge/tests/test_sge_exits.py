@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from distributor_sge import SgeDistributor
-from distributor_sge.testing import cell_environment, dev_distributor, unavailable_reason
 
 from distributor import RemoteExitInfo, TaskInstanceStatus
 from distributor.testing import wait_for_exit_info, wait_until_gone
+from distributor_sge import SgeDistributor
+from distributor_sge.testing import cell_environment, dev_distributor, unavailable_reason
 
 ENV = cell_environment()
 QUEUE = ENV.get("DISTRIBUTOR_SGE_QUEUE", "all.q")

@@ -7,15 +7,15 @@ import uuid
 from pathlib import Path
 
 import pytest
-from distributor_sge import SgeDistributor
-from distributor_sge.distributor import sge_job_name
-from distributor_sge.testing import cell_environment, dev_distributor, unavailable_reason
 from hypothesis import given
 from hypothesis import strategies as st
 
 from distributor import ResourceError, TaskInstanceStatus, UnknownDistributorIdError
 from distributor.batch import SubmitRootError
 from distributor.testing import wait_for_exit_info
+from distributor_sge import SgeDistributor
+from distributor_sge.distributor import sge_job_name
+from distributor_sge.testing import cell_environment, dev_distributor, unavailable_reason
 
 ENV = cell_environment()
 WHY_NOT = unavailable_reason(ENV.get("DISTRIBUTOR_SGE_QUEUE", "all.q"))

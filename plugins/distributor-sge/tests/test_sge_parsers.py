@@ -7,13 +7,13 @@ from collections.abc import Callable
 from xml.sax.saxutils import escape
 
 import pytest
-from distributor_sge import parsers
-from distributor_sge.accounting import AccountingRecord, parse_qacct, parse_scaled_bytes
 from hypothesis import given
 from hypothesis import strategies as st
 
 from distributor import SchedulerOutputError
 from distributor.batch import JobPhase
+from distributor_sge import parsers
+from distributor_sge.accounting import AccountingRecord, parse_qacct, parse_scaled_bytes
 
 # --- samples recorded on the dev cell (Son of Grid Engine 8.1.9) --------------------------
 

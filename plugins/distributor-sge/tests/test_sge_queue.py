@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
+from distributor import ClusterQueue, ResourceError, SchedulerOutputError
 from distributor_sge import SgeQueue
 from distributor_sge.parsers import HostShape, parse_sge_memory
 from distributor_sge.queue import queue_limits
 from distributor_sge.testing import cell_environment, unavailable_reason
-
-from distributor import ClusterQueue, ResourceError, SchedulerOutputError
 
 ENV = cell_environment()
 QUEUE = ENV.get("DISTRIBUTOR_SGE_QUEUE", "all.q")

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from distributor_sge import states
-from distributor_sge.accounting import AccountingRecord
 
 from distributor import TaskInstanceStatus
 from distributor.batch import JobPhase, TrackedJob
 from distributor.worker import ExitRecord
+from distributor_sge import states
+from distributor_sge.accounting import AccountingRecord
 
 D, E, K, U, Z = (
     TaskInstanceStatus.DONE,

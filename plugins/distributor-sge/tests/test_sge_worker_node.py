@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from distributor_sge import SgeWorkerNode
 
 from distributor import ClusterWorkerNode
+from distributor_sge import SgeWorkerNode
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import structlog
-from distributor_slurm import parsers, states
 
 from distributor import RemoteExitInfo, SchedulerError
 from distributor.batch import (
@@ -30,6 +29,7 @@ from distributor.batch import (
     Transport,
 )
 from distributor.worker import ExitRecord
+from distributor_slurm import parsers, states
 
 __all__ = [
     "SLURM_SUBMIT_TRANSIENT",

@@ -15,10 +15,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from distributor_slurm.states import phase_of
-
 from distributor import SchedulerOutputError, parse_runtime
 from distributor.batch import JobPhase, JobStatus
+from distributor_slurm.states import phase_of
 
 __all__ = [
     "DISTRIBUTOR_ID",

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from distributor_slurm import SlurmDistributor
-from distributor_slurm.testing import find_slurm_conf, unavailable_reason
 
 from distributor import ResourceError, TaskInstanceStatus
 from distributor.batch import PollPolicy
 from distributor.testing import wait_for_exit_info, wait_until_gone
 from distributor.worker import read_exit_record
+from distributor_slurm import SlurmDistributor
+from distributor_slurm.testing import find_slurm_conf, unavailable_reason
 
 SLURM_CONF = find_slurm_conf()
 WHY_NOT = unavailable_reason(SLURM_CONF)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from distributor_slurm import SlurmDistributor, SlurmQueue, plugin
-from distributor_slurm.testing import find_slurm_conf, unavailable_reason
 
 from distributor import load_plugin
 from distributor.batch import PollPolicy
 from distributor.testing import ConformanceTarget
 from distributor.testing.conformance import PluginConformance
+from distributor_slurm import SlurmDistributor, SlurmQueue, plugin
+from distributor_slurm.testing import find_slurm_conf, unavailable_reason
 
 SLURM_CONF = find_slurm_conf()
 WHY_NOT = unavailable_reason(SLURM_CONF)

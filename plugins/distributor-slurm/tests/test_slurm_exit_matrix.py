@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from distributor_slurm import SlurmDistributor
-from distributor_slurm.client import slurm_environment
-from distributor_slurm.testing import find_slurm_conf, unavailable_reason
 
 from distributor import RemoteExitInfo, TaskInstanceStatus
 from distributor.batch import JobPhase, PollPolicy
 from distributor.testing import wait_for_exit_info
+from distributor_slurm import SlurmDistributor
+from distributor_slurm.client import slurm_environment
+from distributor_slurm.testing import find_slurm_conf, unavailable_reason
 
 SLURM_CONF = find_slurm_conf()
 WHY_NOT = unavailable_reason(SLURM_CONF)

@@ -6,12 +6,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from distributor_slurm import SlurmDistributor
-from distributor_slurm.testing import find_slurm_conf, unavailable_reason
 
 from distributor import ResourceError, TaskInstanceStatus, UnknownDistributorIdError
 from distributor.batch import PollPolicy, SubmitRootError
 from distributor.testing import wait_for_exit_info
+from distributor_slurm import SlurmDistributor
+from distributor_slurm.testing import find_slurm_conf, unavailable_reason
 
 SLURM_CONF = find_slurm_conf()
 WHY_NOT = unavailable_reason(SLURM_CONF)

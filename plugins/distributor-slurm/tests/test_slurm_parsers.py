@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from distributor_slurm import parsers
-from distributor_slurm.states import FINAL_STATES, QUEUED_STATES, RUNNING_STATES
 from hypothesis import given
 from hypothesis import strategies as st
 
 from distributor import SchedulerOutputError
 from distributor.batch import JobPhase
+from distributor_slurm import parsers
+from distributor_slurm.states import FINAL_STATES, QUEUED_STATES, RUNNING_STATES
 
 ALL_STATES = sorted(FINAL_STATES | QUEUED_STATES | RUNNING_STATES)
 job_ids = st.integers(min_value=1, max_value=10**9)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
+from distributor import ResourceError, SchedulerOutputError
 from distributor_slurm import SlurmQueue
 from distributor_slurm.parsers import NodeShape
 from distributor_slurm.queue import partition_limits
 from distributor_slurm.testing import find_slurm_conf, unavailable_reason
-
-from distributor import ResourceError, SchedulerOutputError
 
 SLURM_CONF = find_slurm_conf()
 WHY_NOT = unavailable_reason(SLURM_CONF)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from distributor_slurm.states import FINAL_STATES, classify, phase_of, queueing_error
 
 from distributor import TaskInstanceStatus
 from distributor.batch import JobPhase, JobStatus, TrackedJob
 from distributor.worker import ExitRecord
+from distributor_slurm.states import FINAL_STATES, classify, phase_of, queueing_error
 
 MIB = 2**20
 

@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from distributor_slurm import SlurmDistributor, SlurmWorkerNode
-from distributor_slurm.testing import find_slurm_conf, unavailable_reason
 
 from distributor import TaskInstanceStatus
 from distributor.batch import PollPolicy
 from distributor.testing import wait_for_exit_info
 from distributor.worker import ExitRecord, write_exit_record
+from distributor_slurm import SlurmDistributor, SlurmWorkerNode
+from distributor_slurm.testing import find_slurm_conf, unavailable_reason
 
 SLURM_CONF = find_slurm_conf()
 WHY_NOT = unavailable_reason(SLURM_CONF)
