@@ -33,24 +33,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from distributor import (
-    RemoteExitInfo,
     ResourceError,
     ResourceRequest,
     SchedulerError,
     SubmissionError,
-    UnknownDistributorIdError,
     parse_request,
 )
 from distributor.batch import (
-    JobPhase,
     JobScript,
     PollPolicy,
     RetryPolicy,
     StatusTracker,
     SubmitRoot,
+    TaskDirectory,
+    TrackedDistributor,
     Transport,
     check_directive_value,
     find_worker_executable,
@@ -62,8 +59,6 @@ from distributor_sge.client import JobInfo, SgeClient
 from distributor_sge.queue import DECLARED_RESOURCES
 
 __all__ = ["DEFAULT_INHERITED", "SgeDistributor", "default_submit_root", "sge_job_name"]
-
-log = structlog.get_logger(__name__)
 
 DEFAULT_INHERITED: tuple[str, ...] = (
     "PATH",
@@ -95,7 +90,7 @@ def sge_job_name(name: str) -> str:
     return f"_{cleaned}"[:64] if cleaned[0].isdigit() else cleaned
 
 
-class SgeDistributor:
+class SgeDistributor(TrackedDistributor):
     """Submits to and tracks a Grid Engine cell (see the module docstring).
 
     Args:
@@ -119,6 +114,8 @@ class SgeDistributor:
         worker: path of ``distributor-worker`` on the hosts (default: beside this Python).
         user: whose jobs qstat and qacct list (default: the current user).
     """
+
+    first_array_index = 1
 
     def __init__(
         self,
@@ -153,10 +150,6 @@ class SgeDistributor:
             ("runtime_resource", runtime_resource),
         ):
             check_directive_value(key, value)
-        self._cluster_name = cluster_name
-        self._root = SubmitRoot(
-            submit_root if submit_root is not None else default_submit_root(cluster_name)
-        )
         self.client = SgeClient(
             sge_root=sge_root,
             sge_cell=sge_cell,
@@ -164,7 +157,13 @@ class SgeDistributor:
             retry_policy=retry_policy,
             user=user,
         )
-        self.tracker = StatusTracker(self.client, poll_policy, cluster_name=cluster_name)
+        super().__init__(
+            cluster_name,
+            StatusTracker(self.client, poll_policy, cluster_name=cluster_name),
+            SubmitRoot(
+                submit_root if submit_root is not None else default_submit_root(cluster_name)
+            ),
+        )
         self._pe = parallel_environment
         self._memory_resource = memory_resource
         self._runtime_resource = runtime_resource
@@ -180,22 +179,11 @@ class SgeDistributor:
         self._cluster_max_array_size: int | None = None
         self._worker = worker or find_worker_executable()
         self._lock = threading.Lock()
-        self._log = log.bind(cluster=cluster_name)
 
     @property
     def worker_node_entry_point(self) -> str:
         """Absolute path of ``distributor-worker``, which wraps every task command."""
         return self._worker
-
-    @property
-    def cluster_name(self) -> str:
-        """The name given at construction."""
-        return self._cluster_name
-
-    @property
-    def submit_root(self) -> SubmitRoot:
-        """Where job scripts, logs and exit records live (`SubmitRoot.prune` cleans it)."""
-        return self._root
 
     def start(self) -> None:
         """Check that the cell answers and read its ``max_aj_tasks`` (idempotent).
@@ -270,18 +258,12 @@ class SgeDistributor:
         """Write and submit one job (array chunk = (offset, length)); return (job, dir)."""
         job_name = sge_job_name(name)
         task_dir = self._root.new_task_dir(job_name)
-        meta: dict[str, Any] = {
-            "name": job_name,
-            "submitted_at": time.time(),
-            "memory_bytes": request.memory_bytes,
-            "runtime_seconds": request.runtime_seconds,
-        }
+        submitted_at = time.time()
         try:
             if array is None:
                 record, id_expr, step_expr = task_dir / "exit.json", _SINGLE_ID, None
             else:
-                offset, length = array
-                meta.update(offset=offset, length=length)
+                offset = array[0]
                 record = task_dir / "exit-{step}.json"
                 id_expr, step_expr = _ARRAY_ID, f"$((SGE_TASK_ID - 1 + {offset}))"
             script = JobScript(
@@ -313,8 +295,16 @@ class SgeDistributor:
         except BaseException:
             self._root.remove(task_dir)
             raise
-        self._root.register(job, task_dir, **meta)
-        self.client.remember(job, JobInfo(job_name, meta["submitted_at"]))
+        self.register_job(
+            job,
+            task_dir,
+            memory_bytes=request.memory_bytes,
+            runtime_seconds=request.runtime_seconds,
+            array=array,
+            name=job_name,
+            submitted_at=submitted_at,
+        )
+        self.client.remember(job, JobInfo(job_name, submitted_at))
         return job, task_dir
 
     def submit_to_batch_distributor(
@@ -395,71 +385,27 @@ class SgeDistributor:
         """A quoted ``distributor-worker`` invocation carrying the given ids."""
         return worker_node_command(self._worker, task_instance_id, array_id, batch_number)
 
-    # --- tracking -----------------------------------------------------------------------
+    # --- tracking (the rest is TrackedDistributor's) ------------------------------------
 
-    def _known(self, distributor_id: str) -> bool:
-        """Whether the id is tracked, adopting it from the submit root's index if needed."""
-        if self.tracker.get(distributor_id) is not None:
-            return True
-        split = parsers.split_id(distributor_id)
-        if split is None:
-            return False
-        job, task = split
-        entry = self._root.lookup(job)
-        if entry is None:
-            return False
-        meta = entry.meta
-        if ("offset" in meta) != (task is not None):
-            return False
-        if task is not None:
-            if task > int(meta.get("length", 0)):
-                return False
-            record = entry.path / f"exit-{int(meta['offset']) + task - 1}.json"
-        else:
-            record = entry.path / "exit.json"
-        if self.client.job_info(job) is None:
-            self.client.remember(
-                job, JobInfo(str(meta.get("name", "")), float(meta.get("submitted_at", 0.0)))
-            )
-        self.tracker.track(
-            distributor_id,
-            record_path=record,
-            memory_bytes=meta.get("memory_bytes"),
-            runtime_seconds=meta.get("runtime_seconds"),
-        )
-        return True
+    def split_id(self, distributor_id: str) -> tuple[str, int | None] | None:
+        """``"123.4"`` → ``("123", 4)``, ``"123"`` → ``("123", None)``; None for other text."""
+        return parsers.split_id(distributor_id)
 
-    def get_submitted_or_running(self, distributor_ids: Sequence[str] | None = None) -> set[str]:
-        """Ids still queued or running (one qstat for all tracked jobs when a poll is due)."""
-        if distributor_ids is None:
-            return self.tracker.active()
-        return self.tracker.active([did for did in distributor_ids if self._known(did)])
+    def cancel(self, tokens: Sequence[str]) -> None:
+        """One ``qdel`` for these job numbers and ``job.task`` ids (unknown ones ignored)."""
+        self.client.delete(tokens)
 
-    def get_running(self, distributor_ids: Sequence[str]) -> set[str]:
-        """The ids that are running now (`SupportsRunningQuery`)."""
-        known = [did for did in distributor_ids if self._known(did)]
-        active = self.tracker.active(known)
-        return {
-            did
-            for did, status in self.tracker.statuses(active).items()
-            if status.phase is JobPhase.RUNNING
-        }
-
-    def get_remote_exit_info(self, distributor_id: str) -> RemoteExitInfo:
-        """How the job ended (see `ClusterDistributor.get_remote_exit_info`).
-
-        Raises:
-            UnknownDistributorIdError: the id was never issued on this submit root.
-            RemoteExitInfoNotAvailable: still queued or running, or accounting is pending.
-        """
-        if not self._known(distributor_id):
-            raise UnknownDistributorIdError(distributor_id, self._cluster_name)
-        return self.tracker.exit_info(distributor_id)
+    def on_adopt(self, job_key: str, entry: TaskDirectory) -> None:
+        """Remember an adopted job's name (its log files) and submission time (accounting)."""
+        if self.client.job_info(job_key) is None:
+            meta = entry.meta
+            info = JobInfo(str(meta.get("name", "")), float(meta.get("submitted_at", 0.0)))
+            self.client.remember(job_key, info)
 
     def get_queueing_errors(self, distributor_ids: Sequence[str]) -> dict[str, str]:
-        """Queued jobs in a Grid Engine error state (``Eqw``), with the error reason."""
-        known = [did for did in distributor_ids if self._known(did)]
-        active = self.tracker.active(known)
+        """Queued jobs in a Grid Engine error state (``Eqw``), with the error reason that one
+        ``qstat -j`` gives for all of them."""
+        active = self.tracker.active([did for did in distributor_ids if self._known(did)])
         stuck = {
             did: status.state
             for did, status in self.tracker.statuses(active).items()
@@ -484,43 +430,6 @@ class SgeDistributor:
                 "cause is fixed and the error cleared (qmod -cj), or it is deleted"
             )
         return errors
-
-    def terminate_task_instances(self, distributor_ids: Sequence[str]) -> None:
-        """``qdel`` the jobs in one call and remember it (unknown or ended ids are ignored)."""
-        wanted = []
-        for distributor_id in distributor_ids:
-            job = self.tracker.get(distributor_id) if self._known(distributor_id) else None
-            if job is not None and not job.settled:
-                wanted.append(distributor_id)
-        if not wanted:
-            return
-        tokens = self._delete_tokens(wanted)
-        self.client.delete(tokens)
-        self.tracker.mark_terminated(wanted)
-        self._log.info("jobs_terminated", count=len(wanted), qdel_ids=len(tokens))
-
-    def _delete_tokens(self, distributor_ids: list[str]) -> list[str]:
-        """Name a whole array chunk by its job number when every unsettled task of it is named."""
-        wanted = set(distributor_ids)
-        by_job: dict[str, list[str]] = {}
-        for distributor_id in self.tracker.tracked():
-            key = parsers.job_key(distributor_id)
-            job = self.tracker.get(distributor_id)
-            if key is not None and job is not None and not job.settled:
-                by_job.setdefault(key, []).append(distributor_id)
-        tokens: list[str] = []
-        done: set[str] = set()
-        for distributor_id in distributor_ids:
-            key = parsers.job_key(distributor_id)
-            if key is None or key in done:
-                continue
-            members = by_job.get(key, [distributor_id])
-            if all(member in wanted for member in members):
-                tokens.append(key)
-                done.add(key)
-            else:
-                tokens.append(distributor_id)
-        return tokens
 
 
 def _parse(requested_resources: Mapping[str, Any]) -> ResourceRequest:
