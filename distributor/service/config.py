@@ -85,6 +85,8 @@ class ServiceConfig:
             Without `SupportsRunningQuery` the two are added and applied to the time since
             submission.
         reconcile_interval: how often queueing errors and stray submissions are checked.
+        running_interval: how often a distributor with `SupportsRunningQuery` is asked which
+            instances have started (``O`` → ``R``); polls in between only ask what ended.
         scale_factor: memory and runtime multiplier for a retry after ``Z`` (resource error).
         priority_base: each priority step multiplies a task's share of submissions by this.
         owner_weights: share weight of each owner (default 1).
@@ -104,6 +106,7 @@ class ServiceConfig:
     max_queued_seconds: float | None = None
     max_running_seconds: float | None = None
     reconcile_interval: float = 60.0
+    running_interval: float = 1.0
     scale_factor: float = 1.5
     priority_base: float = 2.0
     owner_weights: Mapping[str, float] = field(default_factory=dict)
@@ -119,6 +122,7 @@ class ServiceConfig:
             "exit_info_deadline",
             "lost_grace",
             "reconcile_interval",
+            "running_interval",
             "submit_backoff_max",
             "max_command_bytes",
         ):

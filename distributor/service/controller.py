@@ -19,18 +19,20 @@ from distributor.exit_info import TaskInstanceStatus
 from distributor.service.config import Cluster, ServiceConfig
 from distributor.service.errors import UnknownClusterError
 from distributor.service.events import Event, EventKind, Subscribers
-from distributor.service.journal import Journal, Transaction
+from distributor.service.journal import Journal
 from distributor.service.model import TaskStatus
 from distributor.service.policy import FairQueue
 from distributor.service.retry import decide
 from distributor.service.sizing import canonical
 from distributor.service.state import BatchRow, InstanceRow, TaskRow
+from distributor.service.transaction import Transaction
 
 __all__ = ["Controller"]
 
 log = structlog.get_logger(__name__)
 
 S = TaskInstanceStatus
+_QUEUED, _INSTANTIATED, _RUNNING, _TRIAGING = S.QUEUED, S.INSTANTIATED, S.RUNNING, S.TRIAGING
 _IN_SCHEDULER = frozenset({S.LAUNCHED, S.RUNNING, S.TRIAGING})
 
 
@@ -58,6 +60,7 @@ class Controller:
         """cluster → distributor id → instance, for instances in ``O``, ``R`` or ``T``."""
         self.running: dict[str, set[str]] = {name: set() for name in clusters}
         self.triaging: dict[str, set[str]] = {name: set() for name in clusters}
+        self.next_running_poll: dict[str, float] = dict.fromkeys(clusters, 0.0)
         self.submitting: dict[str, int] = dict.fromkeys(clusters, 0)
         self.waiting: dict[str, FairQueue] = {
             name: FairQueue(config.priority_base, config.owner_weights) for name in clusters
@@ -66,6 +69,8 @@ class Controller:
         self.to_kill: dict[str, list[InstanceRow]] = {}
         self.killed: list[InstanceRow] = []
         self.changes = 0
+        self.log = log.bind()
+        """The module logger, bound once per flush (a bind per transition costs more than it)."""
         ids = journal.max_ids()
         self._next_task, self._next_instance, self._next_batch, self._seq = ids
 
@@ -113,24 +118,24 @@ class Controller:
     def index(self, inst: InstanceRow, task: TaskRow) -> None:
         """Put a live instance into the lookup structures its status calls for."""
         self.instances[inst.id] = inst
-        if inst.status == S.QUEUED:
+        if inst.status == _QUEUED:
             self.waiting[task.cluster].push(inst.id, task.owner, task.priority)
-        elif inst.status == S.INSTANTIATED:
+        elif inst.status == _INSTANTIATED:
             self.submitting[task.cluster] += 1
         elif inst.status in _IN_SCHEDULER:
             did = inst.distributor_id
             assert did is not None, "submitted instances have a distributor id"
             self.in_scheduler[task.cluster][did] = inst
-            if inst.status == S.RUNNING:
+            if inst.status == _RUNNING:
                 self.running[task.cluster].add(did)
-            elif inst.status == S.TRIAGING:
+            elif inst.status == _TRIAGING:
                 self.triaging[task.cluster].add(did)
 
     def unindex(self, inst: InstanceRow, task: TaskRow) -> None:
         """Take an instance out of the lookup structures of its current status."""
-        if inst.status == S.QUEUED:
+        if inst.status == _QUEUED:
             self.waiting[task.cluster].discard(inst.id)
-        elif inst.status == S.INSTANTIATED:
+        elif inst.status == _INSTANTIATED:
             self.submitting[task.cluster] -= 1
         elif inst.status in _IN_SCHEDULER and inst.distributor_id is not None:
             self.in_scheduler[task.cluster].pop(inst.distributor_id, None)
@@ -187,7 +192,7 @@ class Controller:
         self.txn.add_instance(inst)
         self.txn.task(task)
         self.index(inst, task)
-        self.emit(EventKind.INSTANCE, task, inst.attempt, None, S.QUEUED.value, message, None)
+        self.emit(EventKind.INSTANCE, task, inst.attempt, None, _QUEUED, message, None)
         return inst
 
     def move(self, inst: InstanceRow, new: TaskInstanceStatus, message: str = "") -> None:
@@ -201,21 +206,13 @@ class Controller:
             inst.message = message
         self.index(inst, task)
         self.txn.instance(inst)
-        self.emit(
-            EventKind.INSTANCE,
-            task,
-            inst.attempt,
-            old.value,
-            new.value,
-            message,
-            inst.distributor_id,
-        )
-        log.debug(
+        self.emit(EventKind.INSTANCE, task, inst.attempt, old, new, message, inst.distributor_id)
+        self.log.debug(
             "instance_transition",
             task=task.name,
             attempt=inst.attempt,
-            old=old.value,
-            new=new.value,
+            old=old,
+            new=new,
             distributor_id=inst.distributor_id,
             message=message,
         )
@@ -252,17 +249,17 @@ class Controller:
             EventKind.INSTANCE,
             task,
             inst.attempt,
-            old.value,
-            ended.value,
+            old,
+            ended,
             message,
             inst.distributor_id,
         )
-        log.debug(
+        self.log.debug(
             "instance_transition",
             task=task.name,
             attempt=inst.attempt,
-            old=old.value,
-            new=ended.value,
+            old=old,
+            new=ended,
             distributor_id=inst.distributor_id,
             message=message,
         )
@@ -296,11 +293,11 @@ class Controller:
         del self.tasks[task.id]
         self.terminal_counts[status] = self.terminal_counts.get(status, 0) + 1
         self.txn.task(task)
-        self.emit(EventKind.TASK, task, task.attempts, old.value, status.value, message, None)
-        log.info(
+        self.emit(EventKind.TASK, task, task.attempts, old, status, message, None)
+        self.log.info(
             "task_finished",
             task=task.name,
-            status=status.value,
+            status=status,
             attempts=task.attempts,
             message=message,
         )
@@ -313,6 +310,7 @@ class Controller:
             inst.kill_pending = False
             self.txn.instance(inst)
         self.killed = []
+        self.log = log.bind()
         txn, self.txn = self.txn, Transaction()
         self.journal.commit(txn)
         if self.subscribers and txn.events:
@@ -322,7 +320,7 @@ class Controller:
             try:
                 self.clusters[cluster_name].distributor.terminate_task_instances(ids)
             except Exception as exc:
-                log.warning(
+                self.log.warning(
                     "terminate_failed", cluster=cluster_name, count=len(ids), error=repr(exc)
                 )
                 continue

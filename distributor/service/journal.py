@@ -30,8 +30,9 @@ from distributor.service.errors import JournalError, JournalLockedError, Unknown
 from distributor.service.events import Event, EventKind
 from distributor.service.model import TaskInfo, TaskStatus
 from distributor.service.state import LIVE_STATES, BatchRow, BatchState, InstanceRow, TaskRow
+from distributor.service.transaction import Transaction
 
-__all__ = ["SCHEMA_VERSION", "ControlRequest", "Journal", "Transaction"]
+__all__ = ["SCHEMA_VERSION", "ControlRequest", "Journal"]
 
 SCHEMA_VERSION = 1
 _CHUNK = 500  # ids per "IN (...)" query, below SQLite's variable limit
@@ -80,66 +81,6 @@ _SELECT_KILL_PENDING = (
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
-
-
-class Transaction:
-    """Changes collected in memory and written by `Journal.commit` in one SQLite transaction.
-
-    Rows are written with the values they have at commit time, so a row may be changed again
-    after it was added.
-    """
-
-    def __init__(self) -> None:
-        self.new_tasks: list[tuple[TaskRow, str]] = []
-        self.tasks: dict[int, TaskRow] = {}
-        self.new_instances: dict[int, InstanceRow] = {}
-        self.instances: dict[int, InstanceRow] = {}
-        self.batches: dict[int, BatchRow] = {}
-        self.new_batches: dict[int, tuple[BatchRow, float]] = {}
-        self.events: list[Event] = []
-        self.task_ids: list[int] = []
-
-    def __bool__(self) -> bool:
-        return bool(
-            self.new_tasks
-            or self.tasks
-            or self.new_instances
-            or self.instances
-            or self.batches
-            or self.new_batches
-            or self.events
-        )
-
-    def add_task(self, row: TaskRow, spec_json: str) -> None:
-        """Insert a new task with its definition."""
-        self.new_tasks.append((row, spec_json))
-
-    def task(self, row: TaskRow) -> None:
-        """Write the task's mutable fields."""
-        self.tasks[row.id] = row
-
-    def add_instance(self, row: InstanceRow) -> None:
-        """Insert a new instance."""
-        self.new_instances[row.id] = row
-
-    def instance(self, row: InstanceRow) -> None:
-        """Write the instance's mutable fields."""
-        if row.id not in self.new_instances:
-            self.instances[row.id] = row
-
-    def add_batch(self, row: BatchRow, at: float) -> None:
-        """Insert a new batch (a submission intent)."""
-        self.new_batches[row.id] = (row, at)
-
-    def batch(self, row: BatchRow) -> None:
-        """Write the batch's state and ids."""
-        if row.id not in self.new_batches:
-            self.batches[row.id] = row
-
-    def event(self, event: Event, task_id: int) -> None:
-        """Append a transition to the stream."""
-        self.events.append(event)
-        self.task_ids.append(task_id)
 
 
 class ControlRequest:
@@ -250,6 +191,9 @@ class Journal:
     def close(self) -> None:
         """Close the database and release the lock (idempotent)."""
         if self._conn is not None:
+            if self.role == "controller":
+                with contextlib.suppress(sqlite3.Error):  # best effort: the WAL stays valid
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._conn.close()
             self._conn = None
         if self._lock_fd is not None:
@@ -262,125 +206,8 @@ class Journal:
         """Write every change in `txn` atomically (all or nothing)."""
         if not txn:
             return
-        now = time.time()
         with self._write() as db:
-            if txn.new_tasks:
-                db.executemany(
-                    "INSERT INTO tasks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [
-                        (
-                            t.id,
-                            t.name,
-                            spec,
-                            t.status.value,
-                            t.attempts,
-                            t.max_attempts,
-                            t.priority,
-                            t.owner,
-                            t.cluster,
-                            json.dumps(sorted(t.tags)),
-                            int(t.cancel_requested),
-                            t.message,
-                            now,
-                        )
-                        for t, spec in txn.new_tasks
-                    ],
-                )
-            if txn.tasks:
-                db.executemany(
-                    "UPDATE tasks SET status=?, attempts=?, cancel_requested=?, message=?, "
-                    "updated_at=? WHERE id=?",
-                    [
-                        (t.status.value, t.attempts, int(t.cancel_requested), t.message, now, t.id)
-                        for t in txn.tasks.values()
-                    ],
-                )
-            if txn.new_instances:
-                db.executemany(
-                    "INSERT INTO instances VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    [
-                        (
-                            i.id,
-                            i.task_id,
-                            i.attempt,
-                            i.status.value,
-                            i.queue,
-                            i.resources,
-                            i.batch_id,
-                            i.step,
-                            i.distributor_id,
-                            int(i.kill_pending),
-                            i.message,
-                            i.created_at,
-                            i.status_at,
-                            i.submitted_at,
-                            i.triage_since,
-                        )
-                        for i in txn.new_instances.values()
-                    ],
-                )
-            if txn.instances:
-                db.executemany(
-                    "UPDATE instances SET status=?, queue=?, resources=?, batch_id=?, step=?, "
-                    "distributor_id=?, kill_pending=?, message=?, status_at=?, submitted_at=?, "
-                    "triage_since=? WHERE id=?",
-                    [
-                        (
-                            i.status.value,
-                            i.queue,
-                            i.resources,
-                            i.batch_id,
-                            i.step,
-                            i.distributor_id,
-                            int(i.kill_pending),
-                            i.message,
-                            i.status_at,
-                            i.submitted_at,
-                            i.triage_since,
-                            i.id,
-                        )
-                        for i in txn.instances.values()
-                    ],
-                )
-            if txn.new_batches:
-                db.executemany(
-                    "INSERT INTO batches VALUES (?,?,?,?,?,?,?)",
-                    [
-                        (
-                            b.id,
-                            b.name,
-                            b.cluster,
-                            b.state.value,
-                            json.dumps(b.members),
-                            json.dumps(b.ids),
-                            at,
-                        )
-                        for b, at in txn.new_batches.values()
-                    ],
-                )
-            if txn.batches:
-                db.executemany(
-                    "UPDATE batches SET state=?, ids=? WHERE id=?",
-                    [(b.state.value, json.dumps(b.ids), b.id) for b in txn.batches.values()],
-                )
-            if txn.events:
-                db.executemany(
-                    "INSERT INTO transitions VALUES (?,?,?,?,?,?,?,?,?)",
-                    [
-                        (
-                            e.seq,
-                            e.at,
-                            e.kind.value,
-                            task_id,
-                            e.attempt,
-                            e.old,
-                            e.new,
-                            e.message,
-                            e.distributor_id,
-                        )
-                        for e, task_id in zip(txn.events, txn.task_ids, strict=True)
-                    ],
-                )
+            txn.write(db, time.time())
 
     def add_control(self, action: str, target_kind: str, target: str) -> int:
         """Record a control request for the controller; return its id."""

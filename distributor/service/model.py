@@ -21,6 +21,7 @@ from distributor.service.errors import TaskSpecError
 __all__ = ["TERMINAL_TASK_STATES", "Summary", "TaskInfo", "TaskSpec", "TaskStatus"]
 
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_NAME = 255
 _MAX_ATTEMPTS_CAP = 100
 
@@ -46,7 +47,7 @@ def _text(task: str, key: str, value: object, *, allow_empty: bool = False) -> s
         raise TaskSpecError(task, key, value, f"must be a string, not {type(value).__name__}")
     if not allow_empty and not value:
         raise TaskSpecError(task, key, value, "must not be empty")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+    if _CONTROL.search(value):
         raise TaskSpecError(task, key, value, "must not contain control characters")
     return value
 

@@ -41,9 +41,15 @@ def poll(ctl: Controller, cluster: Cluster) -> bool:
     in_flight = ctl.in_scheduler[cluster.name]
     if not in_flight:
         return True
+    now = ctl.clock()
+    ask_running = cluster.running is not None and now >= ctl.next_running_poll[cluster.name]
     try:
         listed = set(cluster.distributor.get_submitted_or_running(list(in_flight)))
-        running = set(cluster.running.get_running(list(listed))) if cluster.running else set()
+        if ask_running and cluster.running is not None:
+            running = set(cluster.running.get_running(list(listed)))
+            ctl.next_running_poll[cluster.name] = now + ctl.config.running_interval
+        else:
+            running = ctl.running[cluster.name] & listed
     except Exception as exc:
         log.warning("poll_failed", cluster=cluster.name, count=len(in_flight), error=repr(exc))
         return False
@@ -58,7 +64,6 @@ def poll(ctl: Controller, cluster: Cluster) -> bool:
     gone = sorted(in_flight.keys() - listed)
     if not gone:
         return True
-    now = ctl.clock()
     config = ctl.config
     for did in gone:
         inst = in_flight[did]

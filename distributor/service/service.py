@@ -8,11 +8,13 @@ and the priority policy allow. `wait` and `run` repeat cycles until the tasks as
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 import structlog
 
@@ -37,9 +39,25 @@ from distributor.service.throttle import Backoff
 
 __all__ = ["Service", "StepReport"]
 
+_ADD_CHUNK = 5000
+
 log = structlog.get_logger(__name__)
 
 S = TaskInstanceStatus
+
+
+class _Fresh(NamedTuple):
+    """A checked task waiting to be recorded (compact: the `TaskSpec` may be dropped)."""
+
+    name: str
+    text: str
+    request: str
+    cluster: str
+    queue: str | None
+    owner: str
+    priority: int
+    max_attempts: int
+    tags: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,50 +158,50 @@ class Service:
 
         A task whose name is already in the journal with the same definition is skipped (so a
         restarted workflow engine can add its tasks again); with a different definition the
-        whole call is refused. Everything is checked before anything is recorded.
+        whole call is refused. Everything is checked before anything is recorded; a large call
+        is then recorded in commits of `_ADD_CHUNK` tasks, so a crash in the middle leaves a
+        prefix recorded, and adding the same tasks again completes it.
 
         Raises:
             DuplicateTaskError: a name exists with another definition, or repeats in `tasks`.
             UnknownClusterError: a task names a cluster this service does not have.
             TaskSpecError: a request does not fit its queue (the queue's message).
         """
-        specs = [tasks] if isinstance(tasks, TaskSpec) else list(tasks)
+        given = iter([tasks] if isinstance(tasks, TaskSpec) else tasks)
         seen: set[str] = set()
-        for spec in specs:
-            if spec.name in seen:
-                raise DuplicateTaskError(spec.name, ["name (given twice in one call)"])
-            seen.add(spec.name)
-        existing = self._journal.specs_by_name([spec.name for spec in specs])
-        fresh: list[tuple[TaskSpec, str, str]] = []
-        for spec in specs:
-            text = spec.to_json()
-            if spec.name in existing:
-                if existing[spec.name] != text:
-                    old = TaskSpec.from_json(existing[spec.name])
-                    raise DuplicateTaskError(spec.name, spec.differences(old))
-                continue
-            fresh.append((spec, text, self._request(spec)))
+        fresh: list[_Fresh] = []
+        while chunk := list(itertools.islice(given, _ADD_CHUNK)):
+            existing = self._journal.specs_by_name([spec.name for spec in chunk])
+            for spec in chunk:
+                if spec.name in seen:
+                    raise DuplicateTaskError(spec.name, ["name (given twice in one call)"])
+                seen.add(spec.name)
+                text = spec.to_json()
+                if spec.name in existing:
+                    if existing[spec.name] != text:
+                        old = TaskSpec.from_json(existing[spec.name])
+                        raise DuplicateTaskError(spec.name, spec.differences(old))
+                    continue
+                cluster = spec.cluster or self._default_cluster
+                fresh.append(
+                    _Fresh(spec.name, text, self._request(spec), cluster,
+                           spec.queue or self.clusters[cluster].default_queue, spec.owner,
+                           spec.priority, spec.max_attempts, frozenset(spec.tags))
+                )  # fmt: skip
         ctl = self._ctl
-        for spec, text, request in fresh:
-            cluster = spec.cluster or self._default_cluster
-            task = TaskRow(
-                ctl.new_task_id(),
-                spec.name,
-                cluster=cluster,
-                owner=spec.owner,
-                priority=spec.priority,
-                max_attempts=spec.max_attempts,
-                tags=frozenset(spec.tags),
-            )
-            ctl.tasks[task.id] = task
-            ctl.txn.add_task(task, text)
-            ctl.emit(EventKind.TASK, task, 0, None, TaskStatus.ACTIVE.value, "", None)
-            queue = spec.queue or self.clusters[cluster].default_queue
-            ctl.add_instance(task, queue, request)
-        ctl.flush()
+        for start in range(0, len(fresh), _ADD_CHUNK):
+            for item in fresh[start : start + _ADD_CHUNK]:
+                task = TaskRow(ctl.new_task_id(), item.name, cluster=item.cluster,
+                               owner=item.owner, priority=item.priority,
+                               max_attempts=item.max_attempts, tags=item.tags)  # fmt: skip
+                ctl.tasks[task.id] = task
+                ctl.txn.add_task(task, item.text)
+                ctl.emit(EventKind.TASK, task, 0, None, TaskStatus.ACTIVE.value, "", None)
+                ctl.add_instance(task, item.queue, item.request)
+            ctl.flush()
         if fresh:
-            log.info("tasks_added", count=len(fresh), skipped=len(specs) - len(fresh))
-        return [spec.name for spec, _, _ in fresh]
+            log.info("tasks_added", count=len(fresh), skipped=len(seen) - len(fresh))
+        return [item.name for item in fresh]
 
     def _request(self, spec: TaskSpec) -> str:
         cluster_name = spec.cluster or self._default_cluster

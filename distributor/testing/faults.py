@@ -235,7 +235,7 @@ class FakeDistributor:
         for index, step in enumerate(steps):
             distributor_id = f"{self._cluster_name}-{next(self._ids)}"
             self.jobs[distributor_id] = FakeJob(
-                distributor_id, name, step, command, dict(resources)
+                distributor_id, name, step, command, submission.resources
             )
             submission.ids[index] = distributor_id
         self.submissions.append(submission)
