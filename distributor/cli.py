@@ -29,6 +29,7 @@ from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus, normalize_
 from distributor.plugin import Plugin
 from distributor.protocols import ClusterDistributor, ClusterQueue, SupportsRunningQuery
 from distributor.registry import inspect_plugins, load_plugin
+from distributor.service import cli_commands as service_commands
 from distributor.testing.checks import ConformanceTarget, run_live_checks
 
 __all__ = ["main"]
@@ -121,6 +122,12 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
     command = list(args.command)
     if command[:1] == ["--"]:
         command = command[1:]
+    if args.tasks is not None:
+        if command:
+            raise UsageError("give either --tasks FILE or a command, not both")
+        return service_commands.cmd_run_tasks(args, out)
+    if args.journal is not None:
+        raise UsageError("--journal goes with --tasks FILE")
     if not command or not any(part.strip() for part in command):
         raise UsageError("no command given: put it after --, e.g. distributor run -- echo hi")
     if args.array is not None and args.array < 1:
@@ -258,6 +265,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--name", help="task name (default: the program's name)")
     run.add_argument("--json", action="store_true", help="print one JSON summary, no progress")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+    service_commands.add_run_options(run)
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check", help="run the live conformance checks against a plugin")
@@ -266,6 +274,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--queue", help="queue to check against (default: the plugin's name)")
     check.add_argument("--timeout", type=float, default=300.0, help="seconds per task")
     check.set_defaults(func=cmd_check)
+    service_commands.register(sub)
     return parser
 
 

@@ -340,6 +340,11 @@ class Journal:
         """Tasks by status value."""
         return dict(self._db.execute("SELECT status, COUNT(*) FROM tasks GROUP BY status"))
 
+    def active_clusters(self) -> list[str]:
+        """Names of the clusters active tasks are bound to."""
+        rows = self._db.execute("SELECT DISTINCT cluster FROM tasks WHERE status = 'active'")
+        return sorted(row[0] for row in rows)
+
     def task_ids(self, *, names: Sequence[str] = (), tag: str | None = None) -> dict[str, int]:
         """name → id for the named tasks and the tasks carrying `tag`.
 
