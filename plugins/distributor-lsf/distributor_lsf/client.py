@@ -1,0 +1,222 @@
+"""`LsfClient`: every LSF command this plugin runs, built as argv and parsed.
+
+It is the plugin's `StatusBackend`:
+
+* `LsfClient.query_status` is **one** ``bjobs -a -o ... -json`` call for all ids (array
+  elements are asked for by their job id). ``-a`` makes bjobs report jobs that finished less
+  than ``CLEAN_PERIOD`` (lsb.params, default 1 hour) ago with their final state, so the
+  history command is needed only for jobs mbatchd has already cleaned.
+* `LsfClient.query_accounting` is one ``bhist -a -l`` call for the jobs bjobs no longer
+  knows.
+
+Jobs are submitted as ``bsub < job.sh`` (the script on standard input): that is the form in
+which every LSF version reads the ``#BSUB`` lines (``bsub job.sh`` needs
+``LSB_BSUB_PARSE_SCRIPT=Y``).
+
+Commands run through a `CommandRunner` whose environment is this process's, minus the
+``LSB_*_FORMAT`` variables that would change what the commands print, plus `env` (for example
+``LSF_ENVDIR`` to select a cluster).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import structlog
+
+from distributor import RemoteExitInfo, SchedulerError
+from distributor.batch import (
+    GENERIC_TRANSIENT,
+    CommandRunner,
+    JobStatus,
+    RetryPolicy,
+    TrackedJob,
+    Transport,
+)
+from distributor.worker import ExitRecord
+from distributor_lsf import parsers, states
+
+__all__ = [
+    "LSF_SUBMIT_TRANSIENT",
+    "LSF_TRANSIENT",
+    "LsfClient",
+    "lsf_environment",
+]
+
+log = structlog.get_logger(__name__)
+
+LSF_TRANSIENT: tuple[str, ...] = (
+    *GENERIC_TRANSIENT,
+    r"LSF is down",
+    r"batch system daemon not responding",
+    r"LSF daemon \(LIM\) not responding",
+    r"Failed in an LSF library call",
+    r"Cannot connect to LSF",
+    r"mbatchd.*(not responding|unreachable)",
+)
+"""Failures of LSF commands worth retrying (mbatchd or LIM briefly unreachable)."""
+
+LSF_SUBMIT_TRANSIENT: tuple[str, ...] = (
+    r"LSF is down",
+    r"LSF daemon \(LIM\) not responding",
+    r"Cannot connect to LSF",
+)
+"""Failures after which ``bsub`` certainly did not submit, so it may be repeated."""
+
+_DROPPED = {"LSB_BJOBS_FORMAT", "LSB_BQUEUES_FORMAT", "LSB_BHOSTS_FORMAT", "LSB_HIST_FORMAT"}
+_MAX_TOKENS = 2000  # job ids per command line; beyond that, ask about all of the user's jobs
+_CANCEL_HARMLESS = (
+    "is being terminated",
+    "has already finished",
+    "no matching job found",
+    "is not found",
+    "is being signaled",
+    "no unfinished job found",
+)
+
+
+def lsf_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without output-format overrides, updated with `extra`."""
+    env = {key: value for key, value in os.environ.items() if key not in _DROPPED}
+    env.update(extra or {})
+    return env
+
+
+def tokens(distributor_ids: Sequence[str]) -> list[str]:
+    """The job ids to name on a command line: array elements by their job id, deduplicated."""
+    seen: dict[str, None] = {}
+    for distributor_id in distributor_ids:
+        key = parsers.job_key(distributor_id)
+        if key is not None:
+            seen[key] = None
+    return list(seen)
+
+
+class LsfClient:
+    """Runs and parses LSF commands; implements `distributor.batch.StatusBackend`.
+
+    Args:
+        env: extra environment for every command (``LSF_ENVDIR``, ``PATH``, ...).
+        transport: where commands run (default: locally).
+        retry_policy: timeouts and retries (default: 60 s, 4 tries, `LSF_TRANSIENT`).
+        unit_for_limits: the cluster's ``LSF_UNIT_FOR_LIMITS`` (unit of bare numbers in
+            ``bqueues -l``).
+    """
+
+    def __init__(
+        self,
+        *,
+        env: Mapping[str, str] | None = None,
+        transport: Transport | None = None,
+        retry_policy: RetryPolicy | None = None,
+        unit_for_limits: str = "KB",
+    ) -> None:
+        self.env = dict(env or {})
+        policy = retry_policy if retry_policy is not None else RetryPolicy(transient=LSF_TRANSIENT)
+        self.runner = CommandRunner(transport, policy, env=lambda: lsf_environment(self.env))
+        self._submit_policy = RetryPolicy(
+            attempts=policy.attempts,
+            timeout=policy.timeout,
+            initial_delay=policy.initial_delay,
+            transient=LSF_SUBMIT_TRANSIENT,
+        )
+        self.unit_for_limits = unit_for_limits
+
+    # --- submission and cancellation ------------------------------------------------------
+
+    def submit(self, script: str) -> str:
+        """Submit a job script as ``bsub < script`` and return the job id.
+
+        Raises:
+            SchedulerError: bsub failed (not retried after a timeout: it may have submitted).
+            SchedulerOutputError: bsub printed no job id.
+        """
+        argv = ["bsub"]
+        result = self.runner.run(argv, stdin=script, idempotent=False, policy=self._submit_policy)
+        job_id, queue = parsers.parse_bsub(result.stdout, argv)
+        log.debug("bsub_accepted", job_id=job_id, queue=queue)
+        return job_id
+
+    def cancel(self, job_tokens: Sequence[str]) -> None:
+        """``bkill`` the given ids (``123``, ``123[4]``); ids that already finished or that LSF
+        no longer knows are not an error.
+
+        Raises:
+            SchedulerError: bkill failed for another reason.
+        """
+        for start in range(0, len(job_tokens), _MAX_TOKENS):
+            try:
+                self.runner.run(["bkill", *job_tokens[start : start + _MAX_TOKENS]])
+            except SchedulerError as exc:
+                lines = [
+                    line.lower()
+                    for line in f"{exc.stdout}\n{exc.stderr}".splitlines()
+                    if line.strip()
+                ]
+                if exc.returncode is None or not lines:
+                    raise
+                if not all(any(words in line for words in _CANCEL_HARMLESS) for line in lines):
+                    raise
+                log.debug("bkill_partly_moot", output=lines[:5])
+
+    # --- queues ------------------------------------------------------------------------------
+
+    def queues(self) -> dict[str, parsers.QueueInfo]:
+        """Every queue's limits (``bqueues -l``)."""
+        argv = ["bqueues", "-l"]
+        return parsers.parse_bqueues(
+            self.runner.run(argv).stdout, argv, unit_for_limits=self.unit_for_limits
+        )
+
+    # --- StatusBackend ---------------------------------------------------------------------
+
+    def query_status(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
+        """One ``bjobs`` for all ids (see `distributor.batch.StatusBackend.query_status`)."""
+        job_tokens = tokens(distributor_ids)
+        if not job_tokens:
+            return {}
+        argv = ["bjobs", "-a", "-o", parsers.BJOBS_FORMAT, "-json"]
+        if len(job_tokens) <= _MAX_TOKENS:
+            argv += job_tokens
+        try:
+            text = self.runner.run(argv).stdout
+        except SchedulerError as exc:
+            # every id unknown: bjobs exits non-zero, with JSON error records or plain lines
+            if exc.returncode is None:
+                raise
+            if parsers.not_found_only(exc.stderr) and not exc.stdout.strip():
+                return {}
+            if '"RECORDS"' not in exc.stdout:
+                raise
+            text = exc.stdout
+        result = parsers.parse_bjobs(text, argv)
+        for token, error in result.errors.items():
+            log.warning("bjobs_record_error", job=token, error=error[:300])
+        wanted = set(distributor_ids)
+        return {did: status for did, status in result.statuses.items() if did in wanted}
+
+    def query_accounting(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
+        """One ``bhist -l`` for all ids (see `distributor.batch.StatusBackend.query_accounting`)."""
+        job_tokens = tokens(distributor_ids)
+        wanted = set(distributor_ids)
+        found: dict[str, JobStatus] = {}
+        for start in range(0, len(job_tokens), _MAX_TOKENS):
+            argv = ["bhist", "-a", "-l", *job_tokens[start : start + _MAX_TOKENS]]
+            try:
+                # history unavailable is handled by the tracker: fail fast, do not retry much
+                text = self.runner.run(argv, attempts=2).stdout
+            except SchedulerError as exc:
+                if "no matching job found" in f"{exc.stderr}\n{exc.stdout}".lower():
+                    continue
+                raise
+            for did, status in parsers.parse_bhist(text, argv).items():
+                if did in wanted:
+                    found[did] = status
+        return found
+
+    def classify(
+        self, job: TrackedJob, status: JobStatus, record: ExitRecord | None
+    ) -> RemoteExitInfo:
+        """The LSF state map (`distributor_lsf.states.classify`)."""
+        return states.classify(job, status, record)

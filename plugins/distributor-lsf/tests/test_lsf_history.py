@@ -1,0 +1,126 @@
+"""Jobs that left bjobs: bhist, then the worker's exit record, then lost (``U``), never ``D``.
+
+The fake's ``FAKE_LSF_CLEAN_PERIOD=0`` makes bjobs forget a job the moment it ends (as mbatchd
+does after CLEAN_PERIOD), and ``FAKE_LSF_HISTORY=off`` makes bhist find nothing (an event log
+that was switched or lost).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from distributor import RemoteExitInfoNotAvailable, TaskInstanceStatus, UnknownDistributorIdError
+from distributor.batch import PollPolicy
+from distributor.testing import wait_for_exit_info
+from distributor_lsf import LsfDistributor
+from distributor_lsf.testing import command_environment, killing_all_jobs
+
+BIN = Path(__file__).with_name("bin")
+FAST_SETTINGS = {"FAKE_LSF_TERMINATE_INTERVAL": "0.3", "FAKE_LSF_CLEAN_PERIOD": "0"}
+
+
+def make(tmp_path: Path, **settings: str) -> Iterator[LsfDistributor]:
+    """A distributor on a fake cluster whose bjobs forgets finished jobs at once."""
+    env = command_environment(
+        BIN, FAKE_LSF_STATE=str(tmp_path / "lsf"), **{**FAST_SETTINGS, **settings}
+    )
+    policy = PollPolicy(
+        min_interval=0.1,
+        max_interval=0.3,
+        accounting_interval=0.3,
+        accounting_delay=1.5,
+        lost_grace=3.0,
+    )
+    with killing_all_jobs(env):
+        lsf = LsfDistributor("fake", submit_root=tmp_path / "root", lsf_env=env, poll_policy=policy)
+        lsf.start()
+        yield lsf
+
+
+@pytest.fixture
+def forgetful(tmp_path: Path) -> Iterator[LsfDistributor]:
+    """bjobs forgets finished jobs; bhist remembers them."""
+    yield from make(tmp_path)
+
+
+@pytest.fixture
+def amnesiac(tmp_path: Path) -> Iterator[LsfDistributor]:
+    """bjobs forgets finished jobs and bhist knows nothing."""
+    yield from make(tmp_path, FAKE_LSF_HISTORY="off")
+
+
+def test_bhist_settles_jobs_bjobs_forgot(forgetful: LsfDistributor) -> None:
+    """Exit codes and TERM_* reasons come from bhist -l when bjobs no longer shows the job."""
+    failed = forgetful.submit_to_batch_distributor("exit 5", "five", {"runtime": 600})
+    done = forgetful.submit_to_batch_distributor("true", "ok", {"runtime": 600})
+    killed = forgetful.submit_to_batch_distributor("sleep 600", "killed", {"runtime": 600})
+    time.sleep(1.0)
+    forgetful.terminate_task_instances([killed])
+    info = wait_for_exit_info(forgetful, failed, 30, 0.1)
+    assert info.error_state == TaskInstanceStatus.ERROR
+    assert "exited with status 5" in info.error_message
+    assert wait_for_exit_info(forgetful, done, 30, 0.1).error_state == TaskInstanceStatus.DONE
+    assert wait_for_exit_info(forgetful, killed, 30, 0.1).error_state == (
+        TaskInstanceStatus.KILLED_SELF
+    )
+    job = forgetful.tracker.get(failed)
+    assert job is not None and job.status is not None and job.status.source == "bhist"
+    assert forgetful.client.runner.calls["bhist"] >= 1
+
+
+def test_worker_record_when_history_is_gone(amnesiac: LsfDistributor) -> None:
+    """Without bjobs or bhist rows the worker's record decides, after the accounting delay."""
+    ok = amnesiac.submit_to_batch_distributor("true", "ok", {"runtime": 600})
+    bad = amnesiac.submit_to_batch_distributor("exit 4", "bad", {"runtime": 600})
+    assert wait_for_exit_info(amnesiac, ok, 30, 0.1).error_state == TaskInstanceStatus.DONE
+    info = wait_for_exit_info(amnesiac, bad, 30, 0.1)
+    assert info.error_state == TaskInstanceStatus.ERROR
+    assert "exited with status 4" in info.error_message and "exit record" in info.error_message
+
+
+def test_lost_job_is_unknown_never_done(amnesiac: LsfDistributor) -> None:
+    """No bjobs row, no bhist row, no record: U, not final at first, final after the grace."""
+    did = amnesiac.submit_to_batch_distributor("true", "lost", {"runtime": 600})
+    job = amnesiac.tracker.get(did)
+    assert job is not None and job.record_path is not None
+    deadline = time.monotonic() + 20
+    while not job.record_path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    job.record_path.unlink()  # the job ended; its record is gone too
+    seen = []
+    while time.monotonic() < deadline:
+        try:
+            info = amnesiac.get_remote_exit_info(did)
+        except RemoteExitInfoNotAvailable:
+            time.sleep(0.1)
+            continue
+        seen.append(info)
+        if info.finalized:
+            break
+        time.sleep(0.1)
+    assert seen and all(info.error_state == TaskInstanceStatus.UNKNOWN_ERROR for info in seen)
+    assert not seen[0].finalized and seen[-1].finalized
+    assert "lost" in seen[-1].error_message
+
+
+def test_new_distributor_adopts_ids_from_the_submit_root(forgetful: LsfDistributor) -> None:
+    """A distributor started later on the same root answers for ids an earlier one issued."""
+    single = forgetful.submit_to_batch_distributor("exit 2", "single", {"runtime": 600})
+    steps = forgetful.submit_array_to_batch_distributor("exit 0", "arr", {"runtime": 600}, 2)
+    later = LsfDistributor(
+        "fake",
+        submit_root=forgetful.submit_root.path,
+        lsf_env=forgetful.client.env,
+        poll_policy=forgetful.tracker.policy,
+    )
+    assert wait_for_exit_info(later, single, 30, 0.1).error_state == TaskInstanceStatus.ERROR
+    for did in steps.values():
+        assert wait_for_exit_info(later, did, 30, 0.1).error_state == TaskInstanceStatus.DONE
+    job_id = steps[0].split("[")[0]
+    for bogus in (f"{job_id}[3]", f"{single}[1]", job_id):
+        with pytest.raises(UnknownDistributorIdError):
+            later.get_remote_exit_info(bogus)
