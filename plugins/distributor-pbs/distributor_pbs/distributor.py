@@ -1,0 +1,346 @@
+"""`PbsDistributor`: submit with qsub, track with one qstat per poll cycle, exact exit info.
+
+* **Submission.** Each task (or array chunk) gets a task directory under the submit root with
+  its job script (``#PBS`` directives, identity, ``distributor-worker`` around the quoted
+  command), logs and exit records. qsub prints the job id. Jobs run under ``-S /bin/sh`` (the
+  script is POSIX sh whatever the user's login shell) and are not rerunnable (``-r n``) except
+  PBS Pro arrays, which PBS Pro refuses unless rerunnable.
+* **Arrays** are chunks of at most the server's ``max_array_size`` (PBS Pro) /
+  ``max_job_array_size`` (Torque) subjobs, each submitted as ``-J 0-(n-1)`` / ``-t 0-(n-1)``;
+  chunk ``k`` adds its offset to ``PBS_ARRAY_INDEX`` / ``PBS_ARRAYID`` to give
+  ``DISTRIBUTOR_ARRAY_STEP_ID``, and step ``s`` is subjob ``<chunk>[s - offset].server``. PBS
+  Pro refuses one-subjob arrays, so a chunk of one is a plain job told its step. If a chunk is
+  refused, the chunks already submitted are deleted before `SubmissionError` is raised.
+* **Tracking** is `distributor.batch.TrackedDistributor` over a `StatusTracker` of `PbsClient`:
+  one qstat per cycle (history included), the worker's record after the accounting delay, lost
+  jobs ``U``; ids issued by an earlier distributor on the same submit root are adopted.
+* **Termination** is one qdel naming whole arrays (``123[].server``) where possible, and is
+  remembered: a subjob deleted before it ran may leave no trace.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from distributor import (
+    ResourceError,
+    ResourceRequest,
+    SchedulerError,
+    SubmissionError,
+    parse_request,
+)
+from distributor.batch import (
+    JobScript,
+    JobStatus,
+    PollPolicy,
+    RetryPolicy,
+    StatusTracker,
+    SubmitRoot,
+    TaskDirectory,
+    TrackedDistributor,
+    Transport,
+    find_worker_executable,
+    safe_name,
+    worker_node_command,
+)
+from distributor_pbs import parsers, states
+from distributor_pbs.client import PbsClient
+from distributor_pbs.queue import DECLARED_RESOURCES
+
+__all__ = ["DEFAULT_MAX_ARRAY_SIZE", "PbsDistributor", "default_submit_root"]
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_MAX_ARRAY_SIZE = 10000
+"""Subjobs per array when the server states no limit (PBS Pro's default ``max_array_size``)."""
+
+
+def default_submit_root(cluster_name: str) -> Path:
+    """``$DISTRIBUTOR_SUBMIT_ROOT/pbs/<cluster>`` or ``~/.distributor/pbs/<cluster>``."""
+    base = os.environ.get("DISTRIBUTOR_SUBMIT_ROOT") or str(Path.home() / ".distributor")
+    return Path(base) / "pbs" / safe_name(cluster_name)
+
+
+def pbs_job_name(name: str) -> str:
+    """A PBS job name: safe characters, starting with a letter (older servers insist)."""
+    cleaned = safe_name(name, max_length=60)
+    return cleaned if cleaned[0].isalpha() else f"j{cleaned}"
+
+
+class PbsDistributor(TrackedDistributor):
+    """Submits to and tracks a PBS Pro / OpenPBS or Torque server (see the module docstring).
+
+    Args:
+        cluster_name: a name for the cluster (messages and the default submit root).
+        submit_root: directory for job scripts, logs and exit records; must be visible at the
+            same path on the compute nodes.
+        flavour: ``pro``, ``torque`` or ``auto`` (``qstat --version`` at `start`).
+        server: the PBS server (``PBS_DEFAULT``); environment: extra variables for every PBS
+            command.
+        transport / retry_policy: how PBS commands run (default: locally, `PBS_TRANSIENT`).
+        poll_policy: poll intervals, rate cap, accounting delay and lost-job grace.
+        max_array_size: at most this many subjobs per array chunk (default: the server's
+            limit, else `DEFAULT_MAX_ARRAY_SIZE`).
+        worker: path of ``distributor-worker`` on the nodes (default: beside this Python).
+    """
+
+    def __init__(
+        self,
+        cluster_name: str,
+        *args: Any,
+        submit_root: str | os.PathLike[str] | None = None,
+        flavour: str = "auto",
+        server: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        transport: Transport | None = None,
+        retry_policy: RetryPolicy | None = None,
+        poll_policy: PollPolicy | None = None,
+        max_array_size: int | None = None,
+        worker: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if args or kwargs:
+            unknown = [repr(a) for a in args] + sorted(kwargs)
+            raise TypeError(f"PbsDistributor got unexpected arguments: {', '.join(unknown)}")
+        if max_array_size is not None and max_array_size < 1:
+            raise ValueError(f"max_array_size={max_array_size!r}: must be at least 1")
+        self.client = PbsClient(
+            flavour=flavour,
+            server=server,
+            environment=environment,
+            transport=transport,
+            retry_policy=retry_policy,
+        )
+        super().__init__(
+            cluster_name,
+            StatusTracker(self.client, poll_policy, cluster_name=cluster_name),
+            SubmitRoot(
+                submit_root if submit_root is not None else default_submit_root(cluster_name)
+            ),
+        )
+        self._max_array_size = max_array_size
+        self._server_max_array_size: int | None = None
+        self._issued: dict[str, str] = {}  # job key (sequence number) -> the id qsub printed
+        self._worker = worker or find_worker_executable()
+        self._lock = threading.Lock()
+
+    @property
+    def worker_node_entry_point(self) -> str:
+        """Absolute path of ``distributor-worker``, which wraps every task command."""
+        return self._worker
+
+    def start(self) -> None:
+        """Learn the flavour and the array size limit from the server (idempotent).
+
+        Raises:
+            SchedulerError: the PBS server cannot be reached, or its qstat is not PBS's.
+        """
+        self._chunk_size()
+        self._root.ensure()
+
+    def stop(self) -> None:
+        """Nothing to release: submitted jobs keep running and stay tracked."""
+
+    def _chunk_size(self) -> int:
+        with self._lock:
+            if self._server_max_array_size is None:
+                limit = self.client.max_array_size()
+                self._server_max_array_size = limit or DEFAULT_MAX_ARRAY_SIZE
+            size = self._server_max_array_size
+        return min(size, self._max_array_size) if self._max_array_size else size
+
+    # --- submission -----------------------------------------------------------------------
+
+    def _script(
+        self,
+        command: str,
+        name: str,
+        request: ResourceRequest,
+        task_dir: Path,
+        array: tuple[int, int] | None,
+        step: int | None,
+    ) -> str:
+        """The job script of a job (`step`: a one-subjob chunk) or of an array chunk."""
+        flavour = self.client.flavour
+        if array is None:
+            suffix = ""
+            step_expr = None if step is None else str(step)
+            record = "exit.json" if step is None else "exit-{step}.json"
+        else:
+            # PBS Pro substitutes ^array_index^ in -o/-e; Torque appends -<index> itself
+            suffix = "-^array_index^" if flavour.name == "pro" else ""
+            step_expr = f"$(({flavour.index_variable} + {array[0]}))"
+            record = "exit-{step}.json"
+        directives: list[tuple[str, str | tuple[str, ...] | None]] = [
+            ("-N", pbs_job_name(name)),
+            ("-S", "/bin/sh"),
+            ("-o", str(task_dir / f"stdout{suffix}.log")),
+            ("-e", str(task_dir / f"stderr{suffix}.log")),
+            *flavour.directives(request, array_length=None if array is None else array[1]),
+        ]
+        return JobScript(
+            command=command,
+            worker=self._worker,
+            record=str(task_dir / record),
+            distributor_id_expr='"$PBS_JOBID"',
+            array_step_expr=step_expr,
+            directive_prefix="#PBS",
+            directives=directives,
+            directive_separator=" ",
+            label=name,
+            generator="distributor-pbs",
+        ).render()
+
+    def _submit(
+        self,
+        command: str,
+        name: str,
+        request: ResourceRequest,
+        *,
+        array: tuple[int, int] | None = None,
+        step: int | None = None,
+    ) -> str:
+        """Write and submit one job or array chunk (``(offset, length)``); return its id."""
+        task_dir = self._root.new_task_dir(name)
+        try:
+            script = self._script(command, name, request, task_dir, array, step)
+            job_id = self.client.submit(self._root.write_script(task_dir, script))
+        except SchedulerError as exc:
+            self._root.remove(task_dir)
+            raise SubmissionError(
+                f"PBS refused task {name!r}: {exc.stderr.strip() or exc}",
+                name=name,
+                argv=exc.argv,
+                returncode=exc.returncode,
+                stderr=exc.stderr,
+            ) from exc
+        except BaseException:
+            self._root.remove(task_dir)
+            raise
+        key = str(parsers.job_key(job_id))
+        extra: dict[str, Any] = {"id": job_id} if step is None else {"id": job_id, "step": step}
+        self.register_job(
+            key,
+            task_dir,
+            memory_bytes=request.memory_bytes,
+            runtime_seconds=request.runtime_seconds,
+            array=array,
+            **extra,
+        )
+        self._issued[key] = job_id
+        return job_id
+
+    def submit_to_batch_distributor(
+        self, command: str, name: str, requested_resources: Mapping[str, Any]
+    ) -> str:
+        """Submit one command (see `ClusterDistributor.submit_to_batch_distributor`).
+
+        Raises:
+            ResourceError: the request is malformed or has unknown keys.
+            SubmissionError: qsub refused the job (stderr and argv attached).
+        """
+        request = parse_request(requested_resources, DECLARED_RESOURCES)
+        job_id = self._submit(command, name, request)
+        self._known(job_id)
+        self._log.info("job_submitted", distributor_id=job_id, name=safe_name(name))
+        return job_id
+
+    def submit_array_to_batch_distributor(
+        self,
+        command: str,
+        name: str,
+        requested_resources: Mapping[str, Any],
+        array_length: int,
+    ) -> dict[int, str]:
+        """Submit an array in chunks of the server's array limit (see the module docstring).
+
+        Raises:
+            ResourceError: the request is malformed or ``array_length < 1``.
+            SubmissionError: qsub refused a chunk (earlier chunks are deleted first).
+        """
+        if isinstance(array_length, bool) or not isinstance(array_length, int):
+            raise ResourceError("array_length", array_length, "must be an int")
+        if array_length < 1:
+            raise ResourceError("array_length", array_length, "must be at least 1")
+        request = parse_request(requested_resources, DECLARED_RESOURCES)
+        chunk = self._chunk_size()
+        steps: dict[int, str] = {}
+        submitted: list[str] = []
+        for offset in range(0, array_length, chunk):
+            length = min(chunk, array_length - offset)
+            try:
+                if length < self.client.flavour.min_array_length:
+                    job_id = self._submit(command, name, request, step=offset)
+                    ids = {offset: job_id}
+                else:
+                    job_id = self._submit(command, name, request, array=(offset, length))
+                    ids = {offset + i: parsers.subjob_id(job_id, i) for i in range(length)}
+            except SubmissionError:
+                if submitted:
+                    self._log.warning("array_chunks_deleted", job_ids=submitted)
+                    self.client.delete(submitted)
+                    self.tracker.mark_terminated(list(steps.values()))
+                raise
+            submitted.append(job_id)
+            for step, distributor_id in ids.items():
+                steps[step] = distributor_id
+                self._known(distributor_id)
+        self._log.info(
+            "array_submitted", job_ids=submitted, tasks=array_length, name=safe_name(name)
+        )
+        return steps
+
+    def build_worker_node_command(
+        self,
+        task_instance_id: int | None = None,
+        array_id: int | None = None,
+        batch_number: int | None = None,
+    ) -> str:
+        """A quoted ``distributor-worker`` invocation carrying the given ids."""
+        return worker_node_command(self._worker, task_instance_id, array_id, batch_number)
+
+    # --- tracking (the rest is TrackedDistributor's) ------------------------------------
+
+    def _issued_id(self, key: str) -> str | None:
+        """The id qsub printed for job `key`, from memory or the submit root's index."""
+        issued = self._issued.get(key)
+        if issued is None:
+            entry = self._root.lookup(key)
+            text = str(entry.meta.get("id", "")) if entry is not None else ""
+            if parsers.parse_job_id(text) is None:
+                return None
+            issued = self._issued.setdefault(key, text)
+        return issued
+
+    def split_id(self, distributor_id: str) -> tuple[str, int | None] | None:
+        """``123[4].server`` → ``("123", 4)``, ``123.server`` → ``("123", None)``; None for
+        text that is not a job or subjob id issued here (other servers included)."""
+        parsed = parsers.parse_job_id(distributor_id)
+        if parsed is None or parsed.array:
+            return None
+        issued = parsers.parse_job_id(self._issued_id(parsed.seq) or "")
+        if issued is None or parsed.server != issued.server:
+            return None
+        return parsed.seq, parsed.index
+
+    def adopted_record(self, entry: TaskDirectory, task: int | None) -> Path:
+        """``exit-<step>.json`` for a one-subjob chunk submitted as a plain job, else the
+        default (``exit.json``, ``exit-<offset + index>.json``)."""
+        if task is None and "step" in entry.meta:
+            return entry.path / f"exit-{int(entry.meta['step'])}.json"
+        return super().adopted_record(entry, task)
+
+    def cancel(self, tokens: Sequence[str]) -> None:
+        """One ``qdel`` for these jobs (a job key names its whole array, ``123[].server``)."""
+        names = [self._issued.get(token, token) for token in tokens]
+        self.client.delete(names)
+
+    def queueing_error(self, status: JobStatus) -> str | None:
+        """PBS Pro's ``Can never run`` comment (`distributor_pbs.states.queueing_error`)."""
+        return states.queueing_error(status)
