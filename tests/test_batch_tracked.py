@@ -11,6 +11,8 @@ import pytest
 from distributor import (
     RemoteExitInfo,
     RemoteExitInfoNotAvailable,
+    ResourceError,
+    SubmissionError,
     TaskInstanceStatus,
     UnknownDistributorIdError,
 )
@@ -145,3 +147,43 @@ def test_a_new_instance_adopts_ids_from_the_index(tmp_path: Path) -> None:
     job = second.tracker.get("7.2")
     assert job is not None and job.record_path is not None
     assert job.record_path.name == "exit-1001.json" and job.memory_bytes == 2**30
+
+
+def test_array_chunks_map_steps_and_track_records(tmp_path: Path) -> None:
+    """Steps are split into chunks, mapped to task ids from first_array_index, and tracked."""
+    toy = Toy(tmp_path, Scheduler(), first=1)
+    chunks: list[tuple[int, int]] = []
+
+    def submit(offset: int, length: int) -> tuple[str, Path]:
+        chunks.append((offset, length))
+        return str(10 + len(chunks)), tmp_path / f"chunk{len(chunks)}"
+
+    steps = toy.submit_array_chunks(5, 2, submit, lambda key, task: f"{key}.{task}")
+    assert chunks == [(0, 2), (2, 2), (4, 1)]
+    assert steps == {0: "11.1", 1: "11.2", 2: "12.1", 3: "12.2", 4: "13.1"}
+    job = toy.tracker.get("12.2")
+    assert job is not None and job.record_path == tmp_path / "chunk2" / "exit-3.json"
+
+
+def test_a_refused_chunk_cancels_the_earlier_ones(tmp_path: Path) -> None:
+    """When a later chunk is refused, earlier chunks are cancelled and their steps terminated."""
+    toy = Toy(tmp_path, Scheduler())
+
+    def submit(offset: int, length: int) -> tuple[str, Path]:
+        if offset:
+            raise SubmissionError("refused")
+        return "7", tmp_path
+
+    with pytest.raises(SubmissionError):
+        toy.submit_array_chunks(4, 2, submit, lambda key, task: f"{key}.{task}")
+    assert toy.scheduler.cancelled == [["7"]]
+    job = toy.tracker.get("7.1")
+    assert job is not None and job.terminated
+
+
+@pytest.mark.parametrize("length", [0, -1, True, 2.0, "3"])
+def test_array_length_must_be_a_positive_int(tmp_path: Path, length: object) -> None:
+    """Lengths that are not ints of at least 1 are refused before anything is submitted."""
+    toy = Toy(tmp_path, Scheduler())
+    with pytest.raises(ResourceError):
+        toy.submit_array_chunks(length, 2, lambda o, n: ("1", tmp_path), lambda k, t: k)

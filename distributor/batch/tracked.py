@@ -10,6 +10,9 @@ subclasses this, calls ``super().__init__``, and supplies two hooks:
 * `TrackedDistributor.cancel` — one scheduler command (``scancel``, ``qdel``, ...) for the
   given job keys and task ids.
 
+`TrackedDistributor.submit_array_chunks` submits an array as chunks the scheduler accepts and
+tracks every step (an earlier chunk is cancelled when a later one is refused).
+
 Optional hooks: `TrackedDistributor.queueing_error` (a pending status that can never start),
 `TrackedDistributor.adopted_record` (where an adopted task's exit record is, default
 ``exit.json`` / ``exit-<offset + task>.json``) and `TrackedDistributor.on_adopt`.
@@ -21,7 +24,7 @@ Submissions register each job key in the submit root with the metadata `register
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +33,7 @@ import structlog
 from distributor.batch.polling import StatusTracker
 from distributor.batch.status import JobPhase, JobStatus
 from distributor.batch.submit_root import SubmitRoot, TaskDirectory
-from distributor.exceptions import UnknownDistributorIdError
+from distributor.exceptions import ResourceError, SubmissionError, UnknownDistributorIdError
 from distributor.exit_info import RemoteExitInfo
 
 __all__ = ["TrackedDistributor"]
@@ -211,3 +214,64 @@ class TrackedDistributor:
             else:
                 tokens.append(distributor_id)
         return tokens
+
+    # --- submission of arrays -------------------------------------------------------------
+
+    def submit_array_chunks(
+        self,
+        array_length: object,
+        chunk_size: int,
+        submit_chunk: Callable[[int, int], tuple[str, Path]],
+        task_id: Callable[[str, int], str],
+        *,
+        memory_bytes: int | None = None,
+        runtime_seconds: int | None = None,
+    ) -> dict[int, str]:
+        """Submit steps ``0 .. array_length-1`` as arrays of at most `chunk_size` tasks.
+
+        Args:
+            array_length: how many steps (an int of at least 1).
+            chunk_size: the most tasks one scheduler array may have.
+            submit_chunk: submits steps ``offset .. offset + length - 1`` as one array and
+                returns ``(job key, task directory)``; called as ``submit_chunk(offset, length)``.
+            task_id: ``(job key, scheduler task index)`` → distributor id; task indexes start at
+                `first_array_index`.
+            memory_bytes / runtime_seconds: the request, for the state map's messages.
+
+        Returns:
+            step → distributor id; step ``s`` is tracked with the record ``exit-<s>.json`` in its
+            chunk's task directory.
+
+        Raises:
+            ResourceError: `array_length` is not an int of at least 1.
+            SubmissionError: a chunk was refused; the chunks already submitted were cancelled
+                (one `cancel`) and their steps marked terminated first.
+        """
+        if isinstance(array_length, bool) or not isinstance(array_length, int):
+            raise ResourceError("array_length", array_length, "must be an int")
+        if array_length < 1:
+            raise ResourceError("array_length", array_length, "must be at least 1")
+        steps: dict[int, str] = {}
+        keys: list[str] = []
+        for offset in range(0, array_length, max(1, chunk_size)):
+            length = min(max(1, chunk_size), array_length - offset)
+            try:
+                key, task_dir = submit_chunk(offset, length)
+            except SubmissionError:
+                if keys:
+                    self._log.warning("array_chunks_cancelled", job_keys=keys)
+                    self.cancel(keys)
+                    self.tracker.mark_terminated(list(steps.values()))
+                raise
+            keys.append(key)
+            for index in range(length):
+                step = offset + index
+                steps[step] = task_id(key, index + self.first_array_index)
+                self.tracker.track(
+                    steps[step],
+                    record_path=task_dir / f"exit-{step}.json",
+                    memory_bytes=memory_bytes,
+                    runtime_seconds=runtime_seconds,
+                )
+        self._log.info("array_submitted", job_keys=keys, tasks=array_length)
+        return steps

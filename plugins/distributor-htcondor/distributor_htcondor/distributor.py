@@ -8,7 +8,8 @@
   ``MAX_JOBS_PER_SUBMISSION`` defaults to 20000); chunk ``k`` adds its offset to ``$(Process)``
   to give ``DISTRIBUTOR_ARRAY_STEP_ID``, so step ``s`` maps to ``<cluster of its chunk>.<s -
   offset>``. If a chunk is refused, the chunks already queued are removed first.
-* **Tracking** is a `distributor.batch.StatusTracker` over `HTCondorClient`: one condor_q per
+* **Tracking** is `distributor.batch.TrackedDistributor` with a `distributor.batch.StatusTracker`
+  over `HTCondorClient`: one condor_q per
   cycle, condor_history for jobs that left the queue, the worker's record after the
   accounting delay, lost jobs ``U``. Jobs held for a resource limit are reported ``Z`` and then
   removed from the queue (``remove_held=False`` keeps them for inspection).
@@ -20,7 +21,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,20 +29,20 @@ import structlog
 
 from distributor import (
     RemoteExitInfo,
-    ResourceError,
     ResourceRequest,
     SchedulerError,
     SubmissionError,
-    UnknownDistributorIdError,
     parse_request,
 )
 from distributor.batch import (
-    JobPhase,
     JobScript,
+    JobStatus,
     PollPolicy,
     RetryPolicy,
     StatusTracker,
     SubmitRoot,
+    TaskDirectory,
+    TrackedDistributor,
     Transport,
     find_worker_executable,
     safe_name,
@@ -69,7 +69,7 @@ def default_submit_root(cluster_name: str) -> Path:
     return Path(base) / "htcondor" / safe_name(cluster_name)
 
 
-class HTCondorDistributor:
+class HTCondorDistributor(TrackedDistributor):
     """Submits to and tracks an HTCondor pool (see the module docstring).
 
     Args:
@@ -113,10 +113,6 @@ class HTCondorDistributor:
             raise TypeError(f"HTCondorDistributor got unexpected arguments: {', '.join(unknown)}")
         if max_array_size < 1:
             raise ValueError(f"max_array_size={max_array_size!r}: must be at least 1")
-        self._cluster_name = cluster_name
-        self._root = SubmitRoot(
-            submit_root if submit_root is not None else default_submit_root(cluster_name)
-        )
         self.client = HTCondorClient(
             schedd=schedd,
             pool=pool,
@@ -125,29 +121,24 @@ class HTCondorDistributor:
             transport=transport,
             retry_policy=retry_policy,
         )
-        self.tracker = StatusTracker(self.client, poll_policy, cluster_name=cluster_name)
+        super().__init__(
+            cluster_name,
+            StatusTracker(self.client, poll_policy, cluster_name=cluster_name),
+            SubmitRoot(
+                submit_root if submit_root is not None else default_submit_root(cluster_name)
+            ),
+        )
+        self._log = log.bind(cluster=cluster_name)
         self._max_array_size = max_array_size
         self._memory_policy = memory_policy
         self._remove_held = remove_held
         self._getenv = getenv
         self._worker = worker or find_worker_executable()
-        self._reap_lock = threading.Lock()
-        self._log = log.bind(cluster=cluster_name)
 
     @property
     def worker_node_entry_point(self) -> str:
         """Absolute path of ``distributor-worker``, which wraps every task command."""
         return self._worker
-
-    @property
-    def cluster_name(self) -> str:
-        """The name given at construction."""
-        return self._cluster_name
-
-    @property
-    def submit_root(self) -> SubmitRoot:
-        """Where job scripts, logs and exit records live (`SubmitRoot.prune` cleans it)."""
-        return self._root
 
     def start(self) -> None:
         """Create the submit root (idempotent); HTCondor needs no session."""
@@ -165,16 +156,10 @@ class HTCondorDistributor:
         request: ResourceRequest,
         *,
         array: tuple[int, int] | None,
-    ) -> tuple[int, Path]:
+    ) -> tuple[str, Path]:
         """Write and submit one cluster (array chunk = (offset, length)); return (id, dir)."""
         task_dir = self._root.new_task_dir(name)
         offset, length = array if array is not None else (0, 1)
-        meta: dict[str, Any] = {
-            "memory_bytes": request.memory_bytes,
-            "runtime_seconds": request.runtime_seconds,
-        }
-        if array is not None:
-            meta.update(offset=offset, length=length)
         try:
             script = JobScript(
                 command=command,
@@ -221,8 +206,16 @@ class HTCondorDistributor:
         except BaseException:
             self._root.remove(task_dir)
             raise
-        self._root.register(str(cluster), task_dir, **meta)
-        return cluster, task_dir
+        # a single task is job 0 of a one-job cluster: registered as such, flagged "single"
+        self.register_job(
+            str(cluster),
+            task_dir,
+            memory_bytes=request.memory_bytes,
+            runtime_seconds=request.runtime_seconds,
+            array=(offset, length),
+            single=array is None,
+        )
+        return str(cluster), task_dir
 
     def submit_to_batch_distributor(
         self, command: str, name: str, requested_resources: Mapping[str, Any]
@@ -258,37 +251,15 @@ class HTCondorDistributor:
             ResourceError: the request is malformed or ``array_length < 1``.
             SubmissionError: condor_submit refused a chunk (earlier chunks are removed first).
         """
-        if isinstance(array_length, bool) or not isinstance(array_length, int):
-            raise ResourceError("array_length", array_length, "must be an int")
-        if array_length < 1:
-            raise ResourceError("array_length", array_length, "must be at least 1")
         request = parse_request(requested_resources, DECLARED_RESOURCES)
-        steps: dict[int, str] = {}
-        clusters: list[str] = []
-        for offset in range(0, array_length, self._max_array_size):
-            length = min(self._max_array_size, array_length - offset)
-            try:
-                cluster, task_dir = self._submit(command, name, request, array=(offset, length))
-            except SubmissionError:
-                if clusters:
-                    self._log.warning("array_chunks_removed", clusters=clusters)
-                    self.client.remove(clusters)
-                    self.tracker.mark_terminated(list(steps.values()))
-                raise
-            clusters.append(str(cluster))
-            for proc in range(length):
-                distributor_id = f"{cluster}.{proc}"
-                steps[offset + proc] = distributor_id
-                self.tracker.track(
-                    distributor_id,
-                    record_path=task_dir / f"exit-{offset + proc}.json",
-                    memory_bytes=request.memory_bytes,
-                    runtime_seconds=request.runtime_seconds,
-                )
-        self._log.info(
-            "array_submitted", clusters=clusters, tasks=array_length, name=safe_name(name)
+        return self.submit_array_chunks(
+            array_length,
+            self._max_array_size,
+            lambda offset, length: self._submit(command, name, request, array=(offset, length)),
+            lambda cluster, proc: f"{cluster}.{proc}",
+            memory_bytes=request.memory_bytes,
+            runtime_seconds=request.runtime_seconds,
         )
-        return steps
 
     def build_worker_node_command(
         self,
@@ -299,63 +270,53 @@ class HTCondorDistributor:
         """A quoted ``distributor-worker`` invocation carrying the given ids."""
         return worker_node_command(self._worker, task_instance_id, array_id, batch_number)
 
-    # --- tracking -----------------------------------------------------------------------
+    # --- tracking (the rest is TrackedDistributor's) ------------------------------------
 
-    def _known(self, distributor_id: str) -> bool:
-        """Whether the id is tracked, adopting it from the submit root's index if needed."""
-        if self.tracker.get(distributor_id) is not None:
-            return True
+    def split_id(self, distributor_id: str) -> tuple[str, int | None] | None:
+        """``"123.4"`` → ``("123", 4)``; None for text that is not ``cluster.proc``."""
         parts = parsers.split_id(distributor_id)
-        if parts is None:
-            return False
-        entry = self._root.lookup(str(parts[0]))
-        if entry is None:
-            return False
-        meta, proc = entry.meta, parts[1]
-        if "offset" in meta:
-            if proc >= int(meta.get("length", 0)):
-                return False
-            record = entry.path / f"exit-{int(meta['offset']) + proc}.json"
-        elif proc == 0:
-            record = entry.path / "exit.json"
-        else:
-            return False
-        self.tracker.track(
-            distributor_id,
-            record_path=record,
-            memory_bytes=meta.get("memory_bytes"),
-            runtime_seconds=meta.get("runtime_seconds"),
-        )
-        return True
+        return None if parts is None else (str(parts[0]), parts[1])
+
+    def cancel(self, tokens: Sequence[str]) -> None:
+        """One ``condor_rm`` for these clusters and ``cluster.proc`` ids (gone ones ignored)."""
+        self.client.remove(tokens)
+
+    def adopted_record(self, entry: TaskDirectory, task: int | None) -> Path:
+        """``exit.json`` for a single task, ``exit-<offset + proc>.json`` for an array job."""
+        if entry.meta.get("single"):
+            return entry.path / "exit.json"
+        return super().adopted_record(entry, task)
+
+    def queueing_error(self, status: JobStatus) -> str | None:
+        """A held job that will not run without help: code, label and ``HoldReason``."""
+        ad = self.client.ads([status.distributor_id]).get(status.distributor_id)
+        return None if ad is None else states.queueing_error(ad)
 
     def _reap_held(self) -> None:
         """Remove the jobs the last poll found held for a resource limit (one condor_rm)."""
         held = self.client.take_held()
         if not held or not self._remove_held:
             return
-        with self._reap_lock:
-            try:
-                self.client.remove(held)
-            except SchedulerError as exc:
-                self._log.warning("held_jobs_not_removed", ids=held, error=str(exc)[:300])
-            else:
-                self._log.info("held_jobs_removed", ids=held)
+        try:
+            self.client.remove(held)
+        except SchedulerError as exc:
+            self._log.warning("held_jobs_not_removed", ids=held, error=str(exc)[:300])
+        else:
+            self._log.info("held_jobs_removed", ids=held)
 
     def get_submitted_or_running(self, distributor_ids: Sequence[str] | None = None) -> set[str]:
-        """Ids still queued or running (one condor_q for all tracked jobs when a poll is due)."""
-        if distributor_ids is None:
-            active = self.tracker.active()
-        else:
-            active = self.tracker.active([d for d in distributor_ids if self._known(d)])
-        self._reap_held()
-        return active
+        """Ids still queued or running; resource-held jobs the poll found are then removed."""
+        try:
+            return super().get_submitted_or_running(distributor_ids)
+        finally:
+            self._reap_held()
 
     def get_running(self, distributor_ids: Sequence[str]) -> set[str]:
-        """The subset of ids HTCondor reports running (or suspended, or transferring output)."""
-        known = [did for did in distributor_ids if self._known(did)]
-        statuses = self.tracker.statuses(known)
-        self._reap_held()
-        return {did for did, status in statuses.items() if status.phase is JobPhase.RUNNING}
+        """Ids running, suspended or transferring output; resource-held jobs are then removed."""
+        try:
+            return super().get_running(distributor_ids)
+        finally:
+            self._reap_held()
 
     def get_remote_exit_info(self, distributor_id: str) -> RemoteExitInfo:
         """How the job ended (see `ClusterDistributor.get_remote_exit_info`).
@@ -364,56 +325,7 @@ class HTCondorDistributor:
             UnknownDistributorIdError: the id was never issued on this submit root.
             RemoteExitInfoNotAvailable: still queued or running, or history is pending.
         """
-        if not self._known(distributor_id):
-            raise UnknownDistributorIdError(distributor_id, self._cluster_name)
         try:
-            return self.tracker.exit_info(distributor_id)
+            return super().get_remote_exit_info(distributor_id)
         finally:
             self._reap_held()
-
-    def get_queueing_errors(self, distributor_ids: Sequence[str]) -> dict[str, str]:
-        """Held jobs that will not run without help (hold code and reason in the message)."""
-        known = [did for did in distributor_ids if self._known(did)]
-        queued = [
-            did
-            for did, status in self.tracker.statuses(known).items()
-            if status.phase is JobPhase.QUEUED
-        ]
-        errors = {}
-        for distributor_id, ad in self.client.ads(queued).items():
-            message = states.queueing_error(ad)
-            if message is not None:
-                errors[distributor_id] = message
-        return errors
-
-    def terminate_task_instances(self, distributor_ids: Sequence[str]) -> None:
-        """``condor_rm`` the jobs in one call and remember it (unknown or ended ids are ignored)."""
-        wanted = []
-        for distributor_id in distributor_ids:
-            job = self.tracker.get(distributor_id) if self._known(distributor_id) else None
-            if job is not None and not job.settled:
-                wanted.append(distributor_id)
-        if not wanted:
-            return
-        tokens = self._removal_tokens(wanted)
-        self.client.remove(tokens)
-        self.tracker.mark_terminated(wanted)
-        self._log.info("jobs_terminated", count=len(wanted), condor_rm_ids=len(tokens))
-
-    def _removal_tokens(self, distributor_ids: list[str]) -> list[str]:
-        """Name a whole cluster when every unsettled job of it is to be removed."""
-        open_jobs: dict[str, set[str]] = {}
-        for distributor_id in self.tracker.tracked():
-            job = self.tracker.get(distributor_id)
-            key = parsers.job_key(distributor_id)
-            if key is not None and job is not None and not job.settled:
-                open_jobs.setdefault(key, set()).add(distributor_id)
-        wanted = set(distributor_ids)
-        tokens: dict[str, None] = {}
-        for distributor_id in distributor_ids:
-            key = parsers.job_key(distributor_id)
-            if key is None:
-                continue
-            whole = open_jobs.get(key, {distributor_id}) <= wanted
-            tokens[key if whole else distributor_id] = None
-        return list(tokens)
