@@ -41,7 +41,14 @@ from __future__ import annotations
 import re
 
 from distributor import RemoteExitInfo, TaskInstanceStatus, format_seconds
-from distributor.batch import JobPhase, JobStatus, TrackedJob, describe_exit, mebibytes
+from distributor.batch import (
+    JobPhase,
+    JobStatus,
+    TrackedJob,
+    describe_exit,
+    describe_record,
+    mebibytes,
+)
 from distributor.worker import ExitRecord
 from distributor_htcondor.parsers import JobAd
 
@@ -223,11 +230,7 @@ def queueing_error(ad: JobAd) -> str | None:
 def _command_phrase(ad: JobAd, record: ExitRecord | None) -> str:
     """How the command ended, preferring the worker's record to HTCondor's exit attributes."""
     if record is not None:
-        if record.error:
-            return f"the command could not be started ({record.error})"
-        if record.signal:
-            return f"the command was killed by signal {record.signal}"
-        return f"the command {describe_exit(record.exit_code, None)}"
+        return f"the command {describe_record(record)}"
     if ad.exit_by_signal or ad.exit_code is not None:
         return (
             f"the job {describe_exit(ad.exit_code, ad.exit_signal if ad.exit_by_signal else None)}"
