@@ -114,16 +114,17 @@ def accounting_down() -> Iterator[None]:
     try:
         yield
     finally:
-        log = Path(str(SLURM_CONF)).parent.parent / "log" / "slurmdbd.stderr"
-        with log.open("ab") as stderr:
-            subprocess.run(
-                ["slurmdbd"],
-                env=slurm_environment(SLURM_CONF),
-                stdin=subprocess.DEVNULL,
-                stdout=stderr,
-                stderr=stderr,
-                check=True,
-            )
+        if _slurmdbd_pid() is None:  # (unless somebody restarted the whole cluster meanwhile)
+            log = Path(str(SLURM_CONF)).parent.parent / "log" / "slurmdbd.stderr"
+            with log.open("ab") as stderr:
+                subprocess.run(
+                    ["slurmdbd"],
+                    env=slurm_environment(SLURM_CONF),
+                    stdin=subprocess.DEVNULL,
+                    stdout=stderr,
+                    stderr=stderr,
+                    check=True,
+                )
         wait_for("slurmdbd to answer sacct again", _sacct_works, 120)
 
 
