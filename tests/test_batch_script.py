@@ -160,3 +160,14 @@ def test_worker_node_command_is_a_quoted_invocation() -> None:
         "3",
     ]
     assert Path(find_worker_executable()).name == "distributor-worker"
+
+
+@given(st.text(alphabet=st.sampled_from("#$BSUB SBATCH PBS-q'\"\n\\x"), max_size=40))
+def test_no_command_line_can_pass_for_a_directive(command: str) -> None:
+    """Every line after the directives starts with a plugin-written word or a quote, and the
+    shell still reads the command back exactly."""
+    script = JobScript(command, WORKER, "/r", "1", environment={"V": command}).render()
+    body = script.split("export DISTRIBUTOR_ID\n", 1)[1].splitlines()
+    assert all(not line.startswith("#") for line in body)
+    exec_line = script[script.index("\nexec ") + len("\nexec ") :]
+    assert shlex.split(exec_line)[-1] == command

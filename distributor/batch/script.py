@@ -14,7 +14,9 @@
 Safety rules (user names, commands and paths are hostile input):
 
 * The command reaches the worker as one ``shlex.quote``-d argument of ``sh -c``: it runs exactly
-  as written, never re-parsed by the job script.
+  as written, never re-parsed by the job script. Its newlines are written so that no line of
+  the script after the directives begins with anything but a plugin-written word or ``"``:
+  a user's line can never be read as a directive.
 * Directive values are not shell, so quoting cannot protect them: they are checked against
   `DIRECTIVE_VALUE` and rejected (`ResourceError`) if they contain anything else. Task names
   go through `safe_name` first, which replaces every character outside ``[A-Za-z0-9_.-]``.
@@ -183,7 +185,15 @@ class JobScript:
                 "export DISTRIBUTOR_ARRAY_STEP_ID",
             ]
         for name, value in self.environment.items():
-            lines.append(f"export {check_env_name(name)}={shlex.quote(value)}")
+            lines.append(f"export {check_env_name(name)}={_quote(value)}")
         worker = [self.worker, "--record", self.record, "--", "/bin/sh", "-c", self.command]
-        lines.append("exec " + shlex.join(worker))
+        lines.append("exec " + " ".join(_quote(word) for word in worker))
         return "\n".join(lines) + "\n"
+
+
+def _quote(word: str) -> str:
+    """`shlex.quote`, with every newline written as a double-quoted ``"\n"`` between single-quoted
+    parts, so that each line it continues on starts with ``"``: submit commands that read
+    directives from anywhere in a script (``#BSUB`` on bsub's standard input, ``#$``) never
+    mistake a line of the user's command for one."""
+    return shlex.quote(word).replace("\n", "'\"\n\"'")

@@ -157,8 +157,9 @@ def expand_indices(spec: str) -> list[int]:
 
 
 def bsub(args: list[str]) -> None:
-    """``bsub < script``: #BSUB lines before the first command line are read as options
-    (command-line options win); prints ``Job <id> is submitted to [default ]queue <q>.``;
+    """``bsub < script``: every line of the script that begins with ``#BSUB`` is read as
+    options ("bsub options can also be specified in the standard input if the line begins
+    with #BSUB"; command-line options win); prints ``Job <id> is submitted to [default ]queue <q>.``;
     ``-J "name[1-n]%cap"`` makes an array whose elements get LSB_JOBINDEX 1..n; refuses an
     unknown queue (``<q>: No such queue. Job not submitted.``), an array larger than
     MAX_JOB_ARRAY_SIZE, and limits above the queue's maximum (``Cannot exceed queue's hard
@@ -177,8 +178,6 @@ def bsub(args: list[str]) -> None:
             if words[0] == "-R":
                 resources.append(words[1])
             options[words[0]] = words[1]
-        elif line.strip() and not line.startswith("#"):
-            break
     known = {"-J", "-o", "-e", "-q", "-n", "-R", "-M", "-W", "-gpu", "-P", "-app"}
     for flag in options:
         if flag not in known:

@@ -109,3 +109,17 @@ def test_unsafe_submit_root_is_refused(tmp_path: Path) -> None:
     """A submit root that cannot be written into directives is refused at construction."""
     with pytest.raises(SubmitRootError, match="' '"):
         LsfDistributor("fake", submit_root=tmp_path / "with space")
+
+
+def test_command_lines_that_look_like_directives_stay_command(
+    distributor: LsfDistributor, tmp_path: Path
+) -> None:
+    """bsub reads every stdin line that begins with #BSUB: a command's own lines never do."""
+    out = tmp_path / "out.txt"
+    command = f"printf '%s' 'a\n#BSUB -q short\n#BSUB -J evil' > {out}"
+    did = distributor.submit_to_batch_distributor(command, "lines", {"runtime": 60})
+    info = wait_for_exit_info(distributor, did, 30, 0.1)
+    assert info.error_state == TaskInstanceStatus.DONE, info
+    assert out.read_text() == "a\n#BSUB -q short\n#BSUB -J evil"
+    script = next(distributor.submit_root.path.glob("lines-*/job.sh")).read_text()
+    assert [line for line in script.splitlines() if line.startswith("#BSUB -q")] == []
