@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from distributor import (
-    ResourceError,
     ResourceRequest,
     SchedulerError,
     SubmissionError,
@@ -271,40 +270,17 @@ class SlurmDistributor(TrackedDistributor):
             ResourceError: the request is malformed or ``array_length < 1``.
             SubmissionError: sbatch refused a chunk (earlier chunks are cancelled first).
         """
-        if isinstance(array_length, bool) or not isinstance(array_length, int):
-            raise ResourceError("array_length", array_length, "must be an int")
-        if array_length < 1:
-            raise ResourceError("array_length", array_length, "must be at least 1")
         request = parse_request(requested_resources, DECLARED_RESOURCES)
-        chunk = self._array_chunk_size()
-        steps: dict[int, str] = {}
-        submitted: list[str] = []
-        for offset in range(0, array_length, chunk):
-            length = min(chunk, array_length - offset)
-            try:
-                job_id, task_dir = self._submit_script(
-                    command, name, request, array=(offset, length)
-                )
-            except SubmissionError:
-                if submitted:
-                    self._log.warning("array_chunks_cancelled", job_ids=submitted)
-                    self.client.cancel(submitted)
-                    self.tracker.mark_terminated(list(steps.values()))
-                raise
-            submitted.append(job_id)
-            for task in range(length):
-                distributor_id = f"{job_id}_{task}"
-                steps[offset + task] = distributor_id
-                self.tracker.track(
-                    distributor_id,
-                    record_path=task_dir / f"exit-{offset + task}.json",
-                    memory_bytes=request.memory_bytes,
-                    runtime_seconds=request.runtime_seconds,
-                )
-        self._log.info(
-            "array_submitted", job_ids=submitted, tasks=array_length, name=safe_name(name)
+        return self.submit_array_chunks(
+            array_length,
+            self._array_chunk_size(),
+            lambda offset, length: self._submit_script(
+                command, name, request, array=(offset, length)
+            ),
+            lambda job_id, task: f"{job_id}_{task}",
+            memory_bytes=request.memory_bytes,
+            runtime_seconds=request.runtime_seconds,
         )
-        return steps
 
     def build_worker_node_command(
         self,
