@@ -27,7 +27,6 @@ from typing import Any
 import structlog
 
 from distributor import (
-    ResourceError,
     ResourceRequest,
     SchedulerError,
     SubmissionError,
@@ -279,39 +278,17 @@ class LsfDistributor(TrackedDistributor):
             ResourceError: the request is malformed or ``array_length < 1``.
             SubmissionError: bsub refused a chunk (earlier chunks are killed first).
         """
-        if isinstance(array_length, bool) or not isinstance(array_length, int):
-            raise ResourceError("array_length", array_length, "must be an int")
-        if array_length < 1:
-            raise ResourceError("array_length", array_length, "must be at least 1")
         request = parse_request(requested_resources, DECLARED_RESOURCES)
-        steps: dict[int, str] = {}
-        submitted: list[str] = []
-        for offset in range(0, array_length, self.max_array_size):
-            length = min(self.max_array_size, array_length - offset)
-            try:
-                job_id, task_dir = self._submit_script(
-                    command, name, request, array=(offset, length)
-                )
-            except SubmissionError:
-                if submitted:
-                    self._log.warning("array_chunks_killed", job_ids=submitted)
-                    self.client.cancel(submitted)
-                    self.tracker.mark_terminated(list(steps.values()))
-                raise
-            submitted.append(job_id)
-            for index in range(1, length + 1):
-                distributor_id = f"{job_id}[{index}]"
-                steps[offset + index - 1] = distributor_id
-                self.tracker.track(
-                    distributor_id,
-                    record_path=task_dir / f"exit-{offset + index - 1}.json",
-                    memory_bytes=request.memory_bytes,
-                    runtime_seconds=request.runtime_seconds,
-                )
-        self._log.info(
-            "array_submitted", job_ids=submitted, tasks=array_length, name=safe_name(name)
+        return self.submit_array_chunks(
+            array_length,
+            self.max_array_size,
+            lambda offset, length: self._submit_script(
+                command, name, request, array=(offset, length)
+            ),
+            lambda job_id, index: f"{job_id}[{index}]",
+            memory_bytes=request.memory_bytes,
+            runtime_seconds=request.runtime_seconds,
         )
-        return steps
 
     def build_worker_node_command(
         self,
