@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 from distributor import (
-    ResourceError,
     ResourceRequest,
     SchedulerError,
     SubmissionError,
@@ -343,38 +342,17 @@ class SgeDistributor(TrackedDistributor):
             ResourceError: the request is malformed or ``array_length < 1``.
             SubmissionError: qsub refused a chunk (earlier chunks are deleted first).
         """
-        if isinstance(array_length, bool) or not isinstance(array_length, int):
-            raise ResourceError("array_length", array_length, "must be an int")
-        if array_length < 1:
-            raise ResourceError("array_length", array_length, "must be at least 1")
         request = _parse(requested_resources)
-        chunk = self._array_chunk_size()
-        steps: dict[int, str] = {}
-        submitted: list[str] = []
-        for offset in range(0, array_length, chunk):
-            length = min(chunk, array_length - offset)
-            try:
-                job, task_dir = self._submit_script(command, name, request, array=(offset, length))
-            except SubmissionError:
-                if submitted:
-                    self._log.warning("array_chunks_deleted", job_ids=submitted)
-                    self.client.delete(submitted)
-                    self.tracker.mark_terminated(list(steps.values()))
-                raise
-            submitted.append(job)
-            for task in range(1, length + 1):
-                step = offset + task - 1
-                steps[step] = f"{job}.{task}"
-                self.tracker.track(
-                    steps[step],
-                    record_path=task_dir / f"exit-{step}.json",
-                    memory_bytes=request.memory_bytes,
-                    runtime_seconds=request.runtime_seconds,
-                )
-        self._log.info(
-            "array_submitted", job_ids=submitted, tasks=array_length, name=sge_job_name(name)
+        return self.submit_array_chunks(
+            array_length,
+            self._array_chunk_size(),
+            lambda offset, length: self._submit_script(
+                command, name, request, array=(offset, length)
+            ),
+            lambda job, task: f"{job}.{task}",
+            memory_bytes=request.memory_bytes,
+            runtime_seconds=request.runtime_seconds,
         )
-        return steps
 
     def build_worker_node_command(
         self,

@@ -54,6 +54,24 @@ def test_hostile_name_and_command_run_literally(sge: SgeDistributor, tmp_path: P
 
 
 @live
+def test_directive_lines_in_commands_and_values_are_not_directives(
+    tmp_path: Path,
+) -> None:
+    """qsub reads ``#$`` lines anywhere in a script; a command or an environment value with a
+    line starting ``#$`` must still run literally and set nothing."""
+    out = tmp_path / "out.txt"
+    command = f"printf '%s|' 'a\n#$ -N injected\n' \"$V\" > {out}"
+    value = "x\n#$ -N injected2\n"
+    sge = dev_distributor(tmp_path / "root", environment={"V": value})
+    did = sge.submit_to_batch_distributor(command, "plain", {})
+    info = wait_for_exit_info(sge, did, TIMEOUT, 0.2)
+    assert info.error_state == TaskInstanceStatus.DONE, info
+    assert out.read_text() == f"a\n#$ -N injected\n|{value}|"
+    task_dir = next((tmp_path / "root").glob("plain-*"))
+    assert (task_dir / f"plain.o{did}").exists() and not list(task_dir.glob("injected.*"))
+
+
+@live
 @pytest.mark.parametrize(
     "resources",
     [

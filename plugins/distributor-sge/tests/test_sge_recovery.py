@@ -1,0 +1,78 @@
+"""When a Grid Engine command fails: a refused array chunk rolls back the chunks already
+submitted, and unreadable accounting falls back to the worker's exit record. The real cell runs
+every command except the one made to fail."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+from distributor import SubmissionError, TaskInstanceStatus
+from distributor.batch import CommandResult, LocalTransport, PollPolicy
+from distributor.testing import wait_for_exit_info, wait_until_gone
+from distributor_sge.testing import cell_environment, dev_distributor, unavailable_reason
+
+ENV = cell_environment()
+WHY_NOT = unavailable_reason(ENV.get("DISTRIBUTOR_SGE_QUEUE", "all.q"))
+pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")
+TIMEOUT = 120.0
+
+
+class FailingTransport:
+    """Runs commands locally, except that calls of `program` number `fail_from` onwards fail
+    the way Grid Engine fails (exit 1, a message on stderr)."""
+
+    def __init__(self, program: str, fail_from: int, stderr: str) -> None:
+        self.program, self.fail_from, self.stderr = program, fail_from, stderr
+        self.seen = 0
+        self._local = LocalTransport()
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        stdin: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> CommandResult:
+        """Run `argv`, or fail it if it is the chosen program's call."""
+        if argv[0] == self.program:
+            self.seen += 1
+            if self.seen >= self.fail_from:
+                return CommandResult(tuple(argv), 1, "", self.stderr)
+        return self._local.run(argv, timeout=timeout, stdin=stdin, env=env)
+
+
+def test_refused_chunk_deletes_the_chunks_already_submitted(tmp_path: Path) -> None:
+    """If qsub refuses the second chunk, the first is deleted and SubmissionError names the
+    task with qsub's message; the first chunk's tasks end K."""
+    transport = FailingTransport("qsub", 2, "Unable to run job: job rejected: too many jobs")
+    sge = dev_distributor(tmp_path / "root", max_array_size=2, transport=transport)
+    with pytest.raises(SubmissionError, match="too many jobs") as caught:
+        sge.submit_array_to_batch_distributor("sleep 300", "chunked", {}, 3)
+    assert caught.value.name == "chunked" and caught.value.returncode == 1
+    first = [did for did in sge.tracker.tracked()]
+    assert len(first) == 2 and sge.client.runner.calls["qdel"] == 1
+    wait_until_gone(sge, first, TIMEOUT, 0.2)
+    for distributor_id in first:
+        assert wait_for_exit_info(sge, distributor_id, TIMEOUT, 0.2).error_state == (
+            TaskInstanceStatus.KILLED_SELF
+        )
+    assert len(list((tmp_path / "root").glob("chunked-*"))) == 1  # the refused one is gone
+
+
+def test_unreadable_accounting_falls_back_to_the_exit_record(tmp_path: Path) -> None:
+    """With qacct failing, a job that left qstat is classified from the worker's record once
+    the accounting delay has passed."""
+    transport = FailingTransport("qacct", 1, "error: can't open accounting file")
+    policy = PollPolicy(min_interval=0.3, max_interval=1.0, accounting_delay=2.0, lost_grace=30)
+    sge = dev_distributor(tmp_path / "root", transport=transport, poll_policy=policy)
+    distributor_id = sge.submit_to_batch_distributor("exit 3", "no-accounting", {})
+    began = time.monotonic()
+    info = wait_for_exit_info(sge, distributor_id, TIMEOUT, 0.2)
+    assert info.error_state == TaskInstanceStatus.ERROR and "status 3" in info.error_message
+    assert "exit record" in info.error_message and transport.seen >= 1
+    assert time.monotonic() - began >= policy.accounting_delay
