@@ -159,12 +159,13 @@ def expand_indices(spec: str) -> list[int]:
 def bsub(args: list[str]) -> None:
     """``bsub < script``: every line of the script that begins with ``#BSUB`` is read as
     options ("bsub options can also be specified in the standard input if the line begins
-    with #BSUB"; command-line options win); prints ``Job <id> is submitted to [default
-    ]queue <q>.``; ``-J "name[1-n]%cap"`` makes an array whose elements get LSB_JOBINDEX 1..n; refuses an
-    unknown queue (``<q>: No such queue. Job not submitted.``), an array larger than
-    MAX_JOB_ARRAY_SIZE, and limits above the queue's maximum (``Cannot exceed queue's hard
-    limit(s). Job not submitted.``), and, after FAKE_LSF_ACCEPT_JOBS submissions, everything
-    (``Request aborted by esub. Job not submitted.``). ``-M`` takes LSF units (KB by default)."""
+    with #BSUB"; command-line options win). Prints ``Job <id> is submitted to queue <q>.``
+    (``to default queue <q>`` without ``-q``). ``-J "name[1-n]%cap"`` makes an array whose
+    elements get LSB_JOBINDEX 1..n. Refuses an unknown queue (``<q>: No such queue. Job not
+    submitted.``), an array larger than MAX_JOB_ARRAY_SIZE, limits above the queue's maximum
+    (``Cannot exceed queue's hard limit(s). Job not submitted.``) and, after
+    FAKE_LSF_ACCEPT_JOBS submissions, everything (``Request aborted by esub. Job not
+    submitted.``). ``-M`` takes LSF units (KB by default)."""
     if args:
         fail("fake bsub: only 'bsub < script' is supported (options in #BSUB lines)")
     script = sys.stdin.read()
