@@ -16,7 +16,8 @@ failed 37 (qmaster enforced h_rt/h_vmem)    Z     exit_status 137; runtime or me
 failed 100 (assumedly after job)            K     the job was killed by a signal from outside
                                                   (``qdel`` by someone else): 128+signal
 failed 1-36, 38 (shepherd failures)         U     could not start or finish on the host
-                                                  (output file, working directory, prolog...)
+                                                  (output file, working directory, prolog...;
+                                                  19 after the host lost the running job)
 any, after `terminate_task_instances`       K     unless it had already succeeded
 =========================================== ===== =============================================
 
@@ -80,7 +81,7 @@ FAILED_CODES: dict[int, str] = {
     16: "releasing the processor set",
     17: "through a signal",
     18: "the shepherd returned an error",
-    19: "before writing the exit status",
+    19: "before writing the exit status",  # also: the host crashed or lost the job
     20: "found an unexpected error file",
     21: "in recognizing the job",
     24: "migrating (checkpointing)",
@@ -138,7 +139,7 @@ def _what(status: JobStatus, record: ExitRecord | None) -> str:
     failed = status.failed if isinstance(status, SgeJobStatus) else 0
     if failed not in (0, 37, 100):
         words = FAILED_CODES.get(failed, status.reason or "with an unknown failure code")
-        return f"Grid Engine could not run it (failure {words})"
+        return f"Grid Engine failed {words} (a problem of the execution host or the job's setup)"
     return f"the job {describe_exit(status.exit_code, status.signal)}"
 
 

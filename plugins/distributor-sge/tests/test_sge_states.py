@@ -149,7 +149,7 @@ def test_forced_deletion_is_not_done() -> None:
     assert states.classify(job(), quick, None).error_state == D
 
 
-@pytest.mark.parametrize("failed", [1, 11, 26, 27, 28, 99])
+@pytest.mark.parametrize("failed", [1, 11, 19, 26, 27, 28, 99])
 def test_shepherd_failures_are_unknown_and_retryable(failed: int) -> None:
     """Failures around the job (output file, working directory, prolog...) are U."""
     status = record(failed=failed, failed_reason="whatever").to_status()
