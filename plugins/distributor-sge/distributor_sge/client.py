@@ -62,6 +62,7 @@ SGE_SUBMIT_TRANSIENT: tuple[str, ...] = (
 _MAX_TOKENS = 2000  # ids per qdel/qstat -j argument list
 _STDERR_TAIL = 4096
 _QACCT_MARGIN = 600.0  # seconds subtracted from the earliest submission (clock skew)
+_FALLBACK_WINDOW = 7 * 86400.0
 
 
 def sge_environment(sge_root: str | None = None, sge_cell: str | None = None) -> dict[str, str]:
@@ -251,8 +252,13 @@ class SgeClient:
         if len(jobs) == 1:
             argv = ["qacct", "-j", jobs[0]]
         else:
-            known = [info.submitted_at for j in jobs if (info := self._jobs.get(j)) is not None]
-            since = min(known) if len(known) == len(jobs) else time.time() - 7 * 86400
+            known = [
+                info.submitted_at
+                for job in jobs
+                if (info := self._jobs.get(job)) is not None and info.submitted_at > 0
+            ]
+            # a job without a known submission time widens the window to a week
+            since = min(known) if len(known) == len(jobs) else time.time() - _FALLBACK_WINDOW
             stamp = time.strftime("%Y%m%d%H%M.%S", time.localtime(since - _QACCT_MARGIN))
             argv = ["qacct", "-o", self.user, "-j", "*", "-E", "-b", stamp]
         try:
