@@ -12,6 +12,7 @@ from distributor import (
     RemoteExitInfo,
     RemoteExitInfoNotAvailable,
     ResourceError,
+    SchedulerError,
     SubmissionError,
     TaskInstanceStatus,
     UnknownDistributorIdError,
@@ -187,3 +188,35 @@ def test_array_length_must_be_a_positive_int(tmp_path: Path, length: object) -> 
     toy = Toy(tmp_path, Scheduler())
     with pytest.raises(ResourceError):
         toy.submit_array_chunks(length, 2, lambda o, n: ("1", tmp_path), lambda k, t: k)
+
+
+def failing_submission(toy: Toy, error: BaseException, made: list[Path], **label: str) -> None:
+    """Open a submission, note its directory, and fail inside it with `error`."""
+    with toy.submission("x y", "Toy", **label) as task_dir:
+        made.append(task_dir)
+        raise error
+
+
+def test_failed_submission_removes_its_directory_and_says_why(tmp_path: Path) -> None:
+    """A SchedulerError inside `submission` becomes SubmissionError; the directory is gone."""
+    toy = Toy(tmp_path, Scheduler())
+    made: list[Path] = []
+    refused = SchedulerError("mysub failed", argv=["mysub"], returncode=1, stderr="queue full\n")
+    with pytest.raises(SubmissionError, match="Toy refused task 'x y': queue full") as caught:
+        failing_submission(toy, refused, made)
+    assert caught.value.argv == ("mysub",) and caught.value.returncode == 1
+    with pytest.raises(KeyError):
+        failing_submission(toy, KeyError("anything else"), made, label="other")
+    assert made[1].name.startswith("other-")
+    assert not any(path.exists() for path in made)
+
+
+def test_a_single_task_is_tracked_with_its_record(tmp_path: Path) -> None:
+    """`track_task` tracks the job key with exit.json in its directory and returns the key."""
+    toy = Toy(tmp_path, Scheduler())
+    with toy.submission("one", "Toy") as task_dir:
+        pass
+    assert toy.track_task("41", task_dir, memory_bytes=2**20, runtime_seconds=60) == "41"
+    job = toy.tracker.get("41")
+    assert job is not None and job.record_path == task_dir / "exit.json"
+    assert (job.memory_bytes, job.runtime_seconds) == (2**20, 60)

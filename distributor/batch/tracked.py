@@ -17,6 +17,10 @@ Optional hooks: `TrackedDistributor.queueing_error` (a pending status that can n
 `TrackedDistributor.adopted_record` (where an adopted task's exit record is, default
 ``exit.json`` / ``exit-<offset + task>.json``) and `TrackedDistributor.on_adopt`.
 
+`TrackedDistributor.submission` gives one submission its task directory (removed again if
+the submission fails, a failed submit command becoming `SubmissionError`), and
+`TrackedDistributor.track_task` tracks a single task once submitted.
+
 Submissions register each job key in the submit root with the metadata `register_job` writes
 (``offset`` and ``length`` for array chunks, the request's ``memory_bytes`` and
 ``runtime_seconds``), which is what adoption reads back.
@@ -24,7 +28,8 @@ Submissions register each job key in the submit root with the metadata `register
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +38,12 @@ import structlog
 from distributor.batch.polling import StatusTracker
 from distributor.batch.status import JobPhase, JobStatus
 from distributor.batch.submit_root import SubmitRoot, TaskDirectory
-from distributor.exceptions import ResourceError, SubmissionError, UnknownDistributorIdError
+from distributor.exceptions import (
+    ResourceError,
+    SchedulerError,
+    SubmissionError,
+    UnknownDistributorIdError,
+)
 from distributor.exit_info import RemoteExitInfo
 
 __all__ = ["TrackedDistributor"]
@@ -97,6 +107,55 @@ class TrackedDistributor:
         """Called once per adopted id, before it is tracked (default: nothing)."""
 
     # --- submission bookkeeping ---------------------------------------------------------
+
+    @contextmanager
+    def submission(self, name: str, scheduler: str, *, label: str | None = None) -> Iterator[Path]:
+        """A fresh task directory for one submission (a task or an array chunk).
+
+        Args:
+            name: the task's name, for the error message.
+            scheduler: the scheduler's name for the message (``"LSF"``, ``"Slurm"``).
+            label: the directory's label (default: `name`).
+
+        Raises:
+            SubmissionError: the body raised `SchedulerError` (the submit command failed);
+                it says "<scheduler> refused task '<name>': <stderr>" and carries the
+                command, its exit status and stderr. The directory is removed whenever the
+                body raises.
+        """
+        task_dir = self._root.new_task_dir(label if label is not None else name)
+        try:
+            yield task_dir
+        except SchedulerError as exc:
+            self._root.remove(task_dir)
+            raise SubmissionError(
+                f"{scheduler} refused task {name!r}: {exc.stderr.strip() or exc}",
+                name=name,
+                argv=exc.argv,
+                returncode=exc.returncode,
+                stderr=exc.stderr,
+            ) from exc
+        except BaseException:
+            self._root.remove(task_dir)
+            raise
+
+    def track_task(
+        self,
+        job_key: str,
+        task_dir: Path,
+        *,
+        memory_bytes: int | None,
+        runtime_seconds: int | None,
+    ) -> str:
+        """Track a single task submitted as `job_key` (record ``exit.json``); return its id."""
+        self.tracker.track(
+            job_key,
+            record_path=task_dir / "exit.json",
+            memory_bytes=memory_bytes,
+            runtime_seconds=runtime_seconds,
+        )
+        self._log.info("job_submitted", distributor_id=job_key)
+        return job_key
 
     def register_job(
         self,

@@ -28,8 +28,6 @@ import structlog
 
 from distributor import (
     ResourceRequest,
-    SchedulerError,
-    SubmissionError,
     parse_request,
 )
 from distributor.batch import (
@@ -199,18 +197,16 @@ class LsfDistributor(TrackedDistributor):
         array: tuple[int, int] | None,
     ) -> tuple[str, Path]:
         """Write and submit one job (array chunk = (offset, length)); return (job id, dir)."""
-        task_dir = self.submit_root.new_task_dir(name)
-        try:
-            if array is None:
-                record, id_expr, step_expr, length = task_dir / "exit.json", _SINGLE_ID, None, None
-            else:
-                offset, length = array
-                record, id_expr = task_dir / "exit-{step}.json", _ARRAY_ID
-                step_expr = f"$((LSB_JOBINDEX - 1 + {offset}))"
+        if array is None:
+            id_expr, step_expr, length = _SINGLE_ID, None, None
+        else:
+            offset, length = array
+            id_expr, step_expr = _ARRAY_ID, f"$((LSB_JOBINDEX - 1 + {offset}))"
+        with self.submission(name, "LSF") as task_dir:
             script = JobScript(
                 command=command,
                 worker=self._worker,
-                record=str(record),
+                record=str(task_dir / ("exit.json" if array is None else "exit-{step}.json")),
                 distributor_id_expr=id_expr,
                 array_step_expr=step_expr,
                 directive_prefix="#BSUB",
@@ -221,18 +217,6 @@ class LsfDistributor(TrackedDistributor):
             ).render()
             self.submit_root.write_script(task_dir, script)
             job_id = self.client.submit(script)
-        except SchedulerError as exc:
-            self.submit_root.remove(task_dir)
-            raise SubmissionError(
-                f"LSF refused task {name!r}: {exc.stderr.strip() or exc}",
-                name=name,
-                argv=exc.argv,
-                returncode=exc.returncode,
-                stderr=exc.stderr,
-            ) from exc
-        except BaseException:
-            self.submit_root.remove(task_dir)
-            raise
         self.register_job(
             job_id,
             task_dir,
@@ -253,14 +237,12 @@ class LsfDistributor(TrackedDistributor):
         """
         request = parse_request(requested_resources, DECLARED_RESOURCES)
         job_id, task_dir = self._submit_script(command, name, request, array=None)
-        self.tracker.track(
+        return self.track_task(
             job_id,
-            record_path=task_dir / "exit.json",
+            task_dir,
             memory_bytes=request.memory_bytes,
             runtime_seconds=request.runtime_seconds,
         )
-        self._log.info("job_submitted", distributor_id=job_id, name=safe_name(name))
-        return job_id
 
     def submit_array_to_batch_distributor(
         self,
