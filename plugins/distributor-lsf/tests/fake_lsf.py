@@ -476,8 +476,8 @@ def bqueues(args: list[str]) -> None:
             f"  -- {queue['description']}",
             "",
             "PARAMETERS/STATISTICS",
-            "PRIO NICE STATUS          MAX JL/U JL/P JL/H NJOBS  PEND   RUN SSUSP USUSP  RSV PJOBS",
-            " 30   20  Open:Active       -    -    -    -     0     0     0     0     0    0     0",
+            "PRIO NICE STATUS          MAX JL/U JL/P JL/H NJOBS  PEND   RUN SSUSP USUSP  RSV",
+            " 30   20  Open:Active       -    -    -    -     0     0     0     0     0    0",
             "Interval for a host to accept two jobs is 0 seconds",
             "",
         ]
@@ -485,7 +485,7 @@ def bqueues(args: list[str]) -> None:
             limits = queue[section]
             if not limits:
                 continue
-            out.append(f" {section} LIMITS:")
+            out.append(f"{section} LIMITS:")
             runmem = [key for key in ("RUNLIMIT", "MEMLIMIT") if key in limits]
             if runmem:
                 out.append(" " + "".join(f"{key:<25}" for key in runmem).rstrip())

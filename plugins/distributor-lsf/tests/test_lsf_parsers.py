@@ -60,15 +60,15 @@ QUEUE: normal
   -- For normal low priority jobs, running only if hosts are lightly loaded.
 
 PARAMETERS/STATISTICS
-PRIO NICE STATUS          MAX JL/U JL/P JL/H NJOBS  PEND   RUN SSUSP USUSP  RSV PJOBS
- 30   20  Open:Active       -    -    -    -     0     0     0     0     0    0     0
+PRIO NICE STATUS          MAX JL/U JL/P JL/H NJOBS  PEND   RUN SSUSP USUSP  RSV
+ 30   20  Open:Active       -    -    -    -     0     0     0     0     0    0
 Interval for a host to accept two jobs is 0 seconds
 
- DEFAULT LIMITS:
+DEFAULT LIMITS:
  RUNLIMIT
  360.0 min
 
- MAXIMUM LIMITS:
+MAXIMUM LIMITS:
  CPULIMIT                 RUNLIMIT                 MEMLIMIT
  600.0 min of hostA       720.0 min of hostA       2 G
 
@@ -273,7 +273,7 @@ def test_bqueues_round_trip(
         limits["RUNLIMIT"] = f"{minutes}.0 min"
     if amount is not None:
         limits["MEMLIMIT"] = f"{amount} {unit}"
-    lines = ["QUEUE: q", "  -- test", "", " MAXIMUM LIMITS:"]
+    lines = ["QUEUE: q", "  -- test", "", "MAXIMUM LIMITS:"]
     if limits:
         lines.append(" " + "".join(f"{key:<25}" for key in limits))
         lines.append(" " + "".join(f"{value:<25}" for value in limits.values()))
@@ -302,8 +302,8 @@ def test_bqueues_round_trip(
         (parsers.parse_bjobs, '{"RECORDS":[["1","RUN"]]}'),
         (parsers.parse_bhist, "Summary of time in seconds spent in various states\n"),
         (parsers.parse_bqueues, "QUEUE_NAME PRIO STATUS\nnormal 30 Open:Active\n"),
-        (parsers.parse_bqueues, "QUEUE: q\n MAXIMUM LIMITS:\n RUNLIMIT\n forever\n"),
-        (parsers.parse_bqueues, "QUEUE: q\n MAXIMUM LIMITS:\n MEMLIMIT\n lots\n"),
+        (parsers.parse_bqueues, "QUEUE: q\nMAXIMUM LIMITS:\n RUNLIMIT\n forever\n"),
+        (parsers.parse_bqueues, "QUEUE: q\nMAXIMUM LIMITS:\n MEMLIMIT\n lots\n"),
     ],
 )
 def test_garbage_raises_with_the_raw_text(parser: object, text: str) -> None:
