@@ -311,7 +311,9 @@ def bjobs(args: list[str]) -> None:
     with every value a string, one record per job or array element (JOBID without the index
     unless LSB_BJOBS_DISPLAY_ENH, JOBINDEX 0 outside arrays); finished jobs are shown for
     CLEAN_PERIOD seconds (without ids, only with -a); an unknown id gives the record
-    ``{"JOBID":"123","ERROR":"Job <123> is not found"}`` and, if no job is found, exit 255."""
+    ``{"JOBID":"123","ERROR":"Job <123> is not found"}``; the exit status is 255 if no job is
+    found, or, with LSB_BJOBS_CONSISTENT_EXIT_CODE=Y (an lsf.conf parameter, read from the
+    environment here), if any id is not found, the found ones still printed."""
     show_all, fields, as_json, ids = False, ["jobid", "stat"], False, []
     words = iter(args)
     for word in words:
@@ -361,7 +363,7 @@ def bjobs(args: list[str]) -> None:
             separators=(",", ":"),
         )
     )
-    if ids and not jobs:
+    if ids and (not jobs or (missing and os.environ.get("LSB_BJOBS_CONSISTENT_EXIT_CODE") == "Y")):
         sys.exit(255)
 
 

@@ -53,6 +53,23 @@ def amnesiac(tmp_path: Path) -> Iterator[LsfDistributor]:
     yield from make(tmp_path, FAKE_LSF_HISTORY="off")
 
 
+@pytest.fixture
+def strict_exit(tmp_path: Path) -> Iterator[LsfDistributor]:
+    """bjobs forgets finished jobs and exits 255 when any id is unknown (still printing the
+    others), as with LSB_BJOBS_CONSISTENT_EXIT_CODE=Y."""
+    yield from make(tmp_path, LSB_BJOBS_CONSISTENT_EXIT_CODE="Y")
+
+
+def test_bjobs_exit_255_with_partial_output(strict_exit: LsfDistributor) -> None:
+    """bjobs' exit 255 with some records printed still reports the jobs it found."""
+    running = strict_exit.submit_to_batch_distributor("sleep 600", "running", {"runtime": 600})
+    failed = strict_exit.submit_to_batch_distributor("exit 5", "five", {"runtime": 600})
+    info = wait_for_exit_info(strict_exit, failed, 30, 0.1)
+    assert info.error_state == TaskInstanceStatus.ERROR
+    assert strict_exit.get_submitted_or_running([running, failed]) == {running}
+    assert strict_exit.tracker.stats.status_commands == strict_exit.client.runner.calls["bjobs"]
+
+
 def test_bhist_settles_jobs_bjobs_forgot(forgetful: LsfDistributor) -> None:
     """Exit codes and TERM_* reasons come from bhist -l when bjobs no longer shows the job."""
     failed = forgetful.submit_to_batch_distributor("exit 5", "five", {"runtime": 600})
