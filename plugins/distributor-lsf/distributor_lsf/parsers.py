@@ -65,6 +65,7 @@ BJOBS_FORMAT = " ".join(BJOBS_FIELDS)
 
 _BSUB = re.compile(r"Job <(?P<job>\d+)> is submitted to (?:default )?queue <(?P<queue>[^<>]*)>\.")
 _NOT_FOUND = re.compile(r"Job <[^<>]*> is not found")
+_NO_JOB = re.compile(r"No (?:unfinished )?job found")
 _TERM = re.compile(r"\bTERM_[A-Z_]+\b")
 _MEMORY = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGTPEZ]?)(?:B|bytes|byte)?", re.IGNORECASE)
 _UNITS = {
@@ -238,9 +239,10 @@ def parse_bjobs(text: str, argv: Sequence[str] = ()) -> BjobsResult:
 
 
 def not_found_only(text: str) -> bool:
-    """True if every non-blank line of `text` says ``Job <...> is not found``."""
+    """True if every non-blank line of `text` says ``Job <...> is not found`` or ``No
+    [unfinished ]job found``."""
     lines = [line for line in text.splitlines() if line.strip()]
-    return bool(lines) and all(_NOT_FOUND.search(line) for line in lines)
+    return bool(lines) and all(_NOT_FOUND.search(line) or _NO_JOB.search(line) for line in lines)
 
 
 def unwrap(text: str) -> list[str]:

@@ -369,4 +369,5 @@ def test_small_value_parsers() -> None:
     assert parsers.termination_reason("TERM_NO_SUCH_THING", "exited") == ""
     assert parsers.job_key("123[4]") == "123" and parsers.job_key("12_3") is None
     assert parsers.not_found_only("Job <1> is not found\nJob <2[3]> is not found\n")
+    assert parsers.not_found_only("No unfinished job found\n")
     assert not parsers.not_found_only("LSF is down\n")
