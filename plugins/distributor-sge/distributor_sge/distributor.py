@@ -36,7 +36,6 @@ from typing import Any
 from distributor import (
     ResourceRequest,
     SchedulerError,
-    SubmissionError,
     parse_request,
 )
 from distributor.batch import (
@@ -256,19 +255,17 @@ class SgeDistributor(TrackedDistributor):
     ) -> tuple[str, Path]:
         """Write and submit one job (array chunk = (offset, length)); return (job, dir)."""
         job_name = sge_job_name(name)
-        task_dir = self._root.new_task_dir(job_name)
         submitted_at = time.time()
-        try:
-            if array is None:
-                record, id_expr, step_expr = task_dir / "exit.json", _SINGLE_ID, None
-            else:
-                offset = array[0]
-                record = task_dir / "exit-{step}.json"
-                id_expr, step_expr = _ARRAY_ID, f"$((SGE_TASK_ID - 1 + {offset}))"
+        if array is None:
+            record, id_expr, step_expr = "exit.json", _SINGLE_ID, None
+        else:
+            record, id_expr = "exit-{step}.json", _ARRAY_ID
+            step_expr = f"$((SGE_TASK_ID - 1 + {array[0]}))"
+        with self.submission(name, "Grid Engine", label=job_name) as task_dir:
             script = JobScript(
                 command=command,
                 worker=self._worker,
-                record=str(record),
+                record=str(task_dir / record),
                 distributor_id_expr=id_expr,
                 array_step_expr=step_expr,
                 directive_prefix="#$",
@@ -280,20 +277,7 @@ class SgeDistributor(TrackedDistributor):
                 label=job_name,
                 generator="distributor-sge",
             ).render()
-            path = self._root.write_script(task_dir, script)
-            job = self.client.submit(path)
-        except SchedulerError as exc:
-            self._root.remove(task_dir)
-            raise SubmissionError(
-                f"Grid Engine refused task {name!r}: {exc.stderr.strip() or exc}",
-                name=name,
-                argv=exc.argv,
-                returncode=exc.returncode,
-                stderr=exc.stderr,
-            ) from exc
-        except BaseException:
-            self._root.remove(task_dir)
-            raise
+            job = self.client.submit(self._root.write_script(task_dir, script))
         self.register_job(
             job,
             task_dir,
@@ -317,14 +301,12 @@ class SgeDistributor(TrackedDistributor):
         """
         request = _parse(requested_resources)
         job, task_dir = self._submit_script(command, name, request, array=None)
-        self.tracker.track(
+        return self.track_task(
             job,
-            record_path=task_dir / "exit.json",
+            task_dir,
             memory_bytes=request.memory_bytes,
             runtime_seconds=request.runtime_seconds,
         )
-        self._log.info("job_submitted", distributor_id=job, name=sge_job_name(name))
-        return job
 
     def submit_array_to_batch_distributor(
         self,
