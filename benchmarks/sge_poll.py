@@ -22,7 +22,6 @@ distributor/baseline (the plugin's own overhead on top of qstat).
 from __future__ import annotations
 
 import argparse
-import getpass
 import logging
 import statistics
 import subprocess
@@ -36,7 +35,7 @@ import structlog
 
 from distributor.batch import PollPolicy
 from distributor_sge import SgeDistributor
-from distributor_sge.client import sge_environment
+from distributor_sge.client import SgeClient, sge_environment
 from distributor_sge.testing import cell_environment, dev_distributor, unavailable_reason
 
 POLICY = PollPolicy(max_calls_per_minute=100_000, accounting_interval=0.0, accounting_delay=30)
@@ -107,7 +106,7 @@ def main() -> int:
         print(f"cannot run: {why}", file=sys.stderr)
         return 2
     env = cell_environment()
-    qstat = ["qstat", "-xml", "-u", getpass.getuser()]
+    qstat = ["qstat", "-xml", "-u", SgeClient().user]
     environment = sge_environment(env.get("SGE_ROOT"), env.get("SGE_CELL"))
 
     def bare_qstat() -> None:

@@ -16,8 +16,8 @@ Commands run through a `CommandRunner` with this process's environment plus ``SG
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -96,7 +96,7 @@ class SgeClient:
             environment's).
         transport: where commands run (default: locally).
         retry_policy: timeouts and retries (default: 60 s, 4 tries, `SGE_TRANSIENT`).
-        user: whose jobs qstat and qacct list (default: the current user).
+        user: whose jobs qstat and qacct list (default: the effective user of this process).
     """
 
     def __init__(
@@ -118,7 +118,8 @@ class SgeClient:
             initial_delay=policy.initial_delay,
             transient=SGE_SUBMIT_TRANSIENT,
         )
-        self.user = user or getpass.getuser()
+        # the owner Grid Engine records is the effective user, whatever $USER says
+        self.user = user or pwd.getpwuid(os.geteuid()).pw_name
         self._jobs: dict[str, JobInfo] = {}
 
     # --- what the client remembers --------------------------------------------------------
