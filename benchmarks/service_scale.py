@@ -24,32 +24,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import structlog
+from local_throughput import through_distributor  # the same baseline loop, beside this file
 
-from distributor import TaskInstanceStatus
 from distributor.local import LocalDistributor
 from distributor.service import Cluster, Service, ServiceConfig, TaskSpec, Throttle
 from distributor.testing.faults import FakeDistributor
 
-POLL = 0.01  # seconds between polls, for both loops
+POLL = 0.01  # seconds between polls, as in the baseline loop
 
 
 def bare(tasks: int, parallelism: int) -> float:
-    """Submit `tasks` × /bin/true to LocalDistributor, poll until all are final; seconds."""
-    with tempfile.TemporaryDirectory() as state:
-        distributor = LocalDistributor("bench", state_dir=state, parallelism=parallelism)
-        distributor.start()
-        began = time.perf_counter()
-        ids = [distributor.submit_to_batch_distributor("/bin/true", "t", {}) for _ in range(tasks)]
-        pending = set(ids)
-        while pending:
-            time.sleep(POLL)
-            for distributor_id in pending - distributor.get_submitted_or_running(list(pending)):
-                info = distributor.get_remote_exit_info(distributor_id)
-                assert info.error_state == TaskInstanceStatus.DONE, info
-                pending.discard(distributor_id)
-        elapsed = time.perf_counter() - began
-        distributor.stop()
-    return elapsed
+    """The baseline of ``local_throughput.py``: submit all, poll every 10 ms until final."""
+    return through_distributor(tasks, parallelism)
 
 
 def through_service(tasks: int, parallelism: int) -> float:

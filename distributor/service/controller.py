@@ -205,14 +205,21 @@ class Controller:
         if message:
             inst.message = message
         self.index(inst, task)
+        self._record(inst, task, old, message)
+
+    def _record(
+        self, inst: InstanceRow, task: TaskRow, old: TaskInstanceStatus, message: str
+    ) -> None:
+        """Write an instance's change, its event and its log line."""
         self.txn.instance(inst)
-        self.emit(EventKind.INSTANCE, task, inst.attempt, old, new, message, inst.distributor_id)
+        self.emit(EventKind.INSTANCE, task, inst.attempt, old, inst.status, message,
+                  inst.distributor_id)  # fmt: skip
         self.log.debug(
             "instance_transition",
             task=task.name,
             attempt=inst.attempt,
             old=old,
-            new=new,
+            new=inst.status,
             distributor_id=inst.distributor_id,
             message=message,
         )
@@ -244,25 +251,7 @@ class Controller:
             inst.kill_pending = True
             self.to_kill.setdefault(task.cluster, []).append(inst)
         task.live = None
-        self.txn.instance(inst)
-        self.emit(
-            EventKind.INSTANCE,
-            task,
-            inst.attempt,
-            old,
-            ended,
-            message,
-            inst.distributor_id,
-        )
-        self.log.debug(
-            "instance_transition",
-            task=task.name,
-            attempt=inst.attempt,
-            old=old,
-            new=ended,
-            distributor_id=inst.distributor_id,
-            message=message,
-        )
+        self._record(inst, task, old, message)
         cluster = self.clusters[task.cluster]
         decision = decide(
             ended,

@@ -312,29 +312,22 @@ class Journal:
                 batch.ids = {int(k): v for k, v in json.loads(row[5]).items()}
                 yield batch
 
+    def _pairs(self, select: str, column: str, values: Sequence[Any]) -> dict[Any, Any]:
+        """Rows of ``SELECT {select} FROM tasks WHERE {column} IN values`` as a dict (chunked)."""
+        found: dict[Any, Any] = {}
+        for part in _chunks(list(values)):
+            marks = ",".join("?" * len(part))
+            query = f"SELECT {select} FROM tasks WHERE {column} IN ({marks})"  # noqa: S608 - constants and placeholders only
+            found.update(self._db.execute(query, list(part)).fetchall())
+        return found
+
     def specs(self, task_ids: Sequence[int]) -> dict[int, str]:
         """task id → definition JSON."""
-        found: dict[int, str] = {}
-        for part in _chunks(list(task_ids)):
-            found.update(
-                self._db.execute(
-                    f"SELECT id, spec FROM tasks WHERE id IN ({','.join('?' * len(part))})",  # noqa: S608 - placeholders only
-                    list(part),
-                ).fetchall()
-            )
-        return found
+        return self._pairs("id, spec", "id", task_ids)
 
     def specs_by_name(self, names: Sequence[str]) -> dict[str, str]:
         """task name → definition JSON, for the names that exist."""
-        found: dict[str, str] = {}
-        for part in _chunks(list(names)):
-            found.update(
-                self._db.execute(
-                    f"SELECT name, spec FROM tasks WHERE name IN ({','.join('?' * len(part))})",  # noqa: S608 - placeholders only
-                    list(part),
-                ).fetchall()
-            )
-        return found
+        return self._pairs("name, spec", "name", names)
 
     def task_counts(self) -> dict[str, int]:
         """Tasks by status value."""
@@ -351,14 +344,7 @@ class Journal:
         Raises:
             UnknownTaskError: a name is not in the journal.
         """
-        found: dict[str, int] = {}
-        for part in _chunks(list(names)):
-            found.update(
-                self._db.execute(
-                    f"SELECT name, id FROM tasks WHERE name IN ({','.join('?' * len(part))})",  # noqa: S608 - placeholders only
-                    list(part),
-                ).fetchall()
-            )
+        found: dict[str, int] = self._pairs("name, id", "name", names)
         for name in names:
             if name not in found:
                 raise UnknownTaskError(name)
