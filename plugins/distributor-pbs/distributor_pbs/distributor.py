@@ -28,13 +28,7 @@ from typing import Any
 
 import structlog
 
-from distributor import (
-    ResourceError,
-    ResourceRequest,
-    SchedulerError,
-    SubmissionError,
-    parse_request,
-)
+from distributor import ResourceRequest, parse_request
 from distributor.batch import (
     JobScript,
     JobStatus,
@@ -205,24 +199,12 @@ class PbsDistributor(TrackedDistributor):
         *,
         array: tuple[int, int] | None = None,
         step: int | None = None,
-    ) -> str:
-        """Write and submit one job or array chunk (``(offset, length)``); return its id."""
-        task_dir = self._root.new_task_dir(name)
-        try:
+    ) -> tuple[str, Path]:
+        """Write and submit one job or array chunk (``(offset, length)``); return the id qsub
+        printed and the task directory."""
+        with self.submission(name, "PBS") as task_dir:
             script = self._script(command, name, request, task_dir, array, step)
             job_id = self.client.submit(self._root.write_script(task_dir, script))
-        except SchedulerError as exc:
-            self._root.remove(task_dir)
-            raise SubmissionError(
-                f"PBS refused task {name!r}: {exc.stderr.strip() or exc}",
-                name=name,
-                argv=exc.argv,
-                returncode=exc.returncode,
-                stderr=exc.stderr,
-            ) from exc
-        except BaseException:
-            self._root.remove(task_dir)
-            raise
         key = str(parsers.job_key(job_id))
         extra: dict[str, Any] = {"id": job_id} if step is None else {"id": job_id, "step": step}
         self.register_job(
@@ -234,7 +216,7 @@ class PbsDistributor(TrackedDistributor):
             **extra,
         )
         self._issued[key] = job_id
-        return job_id
+        return job_id, task_dir
 
     def submit_to_batch_distributor(
         self, command: str, name: str, requested_resources: Mapping[str, Any]
@@ -246,8 +228,13 @@ class PbsDistributor(TrackedDistributor):
             SubmissionError: qsub refused the job (stderr and argv attached).
         """
         request = parse_request(requested_resources, DECLARED_RESOURCES)
-        job_id = self._submit(command, name, request)
-        self._known(job_id)
+        job_id, task_dir = self._submit(command, name, request)
+        self.tracker.track(
+            job_id,
+            record_path=task_dir / "exit.json",
+            memory_bytes=request.memory_bytes,
+            runtime_seconds=request.runtime_seconds,
+        )
         self._log.info("job_submitted", distributor_id=job_id, name=safe_name(name))
         return job_id
 
@@ -264,37 +251,28 @@ class PbsDistributor(TrackedDistributor):
             ResourceError: the request is malformed or ``array_length < 1``.
             SubmissionError: qsub refused a chunk (earlier chunks are deleted first).
         """
-        if isinstance(array_length, bool) or not isinstance(array_length, int):
-            raise ResourceError("array_length", array_length, "must be an int")
-        if array_length < 1:
-            raise ResourceError("array_length", array_length, "must be at least 1")
         request = parse_request(requested_resources, DECLARED_RESOURCES)
-        chunk = self._chunk_size()
-        steps: dict[int, str] = {}
-        submitted: list[str] = []
-        for offset in range(0, array_length, chunk):
-            length = min(chunk, array_length - offset)
-            try:
-                if length < self.client.flavour.min_array_length:
-                    job_id = self._submit(command, name, request, step=offset)
-                    ids = {offset: job_id}
-                else:
-                    job_id = self._submit(command, name, request, array=(offset, length))
-                    ids = {offset + i: parsers.subjob_id(job_id, i) for i in range(length)}
-            except SubmissionError:
-                if submitted:
-                    self._log.warning("array_chunks_deleted", job_ids=submitted)
-                    self.client.delete(submitted)
-                    self.tracker.mark_terminated(list(steps.values()))
-                raise
-            submitted.append(job_id)
-            for step, distributor_id in ids.items():
-                steps[step] = distributor_id
-                self._known(distributor_id)
-        self._log.info(
-            "array_submitted", job_ids=submitted, tasks=array_length, name=safe_name(name)
+        shortest = self.client.flavour.min_array_length
+
+        def submit_chunk(offset: int, length: int) -> tuple[str, Path]:
+            if length < shortest:  # a plain job told its step
+                job_id, task_dir = self._submit(command, name, request, step=offset)
+            else:
+                job_id, task_dir = self._submit(command, name, request, array=(offset, length))
+            return str(parsers.job_key(job_id)), task_dir
+
+        def task_id(key: str, index: int) -> str:
+            issued = self._issued[key]
+            return issued if "[" not in issued else parsers.subjob_id(issued, index)
+
+        return self.submit_array_chunks(
+            array_length,
+            self._chunk_size(),
+            submit_chunk,
+            task_id,
+            memory_bytes=request.memory_bytes,
+            runtime_seconds=request.runtime_seconds,
         )
-        return steps
 
     def build_worker_node_command(
         self,

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from distributor import ResourceError, ResourceRequest
+from distributor.batch import check_directive_value
 from distributor_pbs import parsers
 from distributor_pbs.codes import ExitCodeTable, exit_codes
 
@@ -100,7 +101,7 @@ class Flavour:
         if request.runtime_seconds is not None:
             directives.append(("-l", f"walltime={walltime(request.runtime_seconds)}"))
         if request.queue is not None:
-            directives.append(("-q", request.queue))
+            directives.append(("-q", check_directive_value("queue", request.queue)))
         if "pbs.account" in request.extra:
             directives.append(("-A", request.extra["pbs.account"]))
         if array_length is None:

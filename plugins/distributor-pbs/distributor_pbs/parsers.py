@@ -383,11 +383,11 @@ def parse_attribute_blocks(text: str, argv: Sequence[str] = ()) -> dict[str, dic
             last = None
             continue
         if line.startswith("\t") and current is not None and last is not None:
-            current[last] += line.strip("\t\n")
+            current[last] += line[1:]  # qstat wraps long values at a fixed column
             continue
         attribute = _BLOCK_LINE.fullmatch(line)
         if current is None or attribute is None:
             raise SchedulerOutputError(f"unexpected qstat line {line!r}", text, argv=argv)
         last = attribute[1]
-        current[last] = attribute[2].strip()
-    return blocks
+        current[last] = attribute[2]
+    return {name: {k: v.strip() for k, v in block.items()} for name, block in blocks.items()}

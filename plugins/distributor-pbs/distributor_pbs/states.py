@@ -85,13 +85,15 @@ def _phrase(status: PbsJobStatus, record: ExitRecord | None) -> str:
 
 def _signalled_by(status: PbsJobStatus, record: ExitRecord | None, number: int) -> bool:
     """PBS ended the job with signal `number`: the top process died of it (256+N), or the
-    worker trapped it (SIGTERM), or the command died of it while the worker lived (128+N)."""
+    worker trapped it (SIGTERM: PBS signals the whole job), or the command alone died of an
+    untrappable SIGKILL (128+9) while the worker lived."""
     if status.signal == number:
         return True
     if record is None:
         return False
-    if number == _SIGTERM and "SIGTERM" in record.signals_received:
-        return True
+    if number == _SIGTERM:
+        return "SIGTERM" in record.signals_received
+    # an untrappable SIGKILL that spared the worker came from outside the job (an OOM killer)
     return status.exit_code == 128 + number and record.signal == signal_name(number)
 
 
@@ -191,7 +193,9 @@ def classify(
     if status.exit_status is None:
         if record is not None:
             info = exit_info_from_record(record)
-            return RemoteExitInfo(info.error_state, f"{info.error_message} {detail}".strip())
+            if info.error_state is TaskInstanceStatus.DONE:
+                return info
+            return RemoteExitInfo(info.error_state, f"{info.error_message} {detail}")
         words = JOB_STATES.get(status.state, (None, "in an unknown state"))[1]
         return RemoteExitInfo(
             TaskInstanceStatus.UNKNOWN_ERROR,

@@ -70,7 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "json_defects": False,
     "max_array_size": 10000,
     "start_delay": 0.05,
-    "kill_delay": 1.0,
+    "kill_delay": 2.0,
     "lifetime": 600.0,  # a MoM kills what it still runs after this long
 }
 _VERSIONS = {"pro": "pbs_version = 19.1.3", "torque": "Version: 6.1.3\nCommit: fake"}
@@ -539,6 +539,8 @@ def mom(seq: int) -> None:
     keys = [f"{seq}-{i}" for i in parent["indices"]] if parent["array"] else [str(seq)]
     waiting = list(keys)
     running: dict[str, _Running] = {}
+    rss: dict[int, int] = {}
+    scanned = 0.0
     if parent["array"]:
         update(str(seq), state="B", substate=70)
     while waiting or running:
@@ -552,7 +554,10 @@ def mom(seq: int) -> None:
             if started is not None:
                 running[key] = started
                 waiting.remove(key)
-        rss = _session_rss() if running else {}
+        # /proc is scanned often only while a memory limit needs enforcing
+        limited = any(run.job["resources"]["mem"] for run in running.values())
+        if running and (limited or now - scanned >= 1.0):
+            rss, scanned = _session_rss(), now
         for key, run in list(running.items()):
             pid, wait_status, _ = os.wait4(run.process.pid, os.WNOHANG)
             if pid:
@@ -570,7 +575,9 @@ def mom(seq: int) -> None:
                 run.terminate(now)
             if walltime and elapsed > walltime and run.kill_reason is None:
                 run.kill_reason = "walltime"
-                run.note(f"=>> PBS: job killed: walltime {int(elapsed)} exceeded limit {walltime}")
+                run.note(
+                    f"=>> PBS: job killed: walltime {round(elapsed)} exceeded limit {walltime}"
+                )
                 run.terminate(now)
             if memory and run.peak > memory and run.kill_reason is None:
                 run.kill_reason = "mem"

@@ -1,0 +1,129 @@
+"""PbsClient: flavour detection, one qstat per poll cycle, qstat's and qdel's expected
+failures tolerated, real failures raised, and the environment PBS commands see."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+from distributor import SchedulerError, SchedulerOutputError
+from distributor.batch import CommandResult, RetryPolicy
+from distributor_pbs import PbsClient, PbsDistributor
+from distributor_pbs.client import pbs_environment
+from distributor_pbs.testing import FAST_POLLING, fake_environment
+
+FAKES = Path(__file__).parent / "fakes"
+QUICK = RetryPolicy(attempts=2, initial_delay=0.01, timeout=10)
+
+
+class ScriptedTransport:
+    """Answers every command with the next canned (status, stdout, stderr)."""
+
+    def __init__(self, *answers: tuple[int, str, str]) -> None:
+        self.answers = list(answers)
+        self.argvs: list[tuple[str, ...]] = []
+        self.envs: list[Mapping[str, str] | None] = []
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        stdin: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> CommandResult:
+        """The next answer."""
+        self.argvs.append(tuple(argv))
+        self.envs.append(env)
+        status, out, err = self.answers.pop(0)
+        return CommandResult(tuple(argv), status, out, err)
+
+
+@pytest.mark.parametrize("flavour", ["pro", "torque"])
+def test_flavour_is_detected_from_qstat_version(tmp_path: Path, flavour: str) -> None:
+    """``auto`` asks ``qstat --version`` once and remembers the answer."""
+    client = PbsClient(environment=fake_environment(FAKES, tmp_path, flavour=flavour))
+    assert client.flavour.name == flavour
+    assert client.flavour.name == flavour
+    assert client.runner.calls["qstat"] == 1
+
+
+def test_a_qstat_that_is_not_pbs_is_refused() -> None:
+    """Another scheduler's qstat first on PATH (Grid Engine's here) is named as the problem."""
+    transport = ScriptedTransport((0, "", 'error: invalid option argument "--version"\n'))
+    client = PbsClient(transport=transport)
+    with pytest.raises(SchedulerOutputError, match="pass flavour='pro' or 'torque'"):
+        _ = client.flavour
+
+
+def test_one_qstat_per_poll_cycle(tmp_path: Path) -> None:
+    """Three jobs and an array of three cost one qstat per poll cycle."""
+    env = fake_environment(FAKES, tmp_path / "pbs", flavour="pro")
+    pbs = PbsDistributor(
+        "fake", submit_root=tmp_path / "r", environment=env, poll_policy=FAST_POLLING
+    )
+    pbs.start()
+    ids = [pbs.submit_to_batch_distributor("sleep 5", "j", {}) for _ in range(3)]
+    ids += pbs.submit_array_to_batch_distributor("sleep 5", "a", {}, 3).values()
+    before = pbs.client.runner.calls["qstat"]
+    assert pbs.tracker.refresh(force=True)
+    assert pbs.client.runner.calls["qstat"] == before + 1
+    assert pbs.get_submitted_or_running(ids) == set(ids)
+    pbs.terminate_task_instances(ids)
+
+
+def test_unknown_ids_do_not_hide_known_ones(tmp_path: Path) -> None:
+    """qstat exits 153 for an id it does not know; the jobs it printed still count."""
+    env = fake_environment(FAKES, tmp_path / "pbs", flavour="torque")
+    pbs = PbsDistributor("fake", submit_root=tmp_path / "r", environment=env)
+    did = pbs.submit_to_batch_distributor("sleep 5", "j", {})
+    found = pbs.client.query_status([did, "4242.fakepbs"])
+    assert set(found) == {did}
+    pbs.terminate_task_instances([did])
+
+
+def test_transient_failures_are_retried_then_raised() -> None:
+    """ "Cannot connect to server" is retried; when it persists, SchedulerError says so."""
+    down = (1, "", "qstat: cannot connect to server pbs (errno=111) Connection refused\n")
+    transport = ScriptedTransport(down, down)
+    client = PbsClient(flavour="pro", transport=transport, retry_policy=QUICK)
+    with pytest.raises(SchedulerError, match="cannot connect to server"):
+        client.query_status(["1.pbs"])
+    assert len(transport.argvs) == 2
+
+
+def test_other_qstat_errors_raise_at_once() -> None:
+    """A failure that is neither transient nor an unknown id is raised without retrying."""
+    transport = ScriptedTransport((2, "", "qstat: invalid option -- 'F'\n"))
+    client = PbsClient(flavour="pro", transport=transport, retry_policy=QUICK)
+    with pytest.raises(SchedulerError, match="invalid option"):
+        client.query_status(["1.pbs"])
+    assert len(transport.argvs) == 1
+
+
+def test_qdel_of_ended_jobs_is_not_an_error() -> None:
+    """qdel's documented messages for unknown and finished jobs of both flavours are ignored,
+    anything else is raised."""
+    transport = ScriptedTransport(
+        (153, "", "qdel: Unknown Job Id 1.pbs\n"),
+        (35, "", "qdel: Job 2.pbs has finished\n"),
+        (170, "", "qdel: Request invalid for state of job MSG=invalid state for job - "
+         "COMPLETE 3.pbs\n"),
+        (15, "", "qdel: Unauthorized Request  4.pbs\n"),
+    )  # fmt: skip
+    client = PbsClient(flavour="torque", transport=transport, retry_policy=QUICK)
+    for job in ("1.pbs", "2.pbs", "3.pbs"):
+        client.delete([job])
+    with pytest.raises(SchedulerError, match="Unauthorized"):
+        client.delete(["4.pbs"])
+
+
+def test_environment_of_pbs_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PBS_QSTAT_NO_COMPLETE (which hides Torque's completed jobs) is dropped; the server is
+    PBS_DEFAULT; extra variables are added."""
+    monkeypatch.setenv("PBS_QSTAT_NO_COMPLETE", "1")
+    env = pbs_environment("pbs.example.org", {"PATH": "/fake:/usr/bin"})
+    assert "PBS_QSTAT_NO_COMPLETE" not in env
+    assert (env["PBS_DEFAULT"], env["PATH"]) == ("pbs.example.org", "/fake:/usr/bin")
