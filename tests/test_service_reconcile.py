@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 from structlog.testing import capture_logs
 
 from distributor.exit_info import TaskInstanceStatus
@@ -17,7 +19,12 @@ from distributor.service import (
     TaskStatus,
     Throttle,
 )
-from distributor.testing.faults import FakeDistributor, FakeJob, FakeLookupDistributor
+from distributor.testing.faults import (
+    FakeDistributor,
+    FakeJob,
+    FakeLookupDistributor,
+    SimulatedCrash,
+)
 
 S = TaskInstanceStatus
 
@@ -230,3 +237,27 @@ def test_a_refused_submission_is_w_and_backs_off(tmp_path: Path) -> None:
         svc.step()
         info = svc.task("t")
     assert (info.attempts, len(fake.jobs)) == (2, 1)
+
+
+def test_a_withdrawn_submission_that_appears_late_is_cancelled(tmp_path: Path) -> None:
+    """A job created late under a withdrawn submission name (a dead submit call) is cancelled."""
+    fake, clock = FakeLookupDistributor("fake"), Clock()
+    first = _service(tmp_path, fake, clock)
+    first.add(TaskSpec(name="t", command="x"))
+    fake.inject("submit", "crash_before")
+    with pytest.raises(SimulatedCrash):
+        first.step()
+    first._journal.close()  # the controller is gone; its submit call is still on its way
+    with _service(tmp_path, fake, clock) as svc:
+        svc.step()  # in doubt, not found: withdrawn, queued again and submitted anew
+        with sqlite3.connect(tmp_path / "j.db") as db:
+            (old_name,) = db.execute(
+                "SELECT name FROM batches WHERE state = 'abandoned'"
+            ).fetchone()
+        fake.jobs["late-1"] = FakeJob("late-1", old_name, None, "x", {})
+        clock.now += 11
+        with capture_logs() as logs:
+            svc.step()
+    assert fake.terminated == ["late-1"]
+    assert any(e["event"] == "stranger_cancelled" for e in logs)
+    assert [j.name for j in fake.jobs.values() if j.state == "queued"] != [old_name]

@@ -61,6 +61,8 @@ class Controller:
         self.running: dict[str, set[str]] = {name: set() for name in clusters}
         self.triaging: dict[str, set[str]] = {name: set() for name in clusters}
         self.next_running_poll: dict[str, float] = dict.fromkeys(clusters, 0.0)
+        self.retired: dict[int, float] = {}
+        """Batch id → until when a withdrawn submission name is still swept for strangers."""
         self.submitting: dict[str, int] = dict.fromkeys(clusters, 0)
         self.waiting: dict[str, FairQueue] = {
             name: FairQueue(config.priority_base, config.owner_weights) for name in clusters

@@ -25,11 +25,21 @@ from distributor.service.config import Cluster, InDoubtPolicy
 from distributor.service.controller import Controller
 from distributor.service.state import BatchRow, BatchState, InstanceRow
 
-__all__ = ["check_queueing_errors", "poll", "reset_stale", "resolve_in_doubt", "sweep_strangers"]
+__all__ = [
+    "RETIRED_WATCH",
+    "check_queueing_errors",
+    "poll",
+    "reset_stale",
+    "resolve_in_doubt",
+    "sweep_strangers",
+]
 
 log = structlog.get_logger(__name__)
 
 S = TaskInstanceStatus
+
+RETIRED_WATCH = 3600.0
+"""Seconds a withdrawn submission name keeps being swept for jobs created under it late."""
 
 
 def poll(ctl: Controller, cluster: Cluster) -> bool:
@@ -171,8 +181,9 @@ def check_queueing_errors(ctl: Controller, cluster: Cluster) -> None:
 def sweep_strangers(ctl: Controller, cluster: Cluster) -> int:
     """Cancel scheduler jobs under this journal's submission names whose ids it did not record.
 
-    Only the names of batches the controller holds (those with live members, and those it
-    abandoned or withdrew since it started) are asked about. Returns how many were cancelled.
+    The names asked about are those of the batches with live members and of the submissions
+    withdrawn in the last `RETIRED_WATCH` seconds (a submit call of a dead controller may still
+    create one). Returns how many jobs were cancelled.
     """
     if cluster.lookup is None:
         return 0
@@ -270,6 +281,8 @@ def resolve_in_doubt(ctl: Controller, cluster: Cluster) -> None:
         else:
             batch.state = BatchState.ABANDONED
             ctl.txn.batch(batch)
+            # A submit call still running in the dead controller could yet create it.
+            ctl.retired[batch.id] = now + RETIRED_WATCH
             for inst in _live_members(ctl, batch):
                 inst.batch_id = inst.step = None
                 ctl.move(inst, S.QUEUED, f"submission {batch.name!r} was never made; queued again")

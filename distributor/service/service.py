@@ -238,7 +238,7 @@ class Service:
             for cluster in healthy:
                 check_queueing_errors(ctl, cluster)
                 sweep_strangers(ctl, cluster)
-            self._prune_batches()
+            self._prune_batches(now)
             ctl.flush()
         submitted = 0
         global_room = self._global_room()
@@ -264,13 +264,15 @@ class Service:
         active = sum(len(v) for v in ctl.in_scheduler.values()) + sum(ctl.submitting.values())
         return max(0, self.config.max_active - active)
 
-    def _prune_batches(self) -> None:
+    def _prune_batches(self, now: float) -> None:
+        """Forget batches without live members (withdrawn ones once their watch is over)."""
         ctl = self._ctl
         for batch_id, batch in list(ctl.batches.items()):
-            if batch.state == BatchState.INTENT:
+            if batch.state == BatchState.INTENT or ctl.retired.get(batch_id, 0.0) > now:
                 continue
             if not any(iid in ctl.instances for iid in batch.members.values()):
                 del ctl.batches[batch_id]
+                ctl.retired.pop(batch_id, None)
 
     def wait(self, tasks: str | Iterable[str] | None = None, timeout: float | None = None) -> bool:
         """Run cycles until the named tasks (all tasks when None) are terminal.
