@@ -59,3 +59,12 @@ def test_settings_out_of_range_are_refused() -> None:
         ServiceConfig(scale_factor=1)
     with pytest.raises(ConfigError, match="owner_weights"):
         ServiceConfig(owner_weights={"x": -1})
+
+
+def test_the_service_package_exports_a_sorted_complete_api() -> None:
+    """`distributor.service.__all__` is sorted and every name in it exists."""
+    import distributor.service as service
+
+    assert list(service.__all__) == sorted(service.__all__)
+    for name in service.__all__:
+        assert hasattr(service, name), name
