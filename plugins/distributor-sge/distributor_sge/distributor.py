@@ -48,6 +48,7 @@ from distributor.batch import (
     TrackedDistributor,
     Transport,
     check_directive_value,
+    check_env_name,
     find_worker_executable,
     safe_name,
     worker_node_command,
@@ -110,7 +111,12 @@ class SgeDistributor(TrackedDistributor):
         rerunnable: let Grid Engine rerun a job after a host failure (``-r y``; default no).
         max_array_size: at most this many tasks per array chunk (default: ``max_aj_tasks``).
         worker: path of ``distributor-worker`` on the hosts (default: beside this Python).
-        user: whose jobs qstat and qacct list (default: the current user).
+        user: whose jobs qstat and qacct list (default: the effective user).
+
+    Raises:
+        ResourceError: an option that would be written into job scripts is unsafe (a PE,
+            resource or working-directory value that cannot be a directive, an environment
+            variable name that is not one).
     """
 
     first_array_index = 1
@@ -170,8 +176,14 @@ class SgeDistributor(TrackedDistributor):
             if working_directory is not None
             else None
         )
-        self._environment = dict(environment or {})
-        self._inherit = inherit_environment
+        self._environment = {check_env_name(k): v for k, v in (environment or {}).items()}
+        self._inherit: tuple[str, ...] | bool
+        if isinstance(inherit_environment, bool):
+            self._inherit = inherit_environment
+        elif isinstance(inherit_environment, str):  # one name, not its characters
+            self._inherit = (check_env_name(inherit_environment),)
+        else:
+            self._inherit = tuple(map(check_env_name, inherit_environment))
         self._rerunnable = rerunnable
         self._max_array_size = max_array_size
         self._cluster_max_array_size: int | None = None
@@ -241,7 +253,7 @@ class SgeDistributor(TrackedDistributor):
 
     def _job_environment(self) -> dict[str, str]:
         inherited: dict[str, str] = {}
-        if self._inherit is not True and self._inherit is not False:
+        if not isinstance(self._inherit, bool):
             inherited = {key: os.environ[key] for key in self._inherit if key in os.environ}
         return {**inherited, **self._environment}
 

@@ -117,6 +117,10 @@ def test_unsafe_paths_and_options_are_refused(tmp_path: Path) -> None:
         SgeDistributor("dev", submit_root=tmp_path / "r", working_directory="/tmp/a b")
     with pytest.raises(ResourceError, match="parallel_environment"):
         SgeDistributor("dev", submit_root=tmp_path / "r", parallel_environment="smp 2 -V")
+    with pytest.raises(ResourceError, match="environment"):
+        SgeDistributor("dev", submit_root=tmp_path / "r", environment={"A B": "1"})
+    with pytest.raises(ResourceError, match="environment"):
+        SgeDistributor("dev", submit_root=tmp_path / "r", inherit_environment=["PATH;id"])
     with pytest.raises(TypeError, match="bogus"):
         SgeDistributor("dev", submit_root=tmp_path / "r", bogus=1)
 
