@@ -10,9 +10,13 @@ from hypothesis import strategies as st
 from distributor import TaskInstanceStatus
 from distributor.batch import (
     JobPhase,
+    JobStatus,
+    command_phrase,
     describe_exit,
     exit_info_from_record,
     exit_info_from_returncode,
+    killed_for_memory,
+    peak_memory,
     signal_name,
     usage_stats,
 )
@@ -71,3 +75,33 @@ def test_batch_public_api_is_sorted_and_importable() -> None:
 
     assert list(batch.__all__) == sorted(batch.__all__)
     assert all(hasattr(batch, name) for name in batch.__all__)
+
+
+def test_command_phrase_prefers_the_record() -> None:
+    """The worker's record says how the command ended; else the scheduler's code, or nothing."""
+    final = JobStatus("1", JobPhase.FINAL, "EXIT", exit_code=137)
+    assert command_phrase(final, record(error="no such file")) == (
+        "the command could not be started (no such file)"
+    )
+    killed = record(returncode=137, exit_code=None, signal="SIGKILL")
+    assert command_phrase(final, killed) == "the command was killed by signal SIGKILL"
+    assert command_phrase(final, record(returncode=3, exit_code=3)) == (
+        "the command exited with status 3"
+    )
+    assert command_phrase(final, None).startswith("the job exited with status 137")
+    never = JobStatus("1", JobPhase.FINAL, "EXIT")
+    assert command_phrase(never, None) == "no exit status was recorded (it may never have started)"
+
+
+def test_sigkill_at_the_memory_request_counts_as_a_memory_kill() -> None:
+    """SIGKILL with a peak at 90 % of the request is a memory kill; below it, or without a
+    request or a SIGKILL, it is not."""
+    near = JobStatus("1", JobPhase.FINAL, "FAILED", signal=9, maxrss_bytes=95)
+    assert peak_memory(near, record(maxrss_bytes=80)) == 95
+    assert killed_for_memory(near, None, 100)
+    assert not killed_for_memory(near, None, 1000)
+    assert not killed_for_memory(near, None, None)
+    by_code = JobStatus("1", JobPhase.FINAL, "EXIT", exit_code=137)
+    assert killed_for_memory(by_code, record(maxrss_bytes=99), 100)
+    assert not killed_for_memory(JobStatus("1", JobPhase.FINAL, "EXIT", exit_code=1), None, 1)
+    assert peak_memory(JobStatus("1", JobPhase.FINAL, "EXIT"), None) is None

@@ -6,6 +6,9 @@ are the scheduler-independent parts of that map:
 
 * `describe_exit` / `describe_record`: human phrases ("exited with status 3", "was killed by
   signal SIGKILL") for messages.
+* `command_phrase`: how the command ended, from the worker's record if there is one, else from
+  the scheduler's exit code; `peak_memory` and `killed_for_memory` (a SIGKILL at the memory
+  request, which cgroup OOM kills look like when the scheduler does not name them).
 * `exit_info_from_record`: the fallback used when the scheduler has no final record of a job
   but the worker wrote one.
 * `exit_info_from_returncode`: ``ClusterWorkerNode.get_exit_info`` for wrapped commands.
@@ -23,14 +26,18 @@ from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus
 from distributor.worker.record import ExitRecord
 
 __all__ = [
+    "MEMORY_KILL_FRACTION",
     "SCHEDULER_SIGNALS",
     "JobPhase",
     "JobStatus",
+    "command_phrase",
     "describe_exit",
     "describe_record",
     "exit_info_from_record",
     "exit_info_from_returncode",
+    "killed_for_memory",
     "mebibytes",
+    "peak_memory",
     "signal_name",
     "usage_stats",
 ]
@@ -118,6 +125,55 @@ def describe_record(record: ExitRecord) -> str:
     if record.maxrss_bytes:
         text += f"; peak memory {mebibytes(record.maxrss_bytes)}"
     return text
+
+
+def command_phrase(status: JobStatus, record: ExitRecord | None) -> str:
+    """How the command ended, for a state map's message.
+
+    The worker's record wins (``the command could not be started (...)``, ``the command was
+    killed by signal SIGKILL``, ``the command exited with status 3``); without one, the
+    scheduler's exit code and signal (``the job exited with status 137 ...``), or ``no exit
+    status was recorded (it may never have started)`` when the scheduler reported neither.
+    """
+    if record is not None:
+        if record.error:
+            return f"the command could not be started ({record.error})"
+        if record.signal:
+            return f"the command was killed by signal {record.signal}"
+        return f"the command {describe_exit(record.exit_code, None)}"
+    if status.exit_code is None and not status.signal:
+        return "no exit status was recorded (it may never have started)"
+    return f"the job {describe_exit(status.exit_code, status.signal)}"
+
+
+MEMORY_KILL_FRACTION = 0.9
+"""A SIGKILLed job whose peak memory reached this share of its request was killed for memory
+(sampled peaks lag the real one)."""
+
+
+def peak_memory(status: JobStatus, record: ExitRecord | None) -> int | None:
+    """The larger of the scheduler's and the worker's peak memory in bytes; None if neither."""
+    peaks = [p for p in (status.maxrss_bytes, record.maxrss_bytes if record else None) if p]
+    return max(peaks) if peaks else None
+
+
+def killed_for_memory(
+    status: JobStatus,
+    record: ExitRecord | None,
+    memory_bytes: int | None,
+    *,
+    fraction: float = MEMORY_KILL_FRACTION,
+) -> bool:
+    """Whether a job looks killed for memory although the scheduler did not say so: SIGKILL
+    (signal 9, exit status 137, or the record's ``SIGKILL``) with a peak of at least `fraction`
+    of the requested `memory_bytes`."""
+    sigkill = (
+        status.signal == 9
+        or status.exit_code == 128 + 9
+        or (record is not None and record.signal == "SIGKILL")
+    )
+    peak = peak_memory(status, record)
+    return bool(sigkill and memory_bytes and peak is not None and peak >= fraction * memory_bytes)
 
 
 def mebibytes(amount: int) -> str:

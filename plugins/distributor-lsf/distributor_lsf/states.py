@@ -46,7 +46,15 @@ DONE first.
 from __future__ import annotations
 
 from distributor import RemoteExitInfo, TaskInstanceStatus, format_seconds
-from distributor.batch import JobPhase, JobStatus, TrackedJob, describe_exit, mebibytes
+from distributor.batch import (
+    JobPhase,
+    JobStatus,
+    TrackedJob,
+    command_phrase,
+    killed_for_memory,
+    mebibytes,
+    peak_memory,
+)
 from distributor.worker import ExitRecord
 
 __all__ = [
@@ -136,10 +144,6 @@ LIMIT_REASONS: dict[str, str] = {
 }
 """Reasons meaning the job hit a limit → the limit's name."""
 
-MEMORY_KILL_FRACTION = 0.9
-"""A SIGKILLed job whose peak memory reached this share of its request was killed for memory
-(by the kernel's OOM killer under a cgroup limit, which LSF may not name)."""
-
 _NEVER_CLEAR = {
     "dependency condition invalid or never satisfied": (
         "a job it depends on ended in a way that can never satisfy the dependency"
@@ -169,17 +173,6 @@ def queueing_error(reason: str) -> str | None:
     return None
 
 
-def _command_phrase(status: JobStatus, record: ExitRecord | None) -> str:
-    """How the command ended, preferring the worker's record to LSF's exit code."""
-    if record is not None:
-        if record.error:
-            return f"the command could not be started ({record.error})"
-        if record.signal:
-            return f"the command was killed by signal {record.signal}"
-        return f"the command {describe_exit(record.exit_code, None)}"
-    return f"the job {describe_exit(status.exit_code, status.signal)}"
-
-
 def _lsf_detail(status: JobStatus) -> str:
     parts = [f"LSF {status.state}"]
     if status.reason:
@@ -192,26 +185,6 @@ def _lsf_detail(status: JobStatus) -> str:
     return "(" + ", ".join(parts) + ")"
 
 
-def _peak(status: JobStatus, record: ExitRecord | None) -> int | None:
-    peaks = [p for p in (status.maxrss_bytes, record.maxrss_bytes if record else None) if p]
-    return max(peaks) if peaks else None
-
-
-def _killed_for_memory(job: TrackedJob, status: JobStatus, record: ExitRecord | None) -> bool:
-    sigkill = (
-        status.signal == 9
-        or status.exit_code == 128 + 9
-        or (record is not None and record.signal == "SIGKILL")
-    )
-    peak = _peak(status, record)
-    return bool(
-        sigkill
-        and job.memory_bytes
-        and peak is not None
-        and peak >= MEMORY_KILL_FRACTION * job.memory_bytes
-    )
-
-
 def _limit_message(job: TrackedJob, status: JobStatus, record: ExitRecord | None) -> str:
     limit = LIMIT_REASONS.get(status.reason, "memory")
     detail = _lsf_detail(status)
@@ -220,7 +193,7 @@ def _limit_message(job: TrackedJob, status: JobStatus, record: ExitRecord | None
         return f"exceeded its runtime limit{of} and was killed {detail}"
     if limit == "memory":
         of = f" of {mebibytes(job.memory_bytes)}" if job.memory_bytes else ""
-        peak = _peak(status, record)
+        peak = peak_memory(status, record)
         seen = f"; peak seen {mebibytes(peak)}" if peak else ""
         return f"exceeded its memory limit{of} and was killed{seen} {detail}"
     if limit == "deadline":
@@ -245,21 +218,21 @@ def classify(job: TrackedJob, status: JobStatus, record: ExitRecord | None) -> R
     if job.terminated:
         return RemoteExitInfo(
             TaskInstanceStatus.KILLED_SELF,
-            f"terminated on request; {_command_phrase(status, record)} {detail}",
+            f"terminated on request; {command_phrase(status, record)} {detail}",
         )
     if reason in KILL_REASONS:
         return RemoteExitInfo(
             TaskInstanceStatus.KILLED_SELF,
             f"killed {_killer(reason)} outside this distributor; "
-            f"{_command_phrase(status, record)} {detail}",
+            f"{command_phrase(status, record)} {detail}",
         )
-    if reason in LIMIT_REASONS or _killed_for_memory(job, status, record):
+    if reason in LIMIT_REASONS or killed_for_memory(status, record, job.memory_bytes):
         return RemoteExitInfo(
             TaskInstanceStatus.RESOURCE_ERROR, _limit_message(job, status, record)
         )
     if reason in ("", "TERM_EXTERNAL_SIGNAL", "TERM_UNKNOWN"):
         return RemoteExitInfo(
-            TaskInstanceStatus.ERROR, f"{_command_phrase(status, record)} {detail}"
+            TaskInstanceStatus.ERROR, f"{command_phrase(status, record)} {detail}"
         )
     description = TERMINATION_REASONS.get(reason)
     what = (

@@ -53,7 +53,7 @@ def wait_running(distributor: LsfDistributor, did: str, timeout: float = 30.0) -
     while time.monotonic() < deadline:
         status = distributor.tracker.statuses([did]).get(did)
         if status is not None and status.phase is JobPhase.RUNNING:
-            time.sleep(0.5)
+            time.sleep(1.0)
             return
         time.sleep(0.1)
     raise AssertionError(f"{did} did not start within {timeout}s")
