@@ -68,7 +68,7 @@ SIGNAL_BASE = 256
 ExitCodes = Mapping[int, tuple[str, str]]
 """Negative ``Exit_status`` → (symbol, meaning)."""
 
-PRO_EXIT_CODES: ExitCodes = {
+_SHARED_EXIT_CODES: ExitCodes = {
     -1: ("JOB_EXEC_FAIL1", "execution failed before files were staged, no retry"),
     -2: ("JOB_EXEC_FAIL2", "execution failed after files were staged, no retry"),
     -3: ("JOB_EXEC_RETRY", "execution failed, to be retried"),
@@ -76,6 +76,11 @@ PRO_EXIT_CODES: ExitCodes = {
     -5: ("JOB_EXEC_INITRST", "aborted on MoM initialization, checkpointed, no migration"),
     -6: ("JOB_EXEC_INITRMG", "aborted on MoM initialization, checkpointed, may migrate"),
     -7: ("JOB_EXEC_BADRESRT", "restart from checkpoint failed"),
+}
+"""The codes both flavours inherited from OpenPBS 2.3 and still share."""
+
+PRO_EXIT_CODES: ExitCodes = {
+    **_SHARED_EXIT_CODES,
     -10: ("JOB_EXEC_FAILUID", "invalid user or group id for the job"),
     -11: ("JOB_EXEC_RERUN", "the job was rerun"),
     -12: ("JOB_EXEC_CHKP", "checkpointed and killed"),
@@ -101,13 +106,7 @@ PRO_EXIT_CODES: ExitCodes = {
 """PBS Pro / OpenPBS negative exit codes (OpenPBS ``src/include/job.h``)."""
 
 TORQUE_EXIT_CODES: ExitCodes = {
-    -1: ("JOB_EXEC_FAIL1", "execution failed before files were staged, no retry"),
-    -2: ("JOB_EXEC_FAIL2", "execution failed after files were staged, no retry"),
-    -3: ("JOB_EXEC_RETRY", "execution failed, to be retried"),
-    -4: ("JOB_EXEC_INITABT", "aborted on MoM initialization"),
-    -5: ("JOB_EXEC_INITRST", "aborted on MoM initialization, checkpointed, no migration"),
-    -6: ("JOB_EXEC_INITRMG", "aborted on MoM initialization, checkpointed, may migrate"),
-    -7: ("JOB_EXEC_BADRESRT", "restart from checkpoint failed"),
+    **_SHARED_EXIT_CODES,
     -8: ("JOB_EXEC_CMDFAIL", "exec() of the user command failed"),
     -9: ("JOB_EXEC_STDOUTFAIL", "could not create or open the stdout/stderr files"),
     -10: ("JOB_EXEC_OVERLIMIT_MEM", "exceeded a memory limit"),

@@ -229,14 +229,12 @@ class PbsDistributor(TrackedDistributor):
         """
         request = parse_request(requested_resources, DECLARED_RESOURCES)
         job_id, task_dir = self._submit(command, name, request)
-        self.tracker.track(
+        return self.track_task(
             job_id,
-            record_path=task_dir / "exit.json",
+            task_dir,
             memory_bytes=request.memory_bytes,
             runtime_seconds=request.runtime_seconds,
         )
-        self._log.info("job_submitted", distributor_id=job_id, name=safe_name(name))
-        return job_id
 
     def submit_array_to_batch_distributor(
         self,

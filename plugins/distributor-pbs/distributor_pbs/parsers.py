@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree
@@ -193,23 +193,14 @@ def parse_flavour(text: str) -> str | None:
     return None
 
 
-def _number(key: str, value: str | None) -> int | None:
+def _optional(parse: Callable[[str], int], key: str, value: str | None) -> int | None:
+    """`parse` of a present attribute; None for an absent or empty one."""
     if value is None or value == "":
         return None
     try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"{key}={value!r} is not an integer") from None
-
-
-def _optional(parse: Any, key: str, value: str | None) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        result: int = parse(value)
+        return parse(value)
     except ValueError:
         raise ValueError(f"{key}={value!r} is malformed") from None
-    return result
 
 
 def status_from_attributes(job_id: str, attributes: Mapping[str, str], source: str) -> PbsJobStatus:
@@ -222,10 +213,10 @@ def status_from_attributes(job_id: str, attributes: Mapping[str, str], source: s
     if not state:
         raise ValueError(f"job {job_id!r} has no job_state")
     phase = JOB_STATES.get(state, (JobPhase.QUEUED, ""))[0]
-    exit_status = _number(
-        "Exit_status", attributes.get("Exit_status", attributes.get("exit_status"))
+    exit_status = _optional(
+        int, "Exit_status", attributes.get("Exit_status", attributes.get("exit_status"))
     )
-    substate = _number("substate", attributes.get("substate"))
+    substate = _optional(int, "substate", attributes.get("substate"))
     maxrss = _optional(parse_size, "resources_used.mem", attributes.get("resources_used.mem"))
     used = _optional(
         parse_duration, "resources_used.walltime", attributes.get("resources_used.walltime")
