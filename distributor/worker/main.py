@@ -81,6 +81,11 @@ def run_wrapped(
         returncode = 127
     else:
         pid = child.pid
+        # A SIGTERM/SIGINT sent to the job before the command existed reached only us:
+        # pass it on, or the command would run until the scheduler's SIGKILL.
+        for name in dict.fromkeys(received):
+            if name in ("SIGTERM", "SIGINT"):
+                child.send_signal(signal.Signals[name])
         own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         status, usage, sampled_peak = _wait_sampling(pid)
         child.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from reaping again
