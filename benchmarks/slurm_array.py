@@ -119,11 +119,17 @@ def main() -> int:
             f"  distributor (SlurmDistributor):          {ours_seconds:8.2f} s, "
             f"{stats.cycles} poll cycles, {calls['squeue'] / cycles:.2f} squeue/cycle, "
             f"{calls['sacct'] / cycles:.2f} sacct/cycle, "
-            f"{stats.status_commands / cycles:.2f} status commands/cycle, "
+            f"{stats.status_commands / cycles:.2f} status queries/cycle, "
             f"sbatch {calls['sbatch']}, scontrol {calls['scontrol']}"
         )
+        retried = calls["squeue"] - stats.status_commands
+        if retried:
+            print(
+                f"  WARNING: {retried} squeue attempts were retries (the controller did not "
+                "answer at times): this round's figures are disturbed"
+            )
         ratio = ours_seconds / base_seconds
-        verdict = "meets" if ratio <= 1.1 and calls["squeue"] == stats.cycles else "MISSES"
+        verdict = "meets" if ratio <= 1.1 and stats.status_commands == stats.cycles else "MISSES"
         print(
             f"  ratio distributor/baseline: {ratio:.3f} ({verdict} the target ≤ 1.1 with "
             "exactly one status command per poll cycle)"
