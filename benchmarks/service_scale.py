@@ -96,7 +96,7 @@ def holding(count: int) -> None:
             assert service.summary().all_done
             wal = service._journal.size_bytes()
         at_rest = journal.stat().st_size
-        print(f"    add {count} tasks          : {add:6.2f} CPU s")
+        print(f"    {f'add {count} tasks':<27}: {add:6.2f} CPU s")
         print(f"    submit all in one cycle    : {submit:6.2f} CPU s (arrays of 1000)")
         print(f"    poll cycle, all in flight  : {statistics.mean(polls):6.3f} CPU s mean, "
               f"{max(polls):.3f} max (target <= 0.5)")  # fmt: skip
