@@ -19,9 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from distributor import RemoteExitInfo, TaskInstanceStatus
+from distributor import RemoteExitInfo, RemoteExitInfoNotAvailable, TaskInstanceStatus
 from distributor.batch import JobPhase
-from distributor.testing import wait_for_exit_info
 from distributor_pbs import PbsDistributor
 from distributor_pbs.testing import FAST_POLLING, fake_environment
 
@@ -39,10 +38,15 @@ LIMITS = {
 
 @dataclass
 class Matrix:
-    """The submitted cases and how each ended."""
+    """One flavour's three fake servers, the submitted cases and how each ended."""
 
     flavour: str
+    pbs: PbsDistributor
+    old: PbsDistributor
+    gone: PbsDistributor
+    env: dict[str, str]
     ids: dict[str, str] = field(default_factory=dict)
+    owner: dict[str, PbsDistributor] = field(default_factory=dict)
     infos: dict[str, RemoteExitInfo] = field(default_factory=dict)
 
 
@@ -76,60 +80,84 @@ def qdel_outside(env: dict[str, str], did: str) -> None:
     subprocess.run(["qdel", did], env={**os.environ, **env}, check=True)
 
 
-@pytest.fixture(scope="module", params=["pro", "torque"])
-def matrix(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Matrix]:
-    """Submit every case to both fakes of one flavour, delete what needs it, wait for all."""
-    flavour: str = request.param
-    tmp = tmp_path_factory.mktemp(f"matrix-{flavour}")
+def submit_all(tmp: Path, flavour: str) -> Matrix:
+    """Submit every case of one flavour (a documented, an old and a forgetful server)."""
     pbs, env = fake(tmp / "documented", flavour)
     old, _ = fake(tmp / "signal", flavour, limit_codes="signal")
     gone, _ = fake(tmp / "forgetful", flavour, history=False, keep_completed=0)
-    m = Matrix(flavour)
+    m = Matrix(flavour, pbs, old, gone, env)
     main = {"queue": "main", "runtime": 60}
-    submit = pbs.submit_to_batch_distributor
-    m.ids["exit 0"] = submit("true", "exit0", main)
-    m.ids["exit 3"] = submit("exit 3", "exit3", main)
-    m.ids["kill -9 $$"] = submit("kill -9 $$", "kill9", main)
-    m.ids["memory limit"] = submit(HOG, "hog", {**main, "memory": "100M"})
-    m.ids["time limit"] = submit("sleep 60", "timeout", {**main, "runtime": 2})
-    m.ids["qdel outside, running"] = submit("sleep 60", "outside", main)
-    m.ids["qdel outside, queued"] = submit("sleep 60", "outside", {"queue": "stopped"})
-    m.ids["terminate running"] = submit("sleep 60", "term", main)
-    m.ids["terminate queued"] = submit("sleep 60", "term", {"queue": "stopped"})
-    m.ids["old server: memory limit"] = old.submit_to_batch_distributor(
-        HOG, "hog", {**main, "memory": "100M"}
-    )
-    m.ids["old server: time limit"] = old.submit_to_batch_distributor(
-        "sleep 60", "timeout", {**main, "runtime": 2}
-    )
-    forget = gone.submit_to_batch_distributor
-    m.ids["no history: exit 0"] = forget("true", "exit0", main)
-    m.ids["no history: exit 3"] = forget("exit 3", "exit3", main)
-    m.ids["no history, no record"] = forget("kill -9 $PPID", "lost", main)
-    whole = pbs.submit_array_to_batch_distributor("sleep 60", "whole", main, 3)
-    owner = {did: pbs for did in m.ids.values()}
-    owner.update({m.ids[c]: old for c in m.ids if c.startswith("old server")})
-    owner.update({m.ids[c]: gone for c in m.ids if c.startswith("no history")})
+    hog = {**main, "memory": "100M"}
+    cases: list[tuple[str, PbsDistributor, str, dict[str, object]]] = [
+        ("exit 0", pbs, "true", main),
+        ("exit 3", pbs, "exit 3", main),
+        ("kill -9 $$", pbs, "kill -9 $$", main),
+        ("memory limit", pbs, HOG, hog),
+        ("time limit", pbs, "sleep 60", {**main, "runtime": 2}),
+        ("qdel outside, running", pbs, "sleep 60", main),
+        ("qdel outside, queued", pbs, "sleep 60", {"queue": "stopped"}),
+        ("terminate running", pbs, "sleep 60", main),
+        ("terminate queued", pbs, "sleep 60", {"queue": "stopped"}),
+        ("old server: memory limit", old, HOG, hog),
+        ("old server: time limit", old, "sleep 60", {**main, "runtime": 2}),
+        ("no history: exit 0", gone, "true", main),
+        ("no history: exit 3", gone, "exit 3", main),
+        ("no history, no record", gone, "kill -9 $PPID", main),
+    ]
+    for case, server, command, resources in cases:
+        m.ids[case] = server.submit_to_batch_distributor(command, "case", resources)
+        m.owner[m.ids[case]] = server
+    for step, did in pbs.submit_array_to_batch_distributor("sleep 60", "whole", main, 3).items():
+        m.ids[f"whole array step {step}"] = did
+        m.owner[did] = pbs
+    return m
+
+
+def delete(m: Matrix) -> None:
+    """Delete with qdel at a shell, and terminate through the distributor, once running."""
+    wait_running(m.pbs, m.ids["qdel outside, running"])
+    qdel_outside(m.env, m.ids["qdel outside, running"])
+    qdel_outside(m.env, m.ids["qdel outside, queued"])
+    wait_running(m.pbs, m.ids["terminate running"])
+    m.pbs.terminate_task_instances([m.ids["terminate running"], m.ids["terminate queued"]])
+    whole = [did for case, did in m.ids.items() if case.startswith("whole array")]
+    wait_running(m.pbs, whole[1])
+    m.pbs.terminate_task_instances(whole)
+
+
+def collect(runs: list[Matrix], timeout: float) -> None:
+    """Poll every case of every run together until all have final exit info."""
+    deadline = time.monotonic() + timeout
+    waiting = {(m.flavour, case) for m in runs for case in m.ids}
+    while waiting and time.monotonic() < deadline:
+        for m in runs:
+            for case, did in m.ids.items():
+                if (m.flavour, case) not in waiting:
+                    continue
+                try:
+                    info = m.owner[did].get_remote_exit_info(did)
+                except RemoteExitInfoNotAvailable:
+                    continue
+                if info.finalized:
+                    m.infos[case] = info
+                    waiting.discard((m.flavour, case))
+        time.sleep(0.05)
+    assert not waiting, f"no final exit info after {timeout}s: {sorted(waiting)}"
+
+
+@pytest.fixture(scope="module")
+def matrices(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Matrix]]:
+    """Both flavours' cases, submitted together so their waits overlap, all ended."""
+    runs = {f: submit_all(tmp_path_factory.mktemp(f"matrix-{f}"), f) for f in ("pro", "torque")}
     try:
-        wait_running(pbs, m.ids["qdel outside, running"])
-        qdel_outside(env, m.ids["qdel outside, running"])
-        qdel_outside(env, m.ids["qdel outside, queued"])
-        wait_running(pbs, m.ids["terminate running"])
-        pbs.terminate_task_instances([m.ids["terminate running"], m.ids["terminate queued"]])
-        wait_running(pbs, whole[1])
-        m.ids["terminate whole array"] = whole[1]
-        owner[whole[1]] = pbs
-        pbs.terminate_task_instances(list(whole.values()))
-        for case, did in m.ids.items():
-            m.infos[case] = wait_for_exit_info(owner[did], did, 30.0, 0.05)
-        for step, did in whole.items():
-            m.infos[f"whole array step {step}"] = wait_for_exit_info(pbs, did, 30.0, 0.05)
-        yield m
+        for m in runs.values():
+            delete(m)
+        collect(list(runs.values()), timeout=60.0)
+        yield runs
     finally:
-        for distributor in (pbs, old, gone):
-            distributor.terminate_task_instances(distributor.tracker.tracked())
+        for m in runs.values():
+            for distributor in (m.pbs, m.old, m.gone):
+                distributor.terminate_task_instances(distributor.tracker.tracked())
 
 
 K, Z, E, D, U = (
@@ -149,7 +177,7 @@ CASES = [
     ("qdel outside, queued", K, U, ""),
     ("terminate running", K, K, "terminated on request"),
     ("terminate queued", K, K, "terminated on request"),
-    ("terminate whole array", K, K, "terminated on request"),
+    ("whole array step 1", K, K, "terminated on request"),
     ("old server: memory limit", Z, Z, "exceeded its memory limit of 100.0 MiB"),
     ("old server: time limit", Z, Z, "exceeded its runtime limit of 00:00:02"),
     ("no history: exit 0", D, D, ""),
@@ -158,9 +186,11 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("flavour", ["pro", "torque"])
 @pytest.mark.parametrize(("case", "pro", "torque", "words"), CASES, ids=[case[0] for case in CASES])
 def test_exit_matrix(
-    matrix: Matrix,
+    matrices: dict[str, Matrix],
+    flavour: str,
     case: str,
     pro: TaskInstanceStatus,
     torque: TaskInstanceStatus,
@@ -168,35 +198,43 @@ def test_exit_matrix(
 ) -> None:
     """Each case ends in its flavour's expected state with a message that says what happened
     (Torque keeps no trace of who deleted a queued job, so that one is U there)."""
-    info = matrix.infos[case]
-    expected = pro if matrix.flavour == "pro" else torque
+    info = matrices[flavour].infos[case]
+    expected = pro if flavour == "pro" else torque
     assert info.finalized
     assert info.error_state == expected, f"{case}: {info}"
     assert words in info.error_message, f"{case}: {info.error_message!r}"
 
 
-def test_documented_codes_are_named(matrix: Matrix) -> None:
+@pytest.mark.parametrize(
+    ("flavour", "memory", "runtime"),
+    [
+        ("pro", "-27 JOB_EXEC_KILL_MEM", "-29 JOB_EXEC_KILL_WALLTIME"),
+        ("torque", "-10 JOB_EXEC_OVERLIMIT_MEM", "-11 JOB_EXEC_OVERLIMIT_WT"),
+    ],
+)
+def test_documented_codes_are_named(
+    matrices: dict[str, Matrix], flavour: str, memory: str, runtime: str
+) -> None:
     """Limit kills name the documented Exit_status code of the flavour."""
-    memory, runtime = (
-        ("-27 JOB_EXEC_KILL_MEM", "-29 JOB_EXEC_KILL_WALLTIME")
-        if matrix.flavour == "pro"
-        else ("-10 JOB_EXEC_OVERLIMIT_MEM", "-11 JOB_EXEC_OVERLIMIT_WT")
-    )
-    assert memory in matrix.infos["memory limit"].error_message
-    assert runtime in matrix.infos["time limit"].error_message
+    infos = matrices[flavour].infos
+    assert memory in infos["memory limit"].error_message
+    assert runtime in infos["time limit"].error_message
 
 
-def test_whole_array_is_killed(matrix: Matrix) -> None:
+@pytest.mark.parametrize("flavour", ["pro", "torque"])
+def test_whole_array_is_killed(matrices: dict[str, Matrix], flavour: str) -> None:
     """Every step of the deleted array is K."""
-    steps = [info for case, info in matrix.infos.items() if case.startswith("whole array")]
+    infos = matrices[flavour].infos
+    steps = [info for case, info in infos.items() if case.startswith("whole array")]
     assert len(steps) == 3
     assert all(info.error_state == K for info in steps)
 
 
-def test_matrix_report(matrix: Matrix, capsys: pytest.CaptureFixture[str]) -> None:
+def test_matrix_report(matrices: dict[str, Matrix], capsys: pytest.CaptureFixture[str]) -> None:
     """The observed matrix is printed (run with -s to see it)."""
     with capsys.disabled():
-        print(f"\n--- {matrix.flavour}")
-        for case, info in matrix.infos.items():
-            did = matrix.ids.get(case, "")
-            print(f"{case:28} {did:>18} {info.error_state.value} {info.error_message}")
+        for flavour, matrix in matrices.items():
+            print(f"\n--- {flavour}")
+            for case, info in matrix.infos.items():
+                did = matrix.ids.get(case, "")
+                print(f"{case:28} {did:>18} {info.error_state.value} {info.error_message}")
