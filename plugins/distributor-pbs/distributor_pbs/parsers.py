@@ -230,7 +230,7 @@ def status_from_attributes(job_id: str, attributes: Mapping[str, str], source: s
     if final and exit_status is not None:
         if exit_status > SIGNAL_BASE:
             signal = exit_status - SIGNAL_BASE
-        else:
+        elif exit_status >= 0:  # negative values are PBS's codes, not the job's
             exit_code = exit_status
     return PbsJobStatus(
         distributor_id=job_id,

@@ -31,23 +31,20 @@ from distributor import RemoteExitInfo, TaskInstanceStatus
 from distributor.batch import (
     JobStatus,
     TrackedJob,
-    describe_exit,
-    describe_record,
+    command_phrase,
     exit_info_from_record,
+    killed_for_memory,
     mebibytes,
-    signal_name,
+    peak_memory,
 )
 from distributor.worker import ExitRecord
 from distributor_pbs.codes import JOB_STATES, SIGNAL_BASE, SUBSTATE_TERMINATED
 from distributor_pbs.flavours import Flavour, walltime
 from distributor_pbs.parsers import PbsJobStatus
 
-__all__ = ["MEMORY_KILL_FRACTION", "classify", "queueing_error"]
+__all__ = ["classify", "queueing_error"]
 
-MEMORY_KILL_FRACTION = 0.9
-"""A job SIGKILLed with peak memory at this share of its request was killed for memory."""
-
-_SIGTERM, _SIGKILL = 15, 9
+_SIGTERM = 15
 
 
 def queueing_error(status: JobStatus) -> str | None:
@@ -74,32 +71,18 @@ def _exit_words(flavour: Flavour, exit_status: int) -> str:
     return str(exit_status)
 
 
-def _phrase(status: PbsJobStatus, record: ExitRecord | None) -> str:
-    """How the command ended: the worker's record if there is one, else PBS's numbers."""
-    if record is not None:
-        return f"the command {describe_record(record)}"
-    if status.signal is not None or (status.exit_code is not None and status.exit_code >= 0):
-        return f"the job {describe_exit(status.exit_code, status.signal)}"
-    return "no exit status of the command was recorded"
+def _terminated_by_pbs(status: PbsJobStatus, record: ExitRecord | None) -> bool:
+    """PBS sent the job SIGTERM (qdel, or a limit on servers that do not name it): the top
+    process died of it (256+15), or the worker trapped it (PBS signals the whole job)."""
+    trapped = record is not None and "SIGTERM" in record.signals_received
+    return status.signal == _SIGTERM or trapped
 
 
-def _signalled_by(status: PbsJobStatus, record: ExitRecord | None, number: int) -> bool:
-    """PBS ended the job with signal `number`: the top process died of it (256+N), or the
-    worker trapped it (SIGTERM: PBS signals the whole job), or the command alone died of an
-    untrappable SIGKILL (128+9) while the worker lived."""
-    if status.signal == number:
-        return True
-    if record is None:
-        return False
-    if number == _SIGTERM:
-        return "SIGTERM" in record.signals_received
-    # an untrappable SIGKILL that spared the worker came from outside the job (an OOM killer)
-    return status.exit_code == 128 + number and record.signal == signal_name(number)
-
-
-def _peak(status: PbsJobStatus, record: ExitRecord | None) -> int | None:
-    peaks = [p for p in (status.maxrss_bytes, record.maxrss_bytes if record else None) if p]
-    return max(peaks) if peaks else None
+def _killed_by_pbs(status: PbsJobStatus, record: ExitRecord | None) -> bool:
+    """PBS, or the kernel for it, ended the job with a signal: SIGTERM as above, the top
+    process killed by any signal (256+N), or the command by an untrappable SIGKILL."""
+    sigkill = status.exit_code == 128 + 9 or (record is not None and record.signal == "SIGKILL")
+    return _terminated_by_pbs(status, record) or status.signal is not None or sigkill
 
 
 def _runtime_message(job: TrackedJob, status: PbsJobStatus, detail: str) -> str:
@@ -113,7 +96,7 @@ def _memory_message(
     job: TrackedJob, status: PbsJobStatus, record: ExitRecord | None, detail: str
 ) -> str:
     limit = f" of {mebibytes(job.memory_bytes)}" if job.memory_bytes else ""
-    peak = _peak(status, record)
+    peak = peak_memory(status, record)
     seen = f"; peak seen {mebibytes(peak)}" if peak else ""
     return f"exceeded its memory limit{limit} and was killed{seen} {detail}"
 
@@ -138,23 +121,16 @@ def _limit_kill(
             TaskInstanceStatus.RESOURCE_ERROR,
             f"used more CPUs than it requested and was killed {detail}",
         )
-    signalled = _signalled_by(status, record, _SIGTERM) or _signalled_by(status, record, _SIGKILL)
     over_time = (
         status.walltime_used is not None
         and status.walltime_limit is not None
         and status.walltime_used >= status.walltime_limit
     )
-    if signalled and over_time:
+    if over_time and _killed_by_pbs(status, record):
         return RemoteExitInfo(
             TaskInstanceStatus.RESOURCE_ERROR, _runtime_message(job, status, detail)
         )
-    peak = _peak(status, record)
-    if (
-        _signalled_by(status, record, _SIGKILL)
-        and job.memory_bytes
-        and peak is not None
-        and peak >= MEMORY_KILL_FRACTION * job.memory_bytes
-    ):
+    if killed_for_memory(status, record, job.memory_bytes):
         return RemoteExitInfo(
             TaskInstanceStatus.RESOURCE_ERROR, _memory_message(job, status, record, detail)
         )
@@ -165,7 +141,7 @@ def _removed(status: PbsJobStatus, record: ExitRecord | None) -> bool:
     """Deleted by ``qdel``: PBS Pro says so in its substate; Torque only by the SIGTERM."""
     if status.substate is not None:
         return status.substate == SUBSTATE_TERMINATED
-    return _signalled_by(status, record, _SIGTERM)
+    return _terminated_by_pbs(status, record)
 
 
 def classify(
@@ -180,7 +156,7 @@ def classify(
     if job.terminated:
         return RemoteExitInfo(
             TaskInstanceStatus.KILLED_SELF,
-            f"terminated on request; {_phrase(status, record)} {detail}",
+            f"terminated on request; {command_phrase(status, record)} {detail}",
         )
     limit = _limit_kill(flavour, job, status, record)
     if limit is not None:
@@ -188,7 +164,7 @@ def classify(
     if _removed(status, record):
         return RemoteExitInfo(
             TaskInstanceStatus.KILLED_SELF,
-            f"deleted (qdel) outside this distributor; {_phrase(status, record)} {detail}",
+            f"deleted (qdel) outside this distributor; {command_phrase(status, record)} {detail}",
         )
     if status.exit_status is None:
         if record is not None:
@@ -208,4 +184,4 @@ def classify(
             f"PBS could not run it: Exit_status {flavour.codes.describe(status.exit_status)}; "
             f"retryable {detail}",
         )
-    return RemoteExitInfo(TaskInstanceStatus.ERROR, f"{_phrase(status, record)} {detail}")
+    return RemoteExitInfo(TaskInstanceStatus.ERROR, f"{command_phrase(status, record)} {detail}")
