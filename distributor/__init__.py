@@ -36,6 +36,7 @@ from distributor.protocols import (
     ClusterQueueFactory,
     ClusterWorkerNode,
     ClusterWorkerNodeFactory,
+    SupportsLookupByName,
     SupportsRunningQuery,
 )
 from distributor.registry import (
@@ -93,6 +94,7 @@ __all__ = [
     "SchedulerError",
     "SchedulerOutputError",
     "SubmissionError",
+    "SupportsLookupByName",
     "SupportsRunningQuery",
     "TaskInstanceStatus",
     "UnknownDistributorIdError",

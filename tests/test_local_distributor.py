@@ -298,3 +298,20 @@ def test_expired_history_is_pruned(tmp_path: Path) -> None:
     with pytest.raises(UnknownDistributorIdError):
         fresh.get_remote_exit_info(did)
     fresh.stop()
+
+
+def test_find_by_name_sees_every_controllers_submissions(tmp_path: Path) -> None:
+    """Submissions are found by name, array steps included, by a later controller too."""
+    state = tmp_path / "state"
+    first = LocalDistributor("local", state_dir=state)
+    single = first.submit_to_batch_distributor("true", "dsv_one", {})
+    steps = first.submit_array_to_batch_distributor("true", "dsv_arr", {}, 3)
+    assert first.find_by_name(["dsv_one", "dsv_arr", "dsv_never"]) == {
+        "dsv_one": {0: single},
+        "dsv_arr": steps,
+    }
+    first.stop()
+    second = LocalDistributor("local", state_dir=state)
+    second.start()
+    assert second.find_by_name(["dsv_arr"]) == {"dsv_arr": steps}
+    second.stop()

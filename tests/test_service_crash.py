@@ -25,9 +25,8 @@ from distributor.service.journal import Journal
 TASKS = 500
 ROUNDS = 12
 
-# The controller a workflow engine would be. The local plugin cannot yet look submissions up by
-# name, so this stand-in reads its documented command logs (see distributor.local.journal);
-# it is what makes a restart exactly-once rather than at-least-once.
+# The controller a workflow engine would be. LocalDistributor.find_by_name (every submission is
+# in a reaper's command log before its id is returned) makes a restart exactly-once.
 CONTROLLER = r"""
 import json, logging, sys
 from pathlib import Path
@@ -42,23 +41,6 @@ structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.
 work, tasks = Path(sys.argv[1]), int(sys.argv[2])
 
 
-class LookupLocal(LocalDistributor):
-    def find_by_name(self, names):
-        wanted, found = set(names), {}
-        for path in sorted((self.state_dir / "reapers").glob("*/commands.jsonl")):
-            for line in path.read_text().splitlines():
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue
-                if record.get("op") == "submit" and record.get("name") in wanted:
-                    step = int(record.get("env", {}).get("DISTRIBUTOR_ARRAY_STEP_ID", 0))
-                    found.setdefault(record["name"], {})[step] = record["id"]
-        return found
-
-
-if not hasattr(LocalDistributor, "find_by_name"):
-    LocalDistributor = LookupLocal
 distributor = LocalDistributor("crash", state_dir=work / "state", parallelism=4)
 cluster = Cluster(distributor, throttle=Throttle(max_active=16, submit_chunk=8, max_array_size=4))
 config = ServiceConfig(min_poll_interval=0.02, poll_interval=0.2, lost_grace=60)

@@ -62,6 +62,8 @@ class _Task:
     pid: int = 0
     ticks: int | None = None
     exited: dict[str, Any] | None = None
+    name: str = ""
+    step: int = 0
 
 
 class _ReaperView:
@@ -174,6 +176,7 @@ class LocalDistributor:
         self._retention = retention
         self._log = log.bind(cluster=cluster_name)
         self._tasks: dict[str, _Task] = {}
+        self._by_name: dict[str, dict[int, str]] = {}
         self._views: dict[str, _ReaperView] = {}
         self._terminated: set[str] = set()
         self._terminations = Tailer(self._state_dir / "terminations.jsonl")
@@ -315,8 +318,8 @@ class LocalDistributor:
             })  # fmt: skip
             ids.append(distributor_id)
         self._commands.write(commands)  # durable before anyone is told the ids
-        for distributor_id in ids:
-            self._tasks[distributor_id] = _Task(self._own)
+        for step, distributor_id in zip(steps, ids, strict=True):
+            self._remember(distributor_id, _Task(self._own, name=name, step=step or 0))
         self._wake()
         # One line per single submission would cost more than starting the task: sample them.
         if len(ids) > 1 or self._sequence % 1000 == 1:
@@ -353,8 +356,11 @@ class LocalDistributor:
         for view in self._views.values():
             if view is not self._own:
                 for command in view.commands.read():
-                    if command.get("op") == "submit" and command["id"] not in self._tasks:
-                        self._tasks[command["id"]] = _Task(view)
+                    if command.get("op") == "submit":
+                        step = str(command.get("env", {}).get("DISTRIBUTOR_ARRAY_STEP_ID", "0"))
+                        known = self._tasks.get(command["id"]) or _Task(view)
+                        known.name, known.step = str(command.get("name", "")), int(step)
+                        self._remember(command["id"], known)
             for event in view.events.read():
                 task = self._tasks.get(event["id"])
                 if task is None:
@@ -363,6 +369,23 @@ class LocalDistributor:
                     task.state, task.pid, task.ticks = "running", event["pid"], event.get("ticks")
                 elif event["ev"] == "exited":
                     task.state, task.exited = "exited", event
+
+    def _remember(self, distributor_id: str, task: _Task) -> None:
+        self._tasks[distributor_id] = task
+        if task.name:
+            self._by_name.setdefault(task.name, {})[task.step] = distributor_id
+
+    def find_by_name(self, names: Sequence[str]) -> dict[str, dict[int, str]]:
+        """The submissions made under each name by any controller on this state directory.
+
+        A submission is written to its reaper's command file before its id is returned, so a
+        name absent here was never submitted (the service relies on that for exactly-once).
+
+        Returns:
+            name → {array step (0 for a single task) → distributor id}.
+        """
+        self._refresh(force=True)
+        return {name: dict(self._by_name[name]) for name in names if name in self._by_name}
 
     def _active(self, task: _Task) -> bool:
         if task.state == "exited":
