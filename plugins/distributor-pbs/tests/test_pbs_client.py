@@ -3,6 +3,7 @@ failures tolerated, real failures raised, and the environment PBS commands see."
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -127,3 +128,22 @@ def test_environment_of_pbs_commands(monkeypatch: pytest.MonkeyPatch) -> None:
     env = pbs_environment("pbs.example.org", {"PATH": "/fake:/usr/bin"})
     assert "PBS_QSTAT_NO_COMPLETE" not in env
     assert (env["PBS_DEFAULT"], env["PATH"]) == ("pbs.example.org", "/fake:/usr/bin")
+
+
+def test_job_that_can_never_run_is_a_queueing_error(tmp_path: Path) -> None:
+    """A PBS Pro job asking more CPUs than any node has is reported by get_queueing_errors."""
+    queues = {"workq": {"resources_max.walltime": "01:00:00"}}
+    env = fake_environment(FAKES, tmp_path / "pbs", flavour="pro", queues=queues, node_ncpus=2)
+    pbs = PbsDistributor(
+        "fake", submit_root=tmp_path / "r", environment=env, poll_policy=FAST_POLLING
+    )
+    big = pbs.submit_to_batch_distributor("true", "big", {"cores": 4})
+    small = pbs.submit_to_batch_distributor("sleep 5", "small", {"cores": 1})
+    deadline = time.monotonic() + 10
+    errors: dict[str, str] = {}
+    while not errors and time.monotonic() < deadline:
+        errors = pbs.get_queueing_errors([big, small])
+        time.sleep(0.05)
+    assert list(errors) == [big]
+    assert "Can never run: Insufficient amount of resource: ncpus (R: 4" in errors[big]
+    pbs.terminate_task_instances([big, small])

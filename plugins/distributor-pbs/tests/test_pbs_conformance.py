@@ -6,9 +6,10 @@ from pathlib import Path
 
 from distributor import load_plugin
 from distributor.testing import ConformanceTarget
+from distributor.testing.checks import check_submit_exit_3
 from distributor.testing.conformance import PluginConformance
 from distributor_pbs import PbsClient, PbsDistributor, PbsQueue, plugin
-from distributor_pbs.testing import FAST_POLLING, fake_environment
+from distributor_pbs.testing import FAST_POLLING, conformance_target, fake_environment
 
 FAKES = Path(__file__).parent / "fakes"
 
@@ -46,3 +47,12 @@ class TestTorqueConformance(PluginConformance):
 def test_entry_point_loads_the_plugin() -> None:
     """The ``pbs`` entry point resolves to this plugin object."""
     assert load_plugin("pbs") is plugin
+
+
+def test_site_conformance_target_runs_a_check(tmp_path: Path) -> None:
+    """The target a site would build for its own server passes a live check (on the fake)."""
+    env = fake_environment(FAKES, tmp_path / "pbs", flavour="torque")
+    target = conformance_target(
+        "batch", submit_root=tmp_path / "root", environment=env, poll_policy=FAST_POLLING
+    )
+    check_submit_exit_3(target)

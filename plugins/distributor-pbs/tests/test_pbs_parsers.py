@@ -368,3 +368,21 @@ def test_duration_round_trip(seconds: int) -> None:
 def test_flavour_from_version(text: str, flavour: str | None) -> None:
     """qstat --version tells PBS Pro from Torque; anything else (Grid Engine's qstat) is None."""
     assert parsers.parse_flavour(text) == flavour
+
+
+@pytest.mark.parametrize("parse", [parsers.parse_size, parsers.parse_duration])
+@given(text=st.text(max_size=40))
+def test_unit_parsers_raise_only_value_error(parse: Callable[[str], int], text: str) -> None:
+    """Sizes and durations parse to a non-negative int or raise ValueError naming the text."""
+    try:
+        value, message = parse(text), ""
+    except ValueError as exc:
+        value, message = 0, str(exc)
+    assert value >= 0
+    assert not message or repr(text) in message
+
+
+@given(st.text(max_size=200))
+def test_flavour_detection_never_raises(text: str) -> None:
+    """Any qstat --version output gives pro, torque or None."""
+    assert parsers.parse_flavour(text) in ("pro", "torque", None)
