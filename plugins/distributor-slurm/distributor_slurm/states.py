@@ -27,9 +27,18 @@ first.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from distributor import RemoteExitInfo, TaskInstanceStatus, format_seconds
-from distributor.batch import JobPhase, JobStatus, TrackedJob, describe_exit, mebibytes
+from distributor.batch.polling import TrackedJob
+from distributor.batch.status import (
+    JobPhase,
+    JobStatus,
+    command_phrase,
+    killed_for_memory,
+    mebibytes,
+    peak_memory,
+)
 from distributor.worker import ExitRecord
 
 __all__ = [
@@ -76,10 +85,6 @@ FINAL_STATES = frozenset(
 )
 """States of a job that has ended."""
 
-MEMORY_KILL_FRACTION = 0.9
-"""A SIGKILLed job whose peak memory reached this share of its request was killed for memory
-(sampled peaks lag the real one)."""
-
 _NEVER_CLEAR = {
     "PartitionTimeLimit": "its time limit exceeds the partition's MaxTime",
     "PartitionNodeLimit": "it asks for more nodes than the partition allows",
@@ -124,19 +129,6 @@ def queueing_error(reason: str) -> str | None:
     )
 
 
-def _command_phrase(status: JobStatus, record: ExitRecord | None) -> str:
-    """How the command ended, preferring the worker's record to Slurm's exit code."""
-    if record is not None:
-        if record.error:
-            return f"the command could not be started ({record.error})"
-        if record.signal:
-            return f"the command was killed by signal {record.signal}"
-        return f"the command {describe_exit(record.exit_code, None)}"
-    if not status.exit_code and not status.signal:
-        return "no exit status was recorded (it may never have started)"
-    return f"the job {describe_exit(status.exit_code, status.signal)}"
-
-
 def _slurm_detail(status: JobStatus) -> str:
     parts = [f"Slurm state {status.state}"]
     if status.reason:
@@ -146,25 +138,9 @@ def _slurm_detail(status: JobStatus) -> str:
     return "(" + ", ".join(parts) + ")"
 
 
-def _peak(status: JobStatus, record: ExitRecord | None) -> int | None:
-    peaks = [p for p in (status.maxrss_bytes, record.maxrss_bytes if record else None) if p]
-    return max(peaks) if peaks else None
-
-
-def _killed_for_memory(job: TrackedJob, status: JobStatus, record: ExitRecord | None) -> bool:
-    sigkill = status.signal == 9 or (record is not None and record.signal == "SIGKILL")
-    peak = _peak(status, record)
-    return bool(
-        sigkill
-        and job.memory_bytes
-        and peak is not None
-        and peak >= MEMORY_KILL_FRACTION * job.memory_bytes
-    )
-
-
 def _memory_message(job: TrackedJob, status: JobStatus, record: ExitRecord | None) -> str:
     limit = f" of {mebibytes(job.memory_bytes)}" if job.memory_bytes else ""
-    peak = _peak(status, record)
+    peak = peak_memory(status, record)
     seen = f"; peak seen {mebibytes(peak)}" if peak else ""
     return f"exceeded its memory limit{limit} and was killed{seen} {_slurm_detail(status)}"
 
@@ -172,27 +148,31 @@ def _memory_message(job: TrackedJob, status: JobStatus, record: ExitRecord | Non
 def classify(job: TrackedJob, status: JobStatus, record: ExitRecord | None) -> RemoteExitInfo:
     """Map a final Slurm status and the worker's record to exit info (see the module table)."""
     state = status.state
+    if state != "COMPLETED" and not status.exit_code and not status.signal:
+        status = replace(status, exit_code=None)  # Slurm's 0:0 of a job that never exited
     detail = _slurm_detail(status)
     if state == "COMPLETED":
         return RemoteExitInfo(TaskInstanceStatus.DONE, "")
     if job.terminated:
         return RemoteExitInfo(
             TaskInstanceStatus.KILLED_SELF,
-            f"terminated on request; {_command_phrase(status, record)} {detail}",
+            f"terminated on request; {command_phrase(status, record)} {detail}",
         )
     if state == "CANCELLED":
         who = f" {status.reason}" if status.reason.startswith("by ") else ""
         return RemoteExitInfo(
             TaskInstanceStatus.KILLED_SELF,
-            f"cancelled{who} outside this distributor; {_command_phrase(status, record)} {detail}",
+            f"cancelled{who} outside this distributor; {command_phrase(status, record)} {detail}",
         )
-    if state == "OUT_OF_MEMORY" or (state == "FAILED" and _killed_for_memory(job, status, record)):
+    if state == "OUT_OF_MEMORY" or (
+        state == "FAILED" and killed_for_memory(status, record, job.memory_bytes)
+    ):
         return RemoteExitInfo(
             TaskInstanceStatus.RESOURCE_ERROR, _memory_message(job, status, record)
         )
     if state == "FAILED":
         return RemoteExitInfo(
-            TaskInstanceStatus.ERROR, f"{_command_phrase(status, record)} {detail}"
+            TaskInstanceStatus.ERROR, f"{command_phrase(status, record)} {detail}"
         )
     if state == "TIMEOUT":
         limit = (
