@@ -39,6 +39,7 @@ from distributor.batch import (
     describe_exit,
     describe_record,
     mebibytes,
+    peak_memory,
 )
 from distributor.worker import ExitRecord
 from distributor_sge.accounting import SgeJobStatus
@@ -152,10 +153,9 @@ def _last_line(stderr_tail: str) -> str:
 
 
 def _peak(status: JobStatus, record: ExitRecord | None) -> int | None:
-    figures = [status.maxrss_bytes, record.maxrss_bytes if record is not None else None]
-    if isinstance(status, SgeJobStatus):
-        figures.append(status.maxvmem_bytes)
-    known = [figure for figure in figures if figure]
+    """The largest of the resident peaks and, h_vmem being a virtual-memory limit, maxvmem."""
+    vmem = status.maxvmem_bytes if isinstance(status, SgeJobStatus) else None
+    known = [figure for figure in (peak_memory(status, record), vmem) if figure]
     return max(known) if known else None
 
 
