@@ -125,3 +125,18 @@ def test_wrong_shapes_are_rejected(text: str) -> None:
     """JSON of the wrong shape is not accepted as a record."""
     with pytest.raises(SchedulerOutputError):
         ExitRecord.from_json(text)
+
+
+def test_sigterm_to_the_wrapper_alone_reaches_the_command(tmp_path: Path) -> None:
+    """Slurm signals only the job script: the wrapper passes SIGTERM on to the command."""
+    record = tmp_path / "exit.json"
+    marker = tmp_path / "trapped"
+    script = f"trap 'echo yes > {marker}; exit 7' TERM; sleep 30 & wait"
+    proc = subprocess.Popen([*WORKER, "--record", str(record), "--", "sh", "-c", script])
+    time.sleep(1.0)
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=20) == 7
+    assert marker.read_text() == "yes\n"
+    loaded = read_exit_record(record)
+    assert loaded is not None
+    assert loaded.signals_received == ("SIGTERM",)

@@ -9,13 +9,15 @@ Usage::
 ``DISTRIBUTOR_ID`` from the environment (each backend's job script exports both). Without
 ``--record``, ``DISTRIBUTOR_EXIT_RECORD`` is used, and with neither nothing is written.
 
-SIGTERM, SIGINT, SIGUSR1 and SIGUSR2 are trapped and recorded, not forwarded: schedulers signal
-the whole job (the command included), and the wrapper must live to write the record.
+SIGTERM, SIGINT, SIGUSR1 and SIGUSR2 are trapped and recorded, so the wrapper lives to write
+the record; SIGTERM and SIGINT are also passed on to the command (Slurm signals only the job
+script), SIGUSR1/SIGUSR2 are not (schedulers that use them signal the whole job).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import signal
@@ -40,12 +42,23 @@ def _int_env(name: str) -> int | None:
     return int(value) if value.isdigit() else None
 
 
-def _wait_sampling(pid: int) -> tuple[int, resource.struct_rusage, int]:
-    """Wait for `pid`, sampling its tree's peak RSS at a slowing pace (10 ms up to 1 s)."""
+def _wait_sampling(pid: int, holder: list[int]) -> tuple[int, resource.struct_rusage, int]:
+    """Wait for `pid`, sampling its tree's peak RSS at a slowing pace (10 ms up to 1 s).
+
+    Forwarded signals are blocked around each reaping ``wait4`` and `holder` is cleared in
+    that window, so a signal handler never targets the pid after it could be reused.
+    """
     interval = 0.01
     peak = 0
+    forwarded = {signal.SIGTERM, signal.SIGINT}
     while True:
-        waited, status, usage = os.wait4(pid, os.WNOHANG)
+        signal.pthread_sigmask(signal.SIG_BLOCK, forwarded)
+        try:
+            waited, status, usage = os.wait4(pid, os.WNOHANG)
+            if waited == pid:
+                holder[0] = 0
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, forwarded)
         if waited == pid:
             return status, usage, peak
         peak = max(peak, tree_peak_rss(pid))
@@ -61,9 +74,16 @@ def run_wrapped(
 ) -> int:
     """Run `argv`, write the exit record to `record_path` (if given) and return the status."""
     received: list[str] = []
+    child_pid = [0]  # set once the command runs
 
     def note(signum: int, _frame: FrameType | None) -> None:
         received.append(signal.Signals(signum).name)
+        # Some schedulers (Slurm's scancel and time limit) signal only the job script, i.e.
+        # us: pass SIGTERM/SIGINT on so the command can stop cleanly before SIGKILL. A
+        # command that the scheduler signalled directly as well gets it twice.
+        if child_pid[0] and signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child_pid[0], signum)
 
     previous = {sig: signal.signal(sig, note) for sig in TRAPPED}
     started_at = time.time()
@@ -80,14 +100,13 @@ def run_wrapped(
         error = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
         returncode = 127
     else:
-        pid = child.pid
-        # A SIGTERM/SIGINT sent to the job before the command existed reached only us:
-        # pass it on, or the command would run until the scheduler's SIGKILL.
+        pid = child_pid[0] = child.pid
+        # A SIGTERM/SIGINT that arrived before the command existed reached only us: pass it on.
         for name in dict.fromkeys(received):
             if name in ("SIGTERM", "SIGINT"):
                 child.send_signal(signal.Signals[name])
         own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        status, usage, sampled_peak = _wait_sampling(pid)
+        status, usage, sampled_peak = _wait_sampling(pid, child_pid)
         child.returncode = os.waitstatus_to_exitcode(status)  # keep Popen from reaping again
         maxrss = usage.ru_maxrss * 1024  # Linux reports KiB
         if maxrss <= own_peak:  # inherited from this wrapper at spawn: use the sampled peak
