@@ -399,7 +399,13 @@ class LocalDistributor:
         """Ids queued or running (including those started by an earlier, dead controller)."""
         self._refresh()
         ids = self._tasks.keys() if distributor_ids is None else distributor_ids
-        return {i for i in ids if i in self._tasks and self._active(self._tasks[i])}
+        tasks = self._tasks
+        # Ended tasks are skipped without a call: a poll over thousands of ids stays cheap.
+        return {
+            i
+            for i in ids
+            if (task := tasks.get(i)) is not None and task.state != "exited" and self._active(task)
+        }
 
     def get_running(self, distributor_ids: Sequence[str]) -> set[str]:
         """The subset of `distributor_ids` whose process has started and not yet ended."""
