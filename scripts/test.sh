@@ -22,7 +22,16 @@ SLURM_DIR=${DISTRIBUTOR_SLURM_DIR:-/tmp/distributor-slurm}
 SLURM_LOG=$(mktemp)
 CLEANUP+=('rm -f "$SLURM_LOG"')
 SLURM_START_PID=""
-if [ ! -e "$SLURM_DIR/cluster.info" ]; then
+slurm_daemons_alive() {   # any daemon recorded in DIR/run still running?
+    local f
+    for f in "$SLURM_DIR"/run/*.pid; do
+        [ -e "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && return 0
+    done
+    return 1
+}
+# cluster.info left behind by daemons that died with their session (CI after a stop) is no
+# cluster: start afresh rather than wait for it.
+if [ ! -e "$SLURM_DIR/cluster.info" ] || ! slurm_daemons_alive; then
     step "starting the Slurm dev cluster in the background (log: $SLURM_LOG)"
     CLEANUP+=('bash scripts/dev-clusters/slurm.sh stop >&2')
     bash scripts/dev-clusters/slurm.sh start >/dev/null 2>"$SLURM_LOG" &
