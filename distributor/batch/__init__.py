@@ -29,7 +29,8 @@ A batch plugin should be mostly templates, parsers and a state map on top of thi
 `distributor.batch.tracked`
     `TrackedDistributor`: the tracking half of a batch distributor (submitted-or-running,
     running, exit info, queueing errors, termination naming whole array chunks, adoption of
-    ids from the submit root's index). A plugin supplies ``split_id`` and ``cancel``.
+    ids from the submit root's index), ``distributor-worker``'s path and command; a plugin
+    supplies ``split_id`` and ``cancel``. `check_arguments`: the constructor's checks.
 
 A plugin's distributor then looks like this (the Slurm plugin is the worked example)::
 
@@ -86,7 +87,7 @@ from distributor.batch.status import (
     usage_stats,
 )
 from distributor.batch.submit_root import SubmitRoot, SubmitRootError, TaskDirectory
-from distributor.batch.tracked import TrackedDistributor
+from distributor.batch.tracked import TrackedDistributor, check_arguments
 from distributor.batch.transport import CommandResult, LocalTransport, Transport
 from distributor.batch.worker_node import BatchWorkerNode
 
@@ -110,6 +111,7 @@ __all__ = [
     "TrackedDistributor",
     "TrackedJob",
     "Transport",
+    "check_arguments",
     "check_directive_value",
     "check_env_name",
     "command_phrase",

@@ -98,6 +98,13 @@ class SubmitRoot:
             raise SubmitRootError(resolved, "the filesystem root cannot be a submit root")
         self._root = resolved
 
+    @staticmethod
+    def default_path(scheduler: str, cluster_name: str) -> Path:
+        """``$DISTRIBUTOR_SUBMIT_ROOT/<scheduler>/<cluster>``, else
+        ``~/.distributor/<scheduler>/<cluster>`` (the cluster name made `safe_name`)."""
+        base = os.environ.get("DISTRIBUTOR_SUBMIT_ROOT") or str(Path.home() / ".distributor")
+        return Path(base) / scheduler / safe_name(cluster_name)
+
     @property
     def path(self) -> Path:
         """The resolved root directory."""

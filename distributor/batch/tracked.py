@@ -21,6 +21,10 @@ Optional hooks: `TrackedDistributor.queueing_error` (a pending status that can n
 the submission fails, a failed submit command becoming `SubmissionError`), and
 `TrackedDistributor.track_task` tracks a single task once submitted.
 
+The base also holds the path of ``distributor-worker`` (`worker_node_entry_point`,
+`build_worker_node_command`) and a no-op `stop`; `check_arguments` is the constructor check
+every plugin makes (unexpected arguments, ``max_array_size``).
+
 Submissions register each job key in the submit root with the metadata `register_job` writes
 (``offset`` and ``length`` for array chunks, the request's ``memory_bytes`` and
 ``runtime_seconds``), which is what adoption reads back.
@@ -28,7 +32,7 @@ Submissions register each job key in the submit root with the metadata `register
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,6 +40,7 @@ from typing import Any
 import structlog
 
 from distributor.batch.polling import StatusTracker
+from distributor.batch.script import find_worker_executable, safe_name, worker_node_command
 from distributor.batch.status import JobPhase, JobStatus
 from distributor.batch.submit_root import SubmitRoot, TaskDirectory
 from distributor.exceptions import (
@@ -46,9 +51,33 @@ from distributor.exceptions import (
 )
 from distributor.exit_info import RemoteExitInfo
 
-__all__ = ["TrackedDistributor"]
+__all__ = ["TrackedDistributor", "check_arguments"]
 
 log = structlog.get_logger(__name__)
+
+
+def check_arguments(
+    owner: str,
+    args: Sequence[object],
+    kwargs: Mapping[str, object],
+    max_array_size: int | None = None,
+) -> None:
+    """The argument checks every batch plugin's constructor makes first.
+
+    Args:
+        owner: the class name for the message (``"SlurmDistributor"``).
+        args / kwargs: the constructor's leftover ``*args`` and ``**kwargs``.
+        max_array_size: the ``max_array_size`` option, if any.
+
+    Raises:
+        TypeError: `args` or `kwargs` is not empty ("<owner> got unexpected arguments: ...").
+        ValueError: `max_array_size` is less than 1.
+    """
+    if args or kwargs:
+        unknown = [repr(a) for a in args] + sorted(kwargs)
+        raise TypeError(f"{owner} got unexpected arguments: {', '.join(unknown)}")
+    if max_array_size is not None and max_array_size < 1:
+        raise ValueError(f"max_array_size={max_array_size!r}: must be at least 1")
 
 
 class TrackedDistributor:
@@ -61,14 +90,23 @@ class TrackedDistributor:
         cluster_name: the distributor's cluster name.
         tracker: the plugin's status tracker.
         submit_root: where task directories and the id index live.
+        worker: path of ``distributor-worker`` on the nodes (default: beside this Python).
     """
 
     first_array_index: int = 0
 
-    def __init__(self, cluster_name: str, tracker: StatusTracker, submit_root: SubmitRoot) -> None:
+    def __init__(
+        self,
+        cluster_name: str,
+        tracker: StatusTracker,
+        submit_root: SubmitRoot,
+        *,
+        worker: str | None = None,
+    ) -> None:
         self._cluster_name = cluster_name
         self.tracker = tracker
         self._root = submit_root
+        self._worker = worker or find_worker_executable()
         self._log = log.bind(cluster=cluster_name)
 
     @property
@@ -80,6 +118,23 @@ class TrackedDistributor:
     def submit_root(self) -> SubmitRoot:
         """Where job scripts, logs and exit records live (`SubmitRoot.prune` cleans it)."""
         return self._root
+
+    @property
+    def worker_node_entry_point(self) -> str:
+        """Absolute path of ``distributor-worker``, which wraps every task command."""
+        return self._worker
+
+    def build_worker_node_command(
+        self,
+        task_instance_id: int | None = None,
+        array_id: int | None = None,
+        batch_number: int | None = None,
+    ) -> str:
+        """A quoted ``distributor-worker`` invocation carrying the given ids."""
+        return worker_node_command(self._worker, task_instance_id, array_id, batch_number)
+
+    def stop(self) -> None:
+        """Nothing to release: submitted jobs keep running and stay tracked."""
 
     # --- hooks --------------------------------------------------------------------------
 
@@ -146,15 +201,22 @@ class TrackedDistributor:
         *,
         memory_bytes: int | None,
         runtime_seconds: int | None,
+        name: str | None = None,
     ) -> str:
-        """Track a single task submitted as `job_key` (record ``exit.json``); return its id."""
+        """Track a single task submitted as `job_key` (record ``exit.json``); return its id.
+
+        `name`, if given, is logged (made `safe_name`) with the ``job_submitted`` event.
+        """
         self.tracker.track(
             job_key,
             record_path=task_dir / "exit.json",
             memory_bytes=memory_bytes,
             runtime_seconds=runtime_seconds,
         )
-        self._log.info("job_submitted", distributor_id=job_key)
+        if name is None:
+            self._log.info("job_submitted", distributor_id=job_key)
+        else:
+            self._log.info("job_submitted", distributor_id=job_key, name=safe_name(name))
         return job_key
 
     def register_job(

@@ -44,9 +44,7 @@ from distributor.batch import (
     TaskDirectory,
     TrackedDistributor,
     Transport,
-    find_worker_executable,
-    safe_name,
-    worker_node_command,
+    check_arguments,
 )
 from distributor_htcondor import parsers, states
 from distributor_htcondor.client import HTCondorClient
@@ -65,8 +63,7 @@ _ID_EXPR = f'"${{{CLUSTER_VARIABLE}}}.${{{PROC_VARIABLE}}}"'
 
 def default_submit_root(cluster_name: str) -> Path:
     """``$DISTRIBUTOR_SUBMIT_ROOT/htcondor/<cluster>`` or ``~/.distributor/htcondor/<cluster>``."""
-    base = os.environ.get("DISTRIBUTOR_SUBMIT_ROOT") or str(Path.home() / ".distributor")
-    return Path(base) / "htcondor" / safe_name(cluster_name)
+    return SubmitRoot.default_path("htcondor", cluster_name)
 
 
 class HTCondorDistributor(TrackedDistributor):
@@ -108,11 +105,7 @@ class HTCondorDistributor(TrackedDistributor):
         worker: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if args or kwargs:
-            unknown = [repr(a) for a in args] + sorted(kwargs)
-            raise TypeError(f"HTCondorDistributor got unexpected arguments: {', '.join(unknown)}")
-        if max_array_size < 1:
-            raise ValueError(f"max_array_size={max_array_size!r}: must be at least 1")
+        check_arguments("HTCondorDistributor", args, kwargs, max_array_size)
         self.client = HTCondorClient(
             schedd=schedd,
             pool=pool,
@@ -127,25 +120,17 @@ class HTCondorDistributor(TrackedDistributor):
             SubmitRoot(
                 submit_root if submit_root is not None else default_submit_root(cluster_name)
             ),
+            worker=worker,
         )
         self._log = log.bind(cluster=cluster_name)
         self._max_array_size = max_array_size
         self._memory_policy = memory_policy
         self._remove_held = remove_held
         self._getenv = getenv
-        self._worker = worker or find_worker_executable()
-
-    @property
-    def worker_node_entry_point(self) -> str:
-        """Absolute path of ``distributor-worker``, which wraps every task command."""
-        return self._worker
 
     def start(self) -> None:
         """Create the submit root (idempotent); HTCondor needs no session."""
         self._root.ensure()
-
-    def stop(self) -> None:
-        """Nothing to release: submitted jobs keep running and stay tracked."""
 
     # --- submission ---------------------------------------------------------------------
 
@@ -158,9 +143,8 @@ class HTCondorDistributor(TrackedDistributor):
         array: tuple[int, int] | None,
     ) -> tuple[str, Path]:
         """Write and submit one cluster (array chunk = (offset, length)); return (id, dir)."""
-        task_dir = self._root.new_task_dir(name)
         offset, length = array if array is not None else (0, 1)
-        try:
+        with self.submission(name, "HTCondor") as task_dir:
             script = JobScript(
                 command=command,
                 worker=self._worker,
@@ -194,18 +178,6 @@ class HTCondorDistributor(TrackedDistributor):
                     "(the cluster was removed)",
                     name=name,
                 )
-        except SchedulerError as exc:
-            self._root.remove(task_dir)
-            raise SubmissionError(
-                f"HTCondor refused task {name!r}: {exc.stderr.strip() or exc}",
-                name=name,
-                argv=exc.argv,
-                returncode=exc.returncode,
-                stderr=exc.stderr,
-            ) from exc
-        except BaseException:
-            self._root.remove(task_dir)
-            raise
         # a single task is job 0 of a one-job cluster: registered as such, flagged "single"
         self.register_job(
             str(cluster),
@@ -228,15 +200,13 @@ class HTCondorDistributor(TrackedDistributor):
         """
         request = parse_request(requested_resources, DECLARED_RESOURCES)
         cluster, task_dir = self._submit(command, name, request, array=None)
-        distributor_id = f"{cluster}.0"
-        self.tracker.track(
-            distributor_id,
-            record_path=task_dir / "exit.json",
+        return self.track_task(
+            f"{cluster}.0",
+            task_dir,
             memory_bytes=request.memory_bytes,
             runtime_seconds=request.runtime_seconds,
+            name=name,
         )
-        self._log.info("job_submitted", distributor_id=distributor_id, name=safe_name(name))
-        return distributor_id
 
     def submit_array_to_batch_distributor(
         self,
@@ -260,15 +230,6 @@ class HTCondorDistributor(TrackedDistributor):
             memory_bytes=request.memory_bytes,
             runtime_seconds=request.runtime_seconds,
         )
-
-    def build_worker_node_command(
-        self,
-        task_instance_id: int | None = None,
-        array_id: int | None = None,
-        batch_number: int | None = None,
-    ) -> str:
-        """A quoted ``distributor-worker`` invocation carrying the given ids."""
-        return worker_node_command(self._worker, task_instance_id, array_id, batch_number)
 
     # --- tracking (the rest is TrackedDistributor's) ------------------------------------
 

@@ -39,10 +39,9 @@ from distributor.batch import (
     SubmitRoot,
     TrackedDistributor,
     Transport,
+    check_arguments,
     check_directive_value,
-    find_worker_executable,
     safe_name,
-    worker_node_command,
 )
 from distributor_lsf import parsers, states
 from distributor_lsf.client import LsfClient
@@ -59,8 +58,7 @@ _UNITS = {"KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40}
 
 def default_submit_root(cluster_name: str) -> Path:
     """``$DISTRIBUTOR_SUBMIT_ROOT/lsf/<cluster>`` or ``~/.distributor/lsf/<cluster>``."""
-    base = os.environ.get("DISTRIBUTOR_SUBMIT_ROOT") or str(Path.home() / ".distributor")
-    return Path(base) / "lsf" / safe_name(cluster_name)
+    return SubmitRoot.default_path("lsf", cluster_name)
 
 
 def memory_limit(amount: int, unit_for_limits: str | None = None) -> str:
@@ -118,11 +116,7 @@ class LsfDistributor(TrackedDistributor):
         worker: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if args or kwargs:
-            unknown = [repr(a) for a in args] + sorted(kwargs)
-            raise TypeError(f"LsfDistributor got unexpected arguments: {', '.join(unknown)}")
-        if max_array_size < 1:
-            raise ValueError(f"max_array_size={max_array_size!r}: must be at least 1")
+        check_arguments("LsfDistributor", args, kwargs, max_array_size)
         if unit_for_limits is not None and unit_for_limits not in _UNITS:
             raise ValueError(
                 f"unit_for_limits={unit_for_limits!r}: must be None or one of {sorted(_UNITS)}"
@@ -139,22 +133,14 @@ class LsfDistributor(TrackedDistributor):
             SubmitRoot(
                 submit_root if submit_root is not None else default_submit_root(cluster_name)
             ),
+            worker=worker,
         )
         self.max_array_size = max_array_size
         self._unit = unit_for_limits
-        self._worker = worker or find_worker_executable()
-
-    @property
-    def worker_node_entry_point(self) -> str:
-        """Absolute path of ``distributor-worker``, which wraps every task command."""
-        return self._worker
 
     def start(self) -> None:
         """Create the submit root; nothing else is needed before submitting (idempotent)."""
         self.submit_root.ensure()
-
-    def stop(self) -> None:
-        """Nothing to release: submitted jobs keep running and stay tracked."""
 
     # --- submission ---------------------------------------------------------------------
 
@@ -271,15 +257,6 @@ class LsfDistributor(TrackedDistributor):
             memory_bytes=request.memory_bytes,
             runtime_seconds=request.runtime_seconds,
         )
-
-    def build_worker_node_command(
-        self,
-        task_instance_id: int | None = None,
-        array_id: int | None = None,
-        batch_number: int | None = None,
-    ) -> str:
-        """A quoted ``distributor-worker`` invocation carrying the given ids."""
-        return worker_node_command(self._worker, task_instance_id, array_id, batch_number)
 
     # --- tracking hooks (the rest is TrackedDistributor's) ------------------------------
 

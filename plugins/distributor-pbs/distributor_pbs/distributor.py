@@ -39,9 +39,8 @@ from distributor.batch import (
     TaskDirectory,
     TrackedDistributor,
     Transport,
-    find_worker_executable,
+    check_arguments,
     safe_name,
-    worker_node_command,
 )
 from distributor_pbs import parsers, states
 from distributor_pbs.client import PbsClient
@@ -57,8 +56,7 @@ DEFAULT_MAX_ARRAY_SIZE = 10000
 
 def default_submit_root(cluster_name: str) -> Path:
     """``$DISTRIBUTOR_SUBMIT_ROOT/pbs/<cluster>`` or ``~/.distributor/pbs/<cluster>``."""
-    base = os.environ.get("DISTRIBUTOR_SUBMIT_ROOT") or str(Path.home() / ".distributor")
-    return Path(base) / "pbs" / safe_name(cluster_name)
+    return SubmitRoot.default_path("pbs", cluster_name)
 
 
 def pbs_job_name(name: str) -> str:
@@ -99,11 +97,7 @@ class PbsDistributor(TrackedDistributor):
         worker: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if args or kwargs:
-            unknown = [repr(a) for a in args] + sorted(kwargs)
-            raise TypeError(f"PbsDistributor got unexpected arguments: {', '.join(unknown)}")
-        if max_array_size is not None and max_array_size < 1:
-            raise ValueError(f"max_array_size={max_array_size!r}: must be at least 1")
+        check_arguments("PbsDistributor", args, kwargs, max_array_size)
         self.client = PbsClient(
             flavour=flavour,
             server=server,
@@ -117,17 +111,12 @@ class PbsDistributor(TrackedDistributor):
             SubmitRoot(
                 submit_root if submit_root is not None else default_submit_root(cluster_name)
             ),
+            worker=worker,
         )
         self._max_array_size = max_array_size
         self._server_max_array_size: int | None = None
         self._issued: dict[str, str] = {}  # job key (sequence number) -> the id qsub printed
-        self._worker = worker or find_worker_executable()
         self._lock = threading.Lock()
-
-    @property
-    def worker_node_entry_point(self) -> str:
-        """Absolute path of ``distributor-worker``, which wraps every task command."""
-        return self._worker
 
     def start(self) -> None:
         """Learn the flavour and the array size limit from the server (idempotent).
@@ -137,9 +126,6 @@ class PbsDistributor(TrackedDistributor):
         """
         self._chunk_size()
         self._root.ensure()
-
-    def stop(self) -> None:
-        """Nothing to release: submitted jobs keep running and stay tracked."""
 
     def _chunk_size(self) -> int:
         with self._lock:
@@ -271,15 +257,6 @@ class PbsDistributor(TrackedDistributor):
             memory_bytes=request.memory_bytes,
             runtime_seconds=request.runtime_seconds,
         )
-
-    def build_worker_node_command(
-        self,
-        task_instance_id: int | None = None,
-        array_id: int | None = None,
-        batch_number: int | None = None,
-    ) -> str:
-        """A quoted ``distributor-worker`` invocation carrying the given ids."""
-        return worker_node_command(self._worker, task_instance_id, array_id, batch_number)
 
     # --- tracking (the rest is TrackedDistributor's) ------------------------------------
 

@@ -47,11 +47,10 @@ from distributor.batch import (
     TaskDirectory,
     TrackedDistributor,
     Transport,
+    check_arguments,
     check_directive_value,
     check_env_name,
-    find_worker_executable,
     safe_name,
-    worker_node_command,
 )
 from distributor_sge import parsers, states
 from distributor_sge.client import JobInfo, SgeClient
@@ -79,8 +78,7 @@ _MAX_AJ_TASKS = 75000  # Grid Engine's default max_aj_tasks
 
 def default_submit_root(cluster_name: str) -> Path:
     """``$DISTRIBUTOR_SUBMIT_ROOT/sge/<cluster>`` or ``~/.distributor/sge/<cluster>``."""
-    base = os.environ.get("DISTRIBUTOR_SUBMIT_ROOT") or str(Path.home() / ".distributor")
-    return Path(base) / "sge" / safe_name(cluster_name)
+    return SubmitRoot.default_path("sge", cluster_name)
 
 
 def sge_job_name(name: str) -> str:
@@ -143,11 +141,7 @@ class SgeDistributor(TrackedDistributor):
         user: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if args or kwargs:
-            unknown = [repr(a) for a in args] + sorted(kwargs)
-            raise TypeError(f"SgeDistributor got unexpected arguments: {', '.join(unknown)}")
-        if max_array_size is not None and max_array_size < 1:
-            raise ValueError(f"max_array_size={max_array_size!r}: must be at least 1")
+        check_arguments("SgeDistributor", args, kwargs, max_array_size)
         for key, value in (
             ("parallel_environment", parallel_environment),
             ("memory_resource", memory_resource),
@@ -167,6 +161,7 @@ class SgeDistributor(TrackedDistributor):
             SubmitRoot(
                 submit_root if submit_root is not None else default_submit_root(cluster_name)
             ),
+            worker=worker,
         )
         self._pe = parallel_environment
         self._memory_resource = memory_resource
@@ -187,13 +182,7 @@ class SgeDistributor(TrackedDistributor):
         self._rerunnable = rerunnable
         self._max_array_size = max_array_size
         self._cluster_max_array_size: int | None = None
-        self._worker = worker or find_worker_executable()
         self._lock = threading.Lock()
-
-    @property
-    def worker_node_entry_point(self) -> str:
-        """Absolute path of ``distributor-worker``, which wraps every task command."""
-        return self._worker
 
     def start(self) -> None:
         """Check that the cell answers and read its ``max_aj_tasks`` (idempotent).
@@ -203,9 +192,6 @@ class SgeDistributor(TrackedDistributor):
         """
         self._array_chunk_size()
         self._root.ensure()
-
-    def stop(self) -> None:
-        """Nothing to release: submitted jobs keep running and stay tracked."""
 
     def _array_chunk_size(self) -> int:
         with self._lock:
@@ -347,15 +333,6 @@ class SgeDistributor(TrackedDistributor):
             memory_bytes=request.memory_bytes,
             runtime_seconds=request.runtime_seconds,
         )
-
-    def build_worker_node_command(
-        self,
-        task_instance_id: int | None = None,
-        array_id: int | None = None,
-        batch_number: int | None = None,
-    ) -> str:
-        """A quoted ``distributor-worker`` invocation carrying the given ids."""
-        return worker_node_command(self._worker, task_instance_id, array_id, batch_number)
 
     # --- tracking (the rest is TrackedDistributor's) ------------------------------------
 

@@ -26,13 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from distributor import (
-    ResourceRequest,
-    SchedulerError,
-    SubmissionError,
-    format_seconds,
-    parse_request,
-)
+from distributor import ResourceRequest, format_seconds, parse_request
 from distributor.batch import (
     JobScript,
     JobStatus,
@@ -42,9 +36,8 @@ from distributor.batch import (
     SubmitRoot,
     TrackedDistributor,
     Transport,
-    find_worker_executable,
+    check_arguments,
     safe_name,
-    worker_node_command,
 )
 from distributor_slurm import parsers, states
 from distributor_slurm.client import SlurmClient
@@ -58,8 +51,7 @@ _ARRAY_ID = '"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"'
 
 def default_submit_root(cluster_name: str) -> Path:
     """``$DISTRIBUTOR_SUBMIT_ROOT/slurm/<cluster>`` or ``~/.distributor/slurm/<cluster>``."""
-    base = os.environ.get("DISTRIBUTOR_SUBMIT_ROOT") or str(Path.home() / ".distributor")
-    return Path(base) / "slurm" / safe_name(cluster_name)
+    return SubmitRoot.default_path("slurm", cluster_name)
 
 
 class SlurmDistributor(TrackedDistributor):
@@ -94,11 +86,7 @@ class SlurmDistributor(TrackedDistributor):
         worker: str | None = None,
         **kwargs: Any,
     ) -> None:
-        if args or kwargs:
-            unknown = [repr(a) for a in args] + sorted(kwargs)
-            raise TypeError(f"SlurmDistributor got unexpected arguments: {', '.join(unknown)}")
-        if max_array_size is not None and max_array_size < 1:
-            raise ValueError(f"max_array_size={max_array_size!r}: must be at least 1")
+        check_arguments("SlurmDistributor", args, kwargs, max_array_size)
         self.client = SlurmClient(
             slurm_conf=slurm_conf,
             transport=transport,
@@ -111,17 +99,12 @@ class SlurmDistributor(TrackedDistributor):
             SubmitRoot(
                 submit_root if submit_root is not None else default_submit_root(cluster_name)
             ),
+            worker=worker,
         )
         self._requeue = requeue
         self._max_array_size = max_array_size
         self._cluster_max_array_size: int | None = None
-        self._worker = worker or find_worker_executable()
         self._lock = threading.Lock()
-
-    @property
-    def worker_node_entry_point(self) -> str:
-        """Absolute path of ``distributor-worker``, which wraps every task command."""
-        return self._worker
 
     def start(self) -> None:
         """Check that the cluster answers and read its ``MaxArraySize`` (idempotent).
@@ -131,9 +114,6 @@ class SlurmDistributor(TrackedDistributor):
         """
         self._array_chunk_size()
         self._root.ensure()
-
-    def stop(self) -> None:
-        """Nothing to release: submitted jobs keep running and stay tracked."""
 
     def _array_chunk_size(self) -> int:
         with self._lock:
@@ -192,8 +172,7 @@ class SlurmDistributor(TrackedDistributor):
         array: tuple[int, int] | None,
     ) -> tuple[str, Path]:
         """Write and submit one job (array chunk = (offset, length)); return (job id, dir)."""
-        task_dir = self._root.new_task_dir(name)
-        try:
+        with self.submission(name, "Slurm") as task_dir:
             if array is None:
                 spec, record, id_expr, step_expr = None, task_dir / "exit.json", _SINGLE_ID, None
             else:
@@ -216,18 +195,6 @@ class SlurmDistributor(TrackedDistributor):
             ).render()
             path = self._root.write_script(task_dir, script)
             job_id = self.client.submit(path)
-        except SchedulerError as exc:
-            self._root.remove(task_dir)
-            raise SubmissionError(
-                f"Slurm refused task {name!r}: {exc.stderr.strip() or exc}",
-                name=name,
-                argv=exc.argv,
-                returncode=exc.returncode,
-                stderr=exc.stderr,
-            ) from exc
-        except BaseException:
-            self._root.remove(task_dir)
-            raise
         self.register_job(
             job_id,
             task_dir,
@@ -248,14 +215,13 @@ class SlurmDistributor(TrackedDistributor):
         """
         request = parse_request(requested_resources, DECLARED_RESOURCES)
         job_id, task_dir = self._submit_script(command, name, request, array=None)
-        self.tracker.track(
+        return self.track_task(
             job_id,
-            record_path=task_dir / "exit.json",
+            task_dir,
             memory_bytes=request.memory_bytes,
             runtime_seconds=request.runtime_seconds,
+            name=name,
         )
-        self._log.info("job_submitted", distributor_id=job_id, name=safe_name(name))
-        return job_id
 
     def submit_array_to_batch_distributor(
         self,
@@ -281,15 +247,6 @@ class SlurmDistributor(TrackedDistributor):
             memory_bytes=request.memory_bytes,
             runtime_seconds=request.runtime_seconds,
         )
-
-    def build_worker_node_command(
-        self,
-        task_instance_id: int | None = None,
-        array_id: int | None = None,
-        batch_number: int | None = None,
-    ) -> str:
-        """A quoted ``distributor-worker`` invocation carrying the given ids."""
-        return worker_node_command(self._worker, task_instance_id, array_id, batch_number)
 
     # --- tracking hooks (the rest is TrackedDistributor's) ------------------------------
 
