@@ -35,21 +35,28 @@ A batch plugin should be mostly templates, parsers and a state map on top of thi
 A plugin's distributor then looks like this (the Slurm plugin is the worked example)::
 
     class MyDistributor(TrackedDistributor):
-        def __init__(self, cluster_name, *, submit_root=None, transport=None, poll_policy=None):
+        declared_resources = {"my.account": r"[A-Za-z0-9_]{1,64}"}
+
+        def __init__(self, cluster_name, *args, submit_root=None, transport=None,
+                     poll_policy=None, worker=None, **kwargs):
+            check_arguments("MyDistributor", args, kwargs)
             self.client = MyClient(CommandRunner(transport, RetryPolicy(transient=MY_TRANSIENT)))
             super().__init__(cluster_name, StatusTracker(self.client, poll_policy),
-                             SubmitRoot(submit_root or default_root))
+                             SubmitRoot(submit_root or SubmitRoot.default_path("my", cluster_name)),
+                             worker=worker)
 
-        def submit_to_batch_distributor(self, command, name, requested_resources):
-            task_dir = self.submit_root.new_task_dir(name)
-            script = JobScript(command=command, worker=..., record=str(task_dir / "exit.json"),
-                               distributor_id_expr='"$MY_JOB_ID"', directive_prefix="#MY",
-                               directives=[("--name", safe_name(name)), ...]).render()
-            job_id = self.client.submit(self.submit_root.write_script(task_dir, script))
-            self.register_job(job_id, task_dir, memory_bytes=..., runtime_seconds=...)
-            self.tracker.track(job_id, record_path=task_dir / "exit.json")
-            return job_id
+        def submit_job(self, command, name, request, *, array):   # array: (offset, length)
+            with self.submission(name, "MyScheduler") as task_dir:
+                script = JobScript(command=command, worker=self.worker_node_entry_point,
+                                   record=str(task_dir / "exit.json"),
+                                   distributor_id_expr='"$MY_JOB_ID"', directive_prefix="#MY",
+                                   directives=[("--name", safe_name(name)), ...]).render()
+                job_id = self.client.submit(self.submit_root.write_script(task_dir, script))
+            self.register_job(job_id, task_dir, memory_bytes=..., runtime_seconds=..., array=array)
+            return job_id, task_dir
 
+        def array_chunk_size(self): ...             # the scheduler's array size limit
+        def array_task_id(self, job_key, index): ... # ("12", 3) -> "12_3"
         def split_id(self, distributor_id): ...     # "12_3" -> ("12", 3); None if not ours
         def cancel(self, tokens): ...               # one scancel/qdel/condor_rm/bkill
 

@@ -17,6 +17,13 @@ Optional hooks: `TrackedDistributor.queueing_error` (a pending status that can n
 `TrackedDistributor.adopted_record` (where an adopted task's exit record is, default
 ``exit.json`` / ``exit-<offset + task>.json``) and `TrackedDistributor.on_adopt`.
 
+Submission is a template too: `TrackedDistributor.submit_to_batch_distributor` and
+`TrackedDistributor.submit_array_to_batch_distributor` parse the request against
+`TrackedDistributor.declared_resources` (`TrackedDistributor.parse_resources`), call the
+plugin's `TrackedDistributor.submit_job` (one job or array chunk) and track the result; a
+plugin gives `TrackedDistributor.array_chunk_size` and `TrackedDistributor.array_task_id`, and
+optionally `TrackedDistributor.single_task_id` (default: the job key itself).
+
 `TrackedDistributor.submission` gives one submission its task directory (removed again if
 the submission fails, a failed submit command becoming `SubmissionError`), and
 `TrackedDistributor.track_task` tracks a single task once submitted.
@@ -35,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import structlog
 
@@ -50,6 +57,7 @@ from distributor.exceptions import (
     UnknownDistributorIdError,
 )
 from distributor.exit_info import RemoteExitInfo
+from distributor.resources import ResourceRequest, parse_request
 
 __all__ = ["TrackedDistributor", "check_arguments"]
 
@@ -85,6 +93,9 @@ class TrackedDistributor:
 
     Attributes:
         first_array_index: the scheduler's first array task index (1 for Grid Engine, LSF).
+        declared_resources: the plugin's pass-through request keys (``slurm.account``, ...)
+            and their patterns, for `parse_resources`.
+        log_submitted_name: log the task's name with ``job_submitted``.
 
     Args:
         cluster_name: the distributor's cluster name.
@@ -94,6 +105,8 @@ class TrackedDistributor:
     """
 
     first_array_index: int = 0
+    declared_resources: ClassVar[Mapping[str, str]] = {}
+    log_submitted_name: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -145,6 +158,34 @@ class TrackedDistributor:
     def cancel(self, tokens: Sequence[str]) -> None:
         """Ask the scheduler, in one command, to end these job keys and task ids."""
         raise NotImplementedError
+
+    def submit_job(
+        self,
+        command: str,
+        name: str,
+        request: ResourceRequest,
+        *,
+        array: tuple[int, int] | None,
+    ) -> tuple[str, Path]:
+        """Write and submit one job (array chunk = ``(offset, length)``), register it and
+        return ``(job key, task directory)``."""
+        raise NotImplementedError
+
+    def array_chunk_size(self) -> int:
+        """The most tasks one scheduler array may have."""
+        raise NotImplementedError
+
+    def array_task_id(self, job_key: str, index: int) -> str:
+        """The id of array task `index` (from `first_array_index`) of chunk `job_key`."""
+        raise NotImplementedError
+
+    def single_task_id(self, job_key: str) -> str:
+        """The id of a single task submitted as `job_key` (default: the key itself)."""
+        return job_key
+
+    def parse_resources(self, requested_resources: Mapping[str, Any]) -> ResourceRequest:
+        """Parse a request, allowing `declared_resources` (raises `ResourceError`)."""
+        return parse_request(requested_resources, self.declared_resources)
 
     def queueing_error(self, status: JobStatus) -> str | None:
         """Why a queued job can never start, or None (the default: never)."""
@@ -238,6 +279,53 @@ class TrackedDistributor:
         if array is not None:
             meta["offset"], meta["length"] = array
         self._root.register(job_key, task_dir, **meta)
+
+    # --- ClusterDistributor: submission ------------------------------------------------------
+
+    def submit_to_batch_distributor(
+        self, command: str, name: str, requested_resources: Mapping[str, Any]
+    ) -> str:
+        """Submit one command (see `ClusterDistributor.submit_to_batch_distributor`).
+
+        Raises:
+            ResourceError: the request is malformed or has unknown keys.
+            SubmissionError: the scheduler refused the job (stderr and argv attached).
+        """
+        request = self.parse_resources(requested_resources)
+        job_key, task_dir = self.submit_job(command, name, request, array=None)
+        return self.track_task(
+            self.single_task_id(job_key),
+            task_dir,
+            memory_bytes=request.memory_bytes,
+            runtime_seconds=request.runtime_seconds,
+            name=name if self.log_submitted_name else None,
+        )
+
+    def submit_array_to_batch_distributor(
+        self,
+        command: str,
+        name: str,
+        requested_resources: Mapping[str, Any],
+        array_length: int,
+    ) -> dict[int, str]:
+        """Submit an array in chunks of `array_chunk_size` (`submit_array_chunks`).
+
+        Returns:
+            0-based step → `array_task_id` of its chunk and index.
+
+        Raises:
+            ResourceError: the request is malformed or ``array_length < 1``.
+            SubmissionError: the scheduler refused a chunk (earlier chunks are cancelled first).
+        """
+        request = self.parse_resources(requested_resources)
+        return self.submit_array_chunks(
+            array_length,
+            self.array_chunk_size(),
+            lambda offset, length: self.submit_job(command, name, request, array=(offset, length)),
+            self.array_task_id,
+            memory_bytes=request.memory_bytes,
+            runtime_seconds=request.runtime_seconds,
+        )
 
     # --- ClusterDistributor: tracking half ------------------------------------------------
 

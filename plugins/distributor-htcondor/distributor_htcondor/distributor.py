@@ -32,7 +32,6 @@ from distributor import (
     ResourceRequest,
     SchedulerError,
     SubmissionError,
-    parse_request,
 )
 from distributor.batch import (
     JobScript,
@@ -86,6 +85,9 @@ class HTCondorDistributor(TrackedDistributor):
             Python).
     """
 
+    declared_resources = DECLARED_RESOURCES
+    log_submitted_name = True
+
     def __init__(
         self,
         cluster_name: str,
@@ -134,7 +136,7 @@ class HTCondorDistributor(TrackedDistributor):
 
     # --- submission ---------------------------------------------------------------------
 
-    def _submit(
+    def submit_job(
         self,
         command: str,
         name: str,
@@ -189,47 +191,17 @@ class HTCondorDistributor(TrackedDistributor):
         )
         return str(cluster), task_dir
 
-    def submit_to_batch_distributor(
-        self, command: str, name: str, requested_resources: Mapping[str, Any]
-    ) -> str:
-        """Submit one command as job ``C.0`` (see `ClusterDistributor.submit_to_batch_distributor`).
+    def array_chunk_size(self) -> int:
+        """`max_array_size` jobs per cluster."""
+        return self._max_array_size
 
-        Raises:
-            ResourceError: the request is malformed or has unknown keys.
-            SubmissionError: condor_submit refused the job (stderr and argv attached).
-        """
-        request = parse_request(requested_resources, DECLARED_RESOURCES)
-        cluster, task_dir = self._submit(command, name, request, array=None)
-        return self.track_task(
-            f"{cluster}.0",
-            task_dir,
-            memory_bytes=request.memory_bytes,
-            runtime_seconds=request.runtime_seconds,
-            name=name,
-        )
+    def array_task_id(self, job_key: str, index: int) -> str:
+        """``<cluster>.<proc>``."""
+        return f"{job_key}.{index}"
 
-    def submit_array_to_batch_distributor(
-        self,
-        command: str,
-        name: str,
-        requested_resources: Mapping[str, Any],
-        array_length: int,
-    ) -> dict[int, str]:
-        """Submit an array as ``queue N`` clusters (see the module docstring).
-
-        Raises:
-            ResourceError: the request is malformed or ``array_length < 1``.
-            SubmissionError: condor_submit refused a chunk (earlier chunks are removed first).
-        """
-        request = parse_request(requested_resources, DECLARED_RESOURCES)
-        return self.submit_array_chunks(
-            array_length,
-            self._max_array_size,
-            lambda offset, length: self._submit(command, name, request, array=(offset, length)),
-            lambda cluster, proc: f"{cluster}.{proc}",
-            memory_bytes=request.memory_bytes,
-            runtime_seconds=request.runtime_seconds,
-        )
+    def single_task_id(self, job_key: str) -> str:
+        """A single task is job ``<cluster>.0``."""
+        return f"{job_key}.0"
 
     # --- tracking (the rest is TrackedDistributor's) ------------------------------------
 

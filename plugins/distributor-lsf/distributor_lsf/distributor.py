@@ -26,10 +26,7 @@ from typing import Any
 
 import structlog
 
-from distributor import (
-    ResourceRequest,
-    parse_request,
-)
+from distributor import ResourceRequest
 from distributor.batch import (
     JobScript,
     JobStatus,
@@ -101,6 +98,7 @@ class LsfDistributor(TrackedDistributor):
     """
 
     first_array_index = 1
+    declared_resources = DECLARED_RESOURCES
 
     def __init__(
         self,
@@ -174,7 +172,7 @@ class LsfDistributor(TrackedDistributor):
                 directives.append((flag, request.extra[key]))
         return directives
 
-    def _submit_script(
+    def submit_job(
         self,
         command: str,
         name: str,
@@ -212,51 +210,13 @@ class LsfDistributor(TrackedDistributor):
         )
         return job_id, task_dir
 
-    def submit_to_batch_distributor(
-        self, command: str, name: str, requested_resources: Mapping[str, Any]
-    ) -> str:
-        """Submit one command (see `ClusterDistributor.submit_to_batch_distributor`).
+    def array_chunk_size(self) -> int:
+        """`max_array_size`."""
+        return self.max_array_size
 
-        Raises:
-            ResourceError: the request is malformed or has unknown keys.
-            SubmissionError: bsub refused the job (stderr and argv attached).
-        """
-        request = parse_request(requested_resources, DECLARED_RESOURCES)
-        job_id, task_dir = self._submit_script(command, name, request, array=None)
-        return self.track_task(
-            job_id,
-            task_dir,
-            memory_bytes=request.memory_bytes,
-            runtime_seconds=request.runtime_seconds,
-        )
-
-    def submit_array_to_batch_distributor(
-        self,
-        command: str,
-        name: str,
-        requested_resources: Mapping[str, Any],
-        array_length: int,
-    ) -> dict[int, str]:
-        """Submit an array in chunks of `max_array_size` (see the module docstring).
-
-        Returns:
-            0-based step → ``<job id>[<1-based index>]``.
-
-        Raises:
-            ResourceError: the request is malformed or ``array_length < 1``.
-            SubmissionError: bsub refused a chunk (earlier chunks are killed first).
-        """
-        request = parse_request(requested_resources, DECLARED_RESOURCES)
-        return self.submit_array_chunks(
-            array_length,
-            self.max_array_size,
-            lambda offset, length: self._submit_script(
-                command, name, request, array=(offset, length)
-            ),
-            lambda job_id, index: f"{job_id}[{index}]",
-            memory_bytes=request.memory_bytes,
-            runtime_seconds=request.runtime_seconds,
-        )
+    def array_task_id(self, job_key: str, index: int) -> str:
+        """``<job id>[<1-based index>]``."""
+        return f"{job_key}[{index}]"
 
     # --- tracking hooks (the rest is TrackedDistributor's) ------------------------------
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import structlog
 
-from distributor import ResourceRequest, parse_request
+from distributor import ResourceRequest
 from distributor.batch import (
     JobScript,
     JobStatus,
@@ -81,6 +81,8 @@ class PbsDistributor(TrackedDistributor):
             limit, else `DEFAULT_MAX_ARRAY_SIZE`).
         worker: path of ``distributor-worker`` on the nodes (default: beside this Python).
     """
+
+    declared_resources = DECLARED_RESOURCES
 
     def __init__(
         self,
@@ -177,13 +179,13 @@ class PbsDistributor(TrackedDistributor):
             generator="distributor-pbs",
         ).render()
 
-    def _submit(
+    def submit_job(
         self,
         command: str,
         name: str,
         request: ResourceRequest,
         *,
-        array: tuple[int, int] | None = None,
+        array: tuple[int, int] | None,
         step: int | None = None,
     ) -> tuple[str, Path]:
         """Write and submit one job or array chunk (``(offset, length)``); return the id qsub
@@ -204,24 +206,6 @@ class PbsDistributor(TrackedDistributor):
         self._issued[key] = job_id
         return job_id, task_dir
 
-    def submit_to_batch_distributor(
-        self, command: str, name: str, requested_resources: Mapping[str, Any]
-    ) -> str:
-        """Submit one command (see `ClusterDistributor.submit_to_batch_distributor`).
-
-        Raises:
-            ResourceError: the request is malformed or has unknown keys.
-            SubmissionError: qsub refused the job (stderr and argv attached).
-        """
-        request = parse_request(requested_resources, DECLARED_RESOURCES)
-        job_id, task_dir = self._submit(command, name, request)
-        return self.track_task(
-            job_id,
-            task_dir,
-            memory_bytes=request.memory_bytes,
-            runtime_seconds=request.runtime_seconds,
-        )
-
     def submit_array_to_batch_distributor(
         self,
         command: str,
@@ -235,14 +219,14 @@ class PbsDistributor(TrackedDistributor):
             ResourceError: the request is malformed or ``array_length < 1``.
             SubmissionError: qsub refused a chunk (earlier chunks are deleted first).
         """
-        request = parse_request(requested_resources, DECLARED_RESOURCES)
+        request = self.parse_resources(requested_resources)
         shortest = self.client.flavour.min_array_length
 
         def submit_chunk(offset: int, length: int) -> tuple[str, Path]:
             if length < shortest:  # a plain job told its step
-                job_id, task_dir = self._submit(command, name, request, step=offset)
+                job_id, task_dir = self.submit_job(command, name, request, array=None, step=offset)
             else:
-                job_id, task_dir = self._submit(command, name, request, array=(offset, length))
+                job_id, task_dir = self.submit_job(command, name, request, array=(offset, length))
             return str(parsers.job_key(job_id)), task_dir
 
         def task_id(key: str, index: int) -> str:

@@ -36,7 +36,6 @@ from typing import Any
 from distributor import (
     ResourceRequest,
     SchedulerError,
-    parse_request,
 )
 from distributor.batch import (
     JobScript,
@@ -118,6 +117,7 @@ class SgeDistributor(TrackedDistributor):
     """
 
     first_array_index = 1
+    declared_resources = DECLARED_RESOURCES
 
     def __init__(
         self,
@@ -190,10 +190,11 @@ class SgeDistributor(TrackedDistributor):
         Raises:
             SchedulerError: the qmaster cannot be reached.
         """
-        self._array_chunk_size()
+        self.array_chunk_size()
         self._root.ensure()
 
-    def _array_chunk_size(self) -> int:
+    def array_chunk_size(self) -> int:
+        """``max_aj_tasks``, read once, or `max_array_size` if smaller."""
         with self._lock:
             if self._cluster_max_array_size is None:
                 value = self.client.global_config().get("max_aj_tasks", "")
@@ -243,7 +244,7 @@ class SgeDistributor(TrackedDistributor):
             inherited = {key: os.environ[key] for key in self._inherit if key in os.environ}
         return {**inherited, **self._environment}
 
-    def _submit_script(
+    def submit_job(
         self,
         command: str,
         name: str,
@@ -288,51 +289,16 @@ class SgeDistributor(TrackedDistributor):
         self.client.remember(job, JobInfo(job_name, submitted_at))
         return job, task_dir
 
-    def submit_to_batch_distributor(
-        self, command: str, name: str, requested_resources: Mapping[str, Any]
-    ) -> str:
-        """Submit one command (see `ClusterDistributor.submit_to_batch_distributor`).
+    def array_task_id(self, job_key: str, index: int) -> str:
+        """``<job>.<task>`` (task 1-based)."""
+        return f"{job_key}.{index}"
 
-        Raises:
-            ResourceError: the request is malformed or has unknown keys.
-            SubmissionError: qsub refused the job (stderr and argv attached).
-        """
-        request = _parse(requested_resources)
-        job, task_dir = self._submit_script(command, name, request, array=None)
-        return self.track_task(
-            job,
-            task_dir,
-            memory_bytes=request.memory_bytes,
-            runtime_seconds=request.runtime_seconds,
-        )
-
-    def submit_array_to_batch_distributor(
-        self,
-        command: str,
-        name: str,
-        requested_resources: Mapping[str, Any],
-        array_length: int,
-    ) -> dict[int, str]:
-        """Submit an array in chunks of ``max_aj_tasks`` (see the module docstring).
-
-        Returns:
-            step (0-based) → ``<job>.<task>`` (task 1-based).
-
-        Raises:
-            ResourceError: the request is malformed or ``array_length < 1``.
-            SubmissionError: qsub refused a chunk (earlier chunks are deleted first).
-        """
-        request = _parse(requested_resources)
-        return self.submit_array_chunks(
-            array_length,
-            self._array_chunk_size(),
-            lambda offset, length: self._submit_script(
-                command, name, request, array=(offset, length)
-            ),
-            lambda job, task: f"{job}.{task}",
-            memory_bytes=request.memory_bytes,
-            runtime_seconds=request.runtime_seconds,
-        )
+    def parse_resources(self, requested_resources: Mapping[str, Any]) -> ResourceRequest:
+        """Parse a request; a queue name must also be writable into a directive."""
+        request = super().parse_resources(requested_resources)
+        if request.queue is not None:
+            check_directive_value("queue", request.queue)
+        return request
 
     # --- tracking (the rest is TrackedDistributor's) ------------------------------------
 
@@ -379,11 +345,3 @@ class SgeDistributor(TrackedDistributor):
                 "cause is fixed and the error cleared (qmod -cj), or it is deleted"
             )
         return errors
-
-
-def _parse(requested_resources: Mapping[str, Any]) -> ResourceRequest:
-    """Parse a request; a queue name must also be writable into a directive."""
-    request = parse_request(requested_resources, DECLARED_RESOURCES)
-    if request.queue is not None:
-        check_directive_value("queue", request.queue)
-    return request

@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from distributor import ResourceRequest, format_seconds, parse_request
+from distributor import ResourceRequest, format_seconds
 from distributor.batch import (
     JobScript,
     JobStatus,
@@ -71,6 +71,9 @@ class SlurmDistributor(TrackedDistributor):
         worker: path of ``distributor-worker`` on the nodes (default: beside this Python).
     """
 
+    declared_resources = DECLARED_RESOURCES
+    log_submitted_name = True
+
     def __init__(
         self,
         cluster_name: str,
@@ -112,10 +115,11 @@ class SlurmDistributor(TrackedDistributor):
         Raises:
             SchedulerError: the Slurm controller cannot be reached.
         """
-        self._array_chunk_size()
+        self.array_chunk_size()
         self._root.ensure()
 
-    def _array_chunk_size(self) -> int:
+    def array_chunk_size(self) -> int:
+        """``MaxArraySize``, read once, or `max_array_size` if smaller."""
         with self._lock:
             if self._cluster_max_array_size is None:
                 config = self.client.config()
@@ -163,7 +167,7 @@ class SlurmDistributor(TrackedDistributor):
                 directives.append((flag, request.extra[key]))
         return directives
 
-    def _submit_script(
+    def submit_job(
         self,
         command: str,
         name: str,
@@ -204,49 +208,9 @@ class SlurmDistributor(TrackedDistributor):
         )
         return job_id, task_dir
 
-    def submit_to_batch_distributor(
-        self, command: str, name: str, requested_resources: Mapping[str, Any]
-    ) -> str:
-        """Submit one command (see `ClusterDistributor.submit_to_batch_distributor`).
-
-        Raises:
-            ResourceError: the request is malformed or has unknown keys.
-            SubmissionError: sbatch refused the job (stderr and argv attached).
-        """
-        request = parse_request(requested_resources, DECLARED_RESOURCES)
-        job_id, task_dir = self._submit_script(command, name, request, array=None)
-        return self.track_task(
-            job_id,
-            task_dir,
-            memory_bytes=request.memory_bytes,
-            runtime_seconds=request.runtime_seconds,
-            name=name,
-        )
-
-    def submit_array_to_batch_distributor(
-        self,
-        command: str,
-        name: str,
-        requested_resources: Mapping[str, Any],
-        array_length: int,
-    ) -> dict[int, str]:
-        """Submit an array in chunks of ``MaxArraySize`` (see the module docstring).
-
-        Raises:
-            ResourceError: the request is malformed or ``array_length < 1``.
-            SubmissionError: sbatch refused a chunk (earlier chunks are cancelled first).
-        """
-        request = parse_request(requested_resources, DECLARED_RESOURCES)
-        return self.submit_array_chunks(
-            array_length,
-            self._array_chunk_size(),
-            lambda offset, length: self._submit_script(
-                command, name, request, array=(offset, length)
-            ),
-            lambda job_id, task: f"{job_id}_{task}",
-            memory_bytes=request.memory_bytes,
-            runtime_seconds=request.runtime_seconds,
-        )
+    def array_task_id(self, job_key: str, index: int) -> str:
+        """``<job id>_<index>``."""
+        return f"{job_key}_{index}"
 
     # --- tracking hooks (the rest is TrackedDistributor's) ------------------------------
 
