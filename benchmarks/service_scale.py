@@ -33,32 +33,32 @@ from distributor.testing.faults import FakeDistributor
 POLL = 0.01  # seconds between polls, as in the baseline loop
 
 
-def bare(tasks: int, parallelism: int) -> float:
+def bare(tasks: int, parallelism: int, work: Path) -> float:
     """The baseline of ``local_throughput.py``: submit all, poll every 10 ms until final."""
-    return through_distributor(tasks, parallelism)
+    return through_distributor(tasks, parallelism, str(work / "state"))
 
 
-def through_service(tasks: int, parallelism: int) -> float:
+def through_service(tasks: int, parallelism: int, work: Path) -> float:
     """The same tasks added to a Service (journal on disk) and run to the end; seconds."""
-    with tempfile.TemporaryDirectory() as work:
-        distributor = LocalDistributor("bench", state_dir=Path(work) / "state",
-                                       parallelism=parallelism)  # fmt: skip
-        config = ServiceConfig(min_poll_interval=POLL, poll_interval=POLL)
-        with Service(Path(work) / "journal.db", Cluster(distributor), config=config) as service:
-            began = time.perf_counter()
-            service.add(TaskSpec(name=f"t{i}", command="/bin/true") for i in range(tasks))
-            summary = service.run()
-            elapsed = time.perf_counter() - began
-        assert summary.all_done, summary
+    work.mkdir()
+    distributor = LocalDistributor("bench", state_dir=work / "state", parallelism=parallelism)
+    config = ServiceConfig(min_poll_interval=POLL, poll_interval=POLL)
+    with Service(work / "journal.db", Cluster(distributor), config=config) as service:
+        began = time.perf_counter()
+        service.add(TaskSpec(name=f"t{i}", command="/bin/true") for i in range(tasks))
+        summary = service.run()
+        elapsed = time.perf_counter() - began
+    assert summary.all_done, summary
     return elapsed
 
 
 def throughput(tasks: int, parallelism: int, rounds: int) -> None:
-    """Part (a)."""
+    """Part (a). Every round's files are deleted only at the end (see `through_distributor`)."""
     bare_times, service_times = [], []
-    for _ in range(rounds):
-        bare_times.append(bare(tasks, parallelism))
-        service_times.append(through_service(tasks, parallelism))
+    with tempfile.TemporaryDirectory() as work:
+        for round_ in range(rounds):
+            bare_times.append(bare(tasks, parallelism, Path(work) / f"bare{round_}"))
+            service_times.append(through_service(tasks, parallelism, Path(work) / f"svc{round_}"))
     b, s = statistics.median(bare_times), statistics.median(service_times)
     print(f"(a) {tasks} x /bin/true on local, parallelism={parallelism}, rounds={rounds}")
     print(f"    bare LocalDistributor loop : {tasks / b:8.0f} tasks/s (median {b:.2f} s)")

@@ -67,7 +67,7 @@ ruff check .
 ruff format --check .
 
 step "mypy --strict"
-mypy distributor plugins tests
+mypy distributor plugins tests benchmarks
 
 step "Slurm dev cluster"
 if [ -n "$SLURM_START_PID" ] && ! wait "$SLURM_START_PID"; then

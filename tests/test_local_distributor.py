@@ -226,6 +226,31 @@ def test_controller_sigkill_loses_nothing_and_reruns_nothing(tmp_path: Path) -> 
     successor.stop()
 
 
+def test_a_running_task_is_announced_with_its_kernel_start_time(
+    local: LocalDistributor,
+) -> None:
+    """`started` carries pid and start ticks read from /proc; a quick task may skip it."""
+    quick = local.submit_to_batch_distributor("true", "quick", {})
+    assert final(local, quick).error_state == D
+    slow = local.submit_to_batch_distributor("sleep 30", "slow", {})
+    deadline = time.monotonic() + 10
+    while slow not in local.get_running([slow]):
+        assert time.monotonic() < deadline, "the running task was never announced"
+        time.sleep(0.01)
+    events = [
+        json.loads(line)
+        for path in (local.state_dir / "reapers").glob("*/events.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    started = [e for e in events if e["ev"] == "started" and e["id"] == slow]
+    assert len(started) == 1
+    stat = Path(f"/proc/{started[0]['pid']}/stat").read_text()
+    assert started[0]["ticks"] == int(stat.rsplit(")", 1)[1].split()[19])
+    assert [e["ev"] for e in events if e["id"] == quick][-1] == "exited"
+    local.terminate_task_instances([slow])
+    assert final(local, slow).error_state == K
+
+
 def test_pid_reuse_does_not_fool_recovery(tmp_path: Path) -> None:
     """A recorded pid now used by another process is not taken for the task."""
     reaper = tmp_path / "state" / "reapers" / "deadbeef"

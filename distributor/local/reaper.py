@@ -37,6 +37,9 @@ __all__ = ["direct_argv", "main"]
 
 _IDLE_POLL = 0.05  # seconds between looks at commands.jsonl when nothing wakes us
 _MEMORY_POLL = 0.2  # seconds between memory samples of limited tasks
+# A `started` event waits this long after the spawn: reading /proc/<pid>/stat blocks until the
+# child's execve finishes, and a task that ends sooner needs only its `exited` event.
+_ANNOUNCE_AFTER = 0.005
 _LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
 # Python ignores SIGPIPE and SIGXFSZ; tasks must start with every signal at its default.
 _DEFAULTED = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGCHLD)
@@ -141,6 +144,7 @@ class Reaper:
         self.running: dict[int, _Task] = {}
         self.by_id: dict[str, _Task] = {}
         self.pending_terminate: set[str] = set()
+        self.unannounced: deque[_Task] = deque()  # spawned, `started` not yet written
         self.busy = 0
         self.owner_open = True
         self.out: list[dict[str, Any]] = []
@@ -158,6 +162,7 @@ class Reaper:
         while True:
             self.read_commands()
             self.reap()
+            self.announce()
             self.launch()
             self.enforce()
             self.flush()
@@ -180,6 +185,8 @@ class Reaper:
     def next_timeout(self) -> float:
         now = time.monotonic()
         timeout = _IDLE_POLL
+        if self.unannounced:
+            timeout = max(0.0, self.unannounced[0].started + _ANNOUNCE_AFTER - now)
         for task in self.running.values():
             for moment in (task.deadline, task.kill_at):
                 if moment is not None:
@@ -264,8 +271,24 @@ class Reaper:
                 task.deadline = task.started + task.runtime
             self.running[pid] = task
             self.busy += task.slots
-            self.out.append({"ev": "started", "id": task.id, "pid": pid,
-                             "ticks": process_start_time(pid), "t": time.time()})  # fmt: skip
+            self.unannounced.append(task)
+
+    def announce(self) -> None:
+        """Write `started` for tasks spawned at least `_ANNOUNCE_AFTER` ago and not yet reaped.
+
+        The start time is read while the task is unreaped (a zombie at worst), so its pid cannot
+        have been reused. Reaped tasks are skipped: their `exited` event says all.
+        """
+        now = time.monotonic()
+        while self.unannounced:
+            task = self.unannounced[0]
+            if task.pid in self.running and now - task.started < _ANNOUNCE_AFTER:
+                return
+            self.unannounced.popleft()
+            if self.running.get(task.pid) is task:
+                self.out.append({"ev": "started", "id": task.id, "pid": task.pid,
+                                 "ticks": process_start_time(task.pid),
+                                 "t": time.time()})  # fmt: skip
 
     def spawn_failed(self, task: _Task, error: str) -> None:
         self.out.append({"ev": "exited", "id": task.id, "status": None, "reason": "spawn_failed",
