@@ -21,8 +21,6 @@ from distributor.batch import (
     JobPhase,
     JobStatus,
     PollPolicy,
-    StatusTracker,
-    SubmitRoot,
     TrackedDistributor,
     TrackedJob,
 )
@@ -52,11 +50,10 @@ class Toy(TrackedDistributor):
     """A minimal plugin: ids ``J`` or ``J.T``."""
 
     def __init__(self, root: Path, scheduler: Scheduler, first: int = 0) -> None:
-        self.scheduler = scheduler
+        self.fake = scheduler
         self.first_array_index = first
-        policy = PollPolicy(min_interval=0.0)
         super().__init__(
-            "toy", StatusTracker(scheduler, policy, cluster_name="toy"), SubmitRoot(root)
+            "toy", scheduler, submit_root=root, poll_policy=PollPolicy(min_interval=0.0)
         )
 
     def split_id(self, distributor_id: str) -> tuple[str, int | None] | None:
@@ -66,11 +63,11 @@ class Toy(TrackedDistributor):
         return match[1], None if match[2] is None else int(match[2])
 
     def cancel(self, tokens: Sequence[str]) -> None:
-        self.scheduler.cancelled.append(list(tokens))
+        self.fake.cancelled.append(list(tokens))
         for token in tokens:
-            for did in list(self.scheduler.queue):
+            for did in list(self.fake.queue):
                 if did == token or did.startswith(token + "."):
-                    del self.scheduler.queue[did]
+                    del self.fake.queue[did]
 
     def queueing_error(self, status: JobStatus) -> str | None:
         return "never" if status.reason == "Impossible" else None
@@ -94,7 +91,7 @@ def submit_array(toy: Toy, job: str, length: int, offset: int = 0) -> list[str]:
     for task in range(toy.first_array_index, toy.first_array_index + length):
         did = f"{job}.{task}"
         toy.tracker.track(did)
-        toy.scheduler.queue[did] = queued(did)
+        toy.fake.queue[did] = queued(did)
         ids.append(did)
     return ids
 
@@ -103,7 +100,7 @@ def test_status_queries_and_unknown_ids(tmp_path: Path) -> None:
     """Active, running and exit info come from the tracker; foreign ids are unknown."""
     toy = Toy(tmp_path, Scheduler())
     ids = submit_array(toy, "7", 3)
-    toy.scheduler.queue["7.1"] = running("7.1")
+    toy.fake.queue["7.1"] = running("7.1")
     assert toy.get_submitted_or_running([*ids, "bogus", "$(x)"]) == set(ids)
     assert toy.get_running(ids) == {"7.1"}
     with pytest.raises(RemoteExitInfoNotAvailable, match="still running"):
@@ -119,19 +116,19 @@ def test_termination_names_whole_chunks_once(tmp_path: Path) -> None:
     whole = submit_array(toy, "7", 3)
     part = submit_array(toy, "8", 3)
     toy.terminate_task_instances([*whole, part[0], "nope", "99"])
-    assert toy.scheduler.cancelled == [["7", "8.0"]]
+    assert toy.fake.cancelled == [["7", "8.0"]]
     assert toy.get_submitted_or_running([*whole, *part]) == {"8.1", "8.2"}
     info = toy.get_remote_exit_info("7.2")
     assert info.error_state == TaskInstanceStatus.KILLED_SELF
     toy.terminate_task_instances(whole)  # settled ids are ignored
-    assert len(toy.scheduler.cancelled) == 1
+    assert len(toy.fake.cancelled) == 1
 
 
 def test_queueing_errors_use_the_hook(tmp_path: Path) -> None:
     """Only queued jobs whose status the hook rejects are reported."""
     toy = Toy(tmp_path, Scheduler())
     ids = submit_array(toy, "7", 2)
-    toy.scheduler.queue["7.1"] = queued("7.1", "Impossible")
+    toy.fake.queue["7.1"] = queued("7.1", "Impossible")
     assert toy.get_queueing_errors(ids) == {"7.1": "never"}
 
 
@@ -177,9 +174,47 @@ def test_a_refused_chunk_cancels_the_earlier_ones(tmp_path: Path) -> None:
 
     with pytest.raises(SubmissionError):
         toy.submit_array_chunks(4, 2, submit, lambda key, task: f"{key}.{task}")
-    assert toy.scheduler.cancelled == [["7"]]
+    assert toy.fake.cancelled == [["7"]]
     job = toy.tracker.get("7.1")
     assert job is not None and job.terminated
+
+
+class Limited(Toy):
+    """A toy whose scheduler states an array limit; counts how often it is asked."""
+
+    scheduler = "limited"
+
+    def __init__(self, root: Path, limit: int | None, max_array_size: int | None) -> None:
+        super().__init__(root, Scheduler())
+        self.max_array_size = max_array_size
+        self.limit, self.asked = limit, 0
+
+    def scheduler_array_limit(self) -> int | None:
+        self.asked += 1
+        return self.limit
+
+
+@pytest.mark.parametrize(
+    ("limit", "cap", "chunk"),
+    [(1001, None, 1001), (1001, 50, 50), (20, 50, 20), (None, 7, 7), (None, None, 1000)],
+)
+def test_array_chunk_size_is_the_smaller_limit_asked_once(
+    tmp_path: Path, limit: int | None, cap: int | None, chunk: int
+) -> None:
+    """The scheduler's limit (asked once) capped by max_array_size; 1000 if neither is known."""
+    toy = Limited(tmp_path, limit, cap)
+    assert [toy.array_chunk_size() for _ in range(3)] == [chunk] * 3
+    assert toy.asked == 1
+
+
+def test_default_submit_root_is_named_by_the_scheduler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``$DISTRIBUTOR_SUBMIT_ROOT/<scheduler>/<cluster>``; a class without a name must be told."""
+    monkeypatch.setenv("DISTRIBUTOR_SUBMIT_ROOT", str(tmp_path))
+    assert Limited.default_submit_root("a b") == tmp_path / "limited" / "a_b"
+    with pytest.raises(TypeError, match="Toy sets no `scheduler`"):
+        Toy.default_submit_root("x")
 
 
 @pytest.mark.parametrize("length", [0, -1, True, 2.0, "3"])

@@ -35,15 +35,16 @@ A batch plugin should be mostly templates, parsers and a state map on top of thi
 A plugin's distributor then looks like this (the Slurm plugin is the worked example)::
 
     class MyDistributor(TrackedDistributor):
+        scheduler = "my"                            # ~/.distributor/my/<cluster> by default
         declared_resources = {"my.account": r"[A-Za-z0-9_]{1,64}"}
 
         def __init__(self, cluster_name, *args, submit_root=None, transport=None,
-                     poll_policy=None, worker=None, **kwargs):
-            check_arguments("MyDistributor", args, kwargs)
+                     poll_policy=None, worker=None, max_array_size=None, **kwargs):
+            check_arguments("MyDistributor", args, kwargs, max_array_size)
             self.client = MyClient(CommandRunner(transport, RetryPolicy(transient=MY_TRANSIENT)))
-            super().__init__(cluster_name, StatusTracker(self.client, poll_policy),
-                             SubmitRoot(submit_root or SubmitRoot.default_path("my", cluster_name)),
-                             worker=worker)
+            super().__init__(cluster_name, self.client, submit_root=submit_root,
+                             poll_policy=poll_policy, worker=worker,
+                             max_array_size=max_array_size)
 
         def submit_job(self, command, name, request, *, array):   # array: (offset, length)
             with self.submission(name, "MyScheduler") as task_dir:
@@ -55,7 +56,7 @@ A plugin's distributor then looks like this (the Slurm plugin is the worked exam
             self.register_job(job_id, task_dir, memory_bytes=..., runtime_seconds=..., array=array)
             return job_id, task_dir
 
-        def array_chunk_size(self): ...             # the scheduler's array size limit
+        def scheduler_array_limit(self): ...        # the scheduler's array size limit
         def array_task_id(self, job_key, index): ... # ("12", 3) -> "12_3"
         def split_id(self, distributor_id): ...     # "12_3" -> ("12", 3); None if not ours
         def cancel(self, tokens): ...               # one scancel/qdel/condor_rm/bkill
@@ -94,12 +95,13 @@ from distributor.batch.status import (
     usage_stats,
 )
 from distributor.batch.submit_root import SubmitRoot, SubmitRootError, TaskDirectory
-from distributor.batch.tracked import TrackedDistributor, check_arguments
+from distributor.batch.tracked import DEFAULT_ARRAY_CHUNK, TrackedDistributor, check_arguments
 from distributor.batch.transport import CommandResult, LocalTransport, Transport
 from distributor.batch.worker_node import BatchWorkerNode
 
 __all__ = [
     "BatchWorkerNode",
+    "DEFAULT_ARRAY_CHUNK",
     "CommandResult",
     "CommandRunner",
     "GENERIC_TRANSIENT",

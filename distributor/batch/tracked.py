@@ -21,16 +21,20 @@ Submission is a template too: `TrackedDistributor.submit_to_batch_distributor` a
 `TrackedDistributor.submit_array_to_batch_distributor` parse the request against
 `TrackedDistributor.declared_resources` (`TrackedDistributor.parse_resources`), call the
 plugin's `TrackedDistributor.submit_job` (one job or array chunk) and track the result; a
-plugin gives `TrackedDistributor.array_chunk_size` and `TrackedDistributor.array_task_id`, and
+plugin gives `TrackedDistributor.array_task_id`, and
 optionally `TrackedDistributor.single_task_id` (default: the job key itself).
+`TrackedDistributor.array_chunk_size` has a default (see below).
 
 `TrackedDistributor.submission` gives one submission its task directory (removed again if
 the submission fails, a failed submit command becoming `SubmissionError`), and
 `TrackedDistributor.track_task` tracks a single task once submitted.
 
-The base also holds the path of ``distributor-worker`` (`worker_node_entry_point`,
-`build_worker_node_command`) and a no-op `stop`; `check_arguments` is the constructor check
-every plugin makes (unexpected arguments, ``max_array_size``).
+The base builds the plugin's `StatusTracker` and `SubmitRoot` (default
+`TrackedDistributor.default_submit_root`, from the class's `scheduler` name), holds the path of
+``distributor-worker`` (`worker_node_entry_point`, `build_worker_node_command`) and a no-op
+`stop`; `check_arguments` is the constructor check every plugin makes (unexpected arguments,
+``max_array_size``). `TrackedDistributor.array_chunk_size` asks the plugin's
+`TrackedDistributor.scheduler_array_limit` once and caps it with ``max_array_size``.
 
 Submissions register each job key in the submit root with the metadata `register_job` writes
 (``offset`` and ``length`` for array chunks, the request's ``memory_bytes`` and
@@ -39,6 +43,8 @@ Submissions register each job key in the submit root with the metadata `register
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,7 +52,7 @@ from typing import Any, ClassVar
 
 import structlog
 
-from distributor.batch.polling import StatusTracker
+from distributor.batch.polling import PollPolicy, StatusBackend, StatusTracker
 from distributor.batch.script import find_worker_executable, safe_name, worker_node_command
 from distributor.batch.status import JobPhase, JobStatus
 from distributor.batch.submit_root import SubmitRoot, TaskDirectory
@@ -59,9 +65,12 @@ from distributor.exceptions import (
 from distributor.exit_info import RemoteExitInfo
 from distributor.resources import ResourceRequest, parse_request
 
-__all__ = ["TrackedDistributor", "check_arguments"]
+__all__ = ["DEFAULT_ARRAY_CHUNK", "TrackedDistributor", "check_arguments"]
 
 log = structlog.get_logger(__name__)
+
+DEFAULT_ARRAY_CHUNK = 1000
+"""Array chunk length when neither the scheduler nor the user states a limit."""
 
 
 def check_arguments(
@@ -97,13 +106,20 @@ class TrackedDistributor:
             and their patterns, for `parse_resources`.
         log_submitted_name: log the task's name with ``job_submitted``.
 
+        scheduler: the submit root's directory name under ``$DISTRIBUTOR_SUBMIT_ROOT``
+            (``"slurm"``); required when no `submit_root` is given.
+
     Args:
         cluster_name: the distributor's cluster name.
-        tracker: the plugin's status tracker.
-        submit_root: where task directories and the id index live.
+        backend: the plugin's client, polled by a `StatusTracker` built here.
+        submit_root: where task directories and the id index live (default
+            `default_submit_root`).
+        poll_policy: the tracker's policy (default `PollPolicy()`).
         worker: path of ``distributor-worker`` on the nodes (default: beside this Python).
+        max_array_size: the user's cap on an array chunk's length (see `array_chunk_size`).
     """
 
+    scheduler: ClassVar[str] = ""
     first_array_index: int = 0
     declared_resources: ClassVar[Mapping[str, str]] = {}
     log_submitted_name: ClassVar[bool] = False
@@ -111,16 +127,31 @@ class TrackedDistributor:
     def __init__(
         self,
         cluster_name: str,
-        tracker: StatusTracker,
-        submit_root: SubmitRoot,
+        backend: StatusBackend,
         *,
+        submit_root: str | os.PathLike[str] | None = None,
+        poll_policy: PollPolicy | None = None,
         worker: str | None = None,
+        max_array_size: int | None = None,
     ) -> None:
         self._cluster_name = cluster_name
-        self.tracker = tracker
-        self._root = submit_root
+        self.tracker = StatusTracker(backend, poll_policy, cluster_name=cluster_name)
+        self._root = SubmitRoot(
+            submit_root if submit_root is not None else self.default_submit_root(cluster_name)
+        )
         self._worker = worker or find_worker_executable()
         self._log = log.bind(cluster=cluster_name)
+        self.max_array_size = max_array_size
+        self._scheduler_array_limit: int | None = None
+        self._limit_lock = threading.Lock()
+
+    @classmethod
+    def default_submit_root(cls, cluster_name: str) -> Path:
+        """``$DISTRIBUTOR_SUBMIT_ROOT/<scheduler>/<cluster>``, else
+        ``~/.distributor/<scheduler>/<cluster>`` (see `SubmitRoot.default_path`)."""
+        if not cls.scheduler:
+            raise TypeError(f"{cls.__name__} sets no `scheduler`: pass submit_root")
+        return SubmitRoot.default_path(cls.scheduler, cluster_name)
 
     @property
     def cluster_name(self) -> str:
@@ -171,9 +202,19 @@ class TrackedDistributor:
         return ``(job key, task directory)``."""
         raise NotImplementedError
 
+    def scheduler_array_limit(self) -> int | None:
+        """The scheduler's own limit on an array's length, asked once by `array_chunk_size`
+        (``MaxArraySize``, ``max_aj_tasks``...); None, the default, when there is none to ask."""
+        return None
+
     def array_chunk_size(self) -> int:
-        """The most tasks one scheduler array may have."""
-        raise NotImplementedError
+        """The most tasks one array chunk may have: the smaller of `scheduler_array_limit`
+        (asked once) and `max_array_size`; `DEFAULT_ARRAY_CHUNK` when neither is known."""
+        with self._limit_lock:
+            if self._scheduler_array_limit is None:
+                self._scheduler_array_limit = self.scheduler_array_limit() or 0
+            known = [n for n in (self._scheduler_array_limit, self.max_array_size) if n]
+        return min(known) if known else DEFAULT_ARRAY_CHUNK
 
     def array_task_id(self, job_key: str, index: int) -> str:
         """The id of array task `index` (from `first_array_index`) of chunk `job_key`."""

@@ -38,8 +38,6 @@ from distributor.batch import (
     JobStatus,
     PollPolicy,
     RetryPolicy,
-    StatusTracker,
-    SubmitRoot,
     TaskDirectory,
     TrackedDistributor,
     Transport,
@@ -50,7 +48,7 @@ from distributor_htcondor.client import HTCondorClient
 from distributor_htcondor.queue import DECLARED_RESOURCES, SUBMIT_COMMANDS
 from distributor_htcondor.submit import CLUSTER_VARIABLE, PROC_VARIABLE, SubmitDescription
 
-__all__ = ["DEFAULT_MAX_ARRAY_SIZE", "HTCondorDistributor", "default_submit_root"]
+__all__ = ["DEFAULT_MAX_ARRAY_SIZE", "HTCondorDistributor"]
 
 log = structlog.get_logger(__name__)
 
@@ -58,11 +56,6 @@ DEFAULT_MAX_ARRAY_SIZE = 20000
 """Jobs per cluster: HTCondor's default ``MAX_JOBS_PER_SUBMISSION``."""
 
 _ID_EXPR = f'"${{{CLUSTER_VARIABLE}}}.${{{PROC_VARIABLE}}}"'
-
-
-def default_submit_root(cluster_name: str) -> Path:
-    """``$DISTRIBUTOR_SUBMIT_ROOT/htcondor/<cluster>`` or ``~/.distributor/htcondor/<cluster>``."""
-    return SubmitRoot.default_path("htcondor", cluster_name)
 
 
 class HTCondorDistributor(TrackedDistributor):
@@ -85,6 +78,7 @@ class HTCondorDistributor(TrackedDistributor):
             Python).
     """
 
+    scheduler = "htcondor"
     declared_resources = DECLARED_RESOURCES
     log_submitted_name = True
 
@@ -118,14 +112,13 @@ class HTCondorDistributor(TrackedDistributor):
         )
         super().__init__(
             cluster_name,
-            StatusTracker(self.client, poll_policy, cluster_name=cluster_name),
-            SubmitRoot(
-                submit_root if submit_root is not None else default_submit_root(cluster_name)
-            ),
+            self.client,
+            submit_root=submit_root,
+            poll_policy=poll_policy,
             worker=worker,
+            max_array_size=max_array_size,
         )
         self._log = log.bind(cluster=cluster_name)
-        self._max_array_size = max_array_size
         self._memory_policy = memory_policy
         self._remove_held = remove_held
         self._getenv = getenv
@@ -190,10 +183,6 @@ class HTCondorDistributor(TrackedDistributor):
             single=array is None,
         )
         return str(cluster), task_dir
-
-    def array_chunk_size(self) -> int:
-        """`max_array_size` jobs per cluster."""
-        return self._max_array_size
 
     def array_task_id(self, job_key: str, index: int) -> str:
         """``<cluster>.<proc>``."""

@@ -32,8 +32,6 @@ from distributor.batch import (
     JobStatus,
     PollPolicy,
     RetryPolicy,
-    StatusTracker,
-    SubmitRoot,
     TrackedDistributor,
     Transport,
     check_arguments,
@@ -44,18 +42,13 @@ from distributor_lsf import parsers, states
 from distributor_lsf.client import LsfClient
 from distributor_lsf.queue import DECLARED_RESOURCES
 
-__all__ = ["LsfDistributor", "default_submit_root", "memory_limit"]
+__all__ = ["LsfDistributor", "memory_limit"]
 
 log = structlog.get_logger(__name__)
 
 _SINGLE_ID = '"$LSB_JOBID"'
 _ARRAY_ID = '"${LSB_JOBID}[${LSB_JOBINDEX}]"'
 _UNITS = {"KB": 2**10, "MB": 2**20, "GB": 2**30, "TB": 2**40}
-
-
-def default_submit_root(cluster_name: str) -> Path:
-    """``$DISTRIBUTOR_SUBMIT_ROOT/lsf/<cluster>`` or ``~/.distributor/lsf/<cluster>``."""
-    return SubmitRoot.default_path("lsf", cluster_name)
 
 
 def memory_limit(amount: int, unit_for_limits: str | None = None) -> str:
@@ -97,6 +90,7 @@ class LsfDistributor(TrackedDistributor):
         worker: path of ``distributor-worker`` on the hosts (default: beside this Python).
     """
 
+    scheduler = "lsf"
     first_array_index = 1
     declared_resources = DECLARED_RESOURCES
 
@@ -127,13 +121,12 @@ class LsfDistributor(TrackedDistributor):
         )
         super().__init__(
             cluster_name,
-            StatusTracker(self.client, poll_policy, cluster_name=cluster_name),
-            SubmitRoot(
-                submit_root if submit_root is not None else default_submit_root(cluster_name)
-            ),
+            self.client,
+            submit_root=submit_root,
+            poll_policy=poll_policy,
             worker=worker,
+            max_array_size=max_array_size,
         )
-        self.max_array_size = max_array_size
         self._unit = unit_for_limits
 
     def start(self) -> None:
@@ -209,10 +202,6 @@ class LsfDistributor(TrackedDistributor):
             array=array,
         )
         return job_id, task_dir
-
-    def array_chunk_size(self) -> int:
-        """`max_array_size`."""
-        return self.max_array_size
 
     def array_task_id(self, job_key: str, index: int) -> str:
         """``<job id>[<1-based index>]``."""

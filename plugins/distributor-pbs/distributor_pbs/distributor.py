@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,8 +33,6 @@ from distributor.batch import (
     JobStatus,
     PollPolicy,
     RetryPolicy,
-    StatusTracker,
-    SubmitRoot,
     TaskDirectory,
     TrackedDistributor,
     Transport,
@@ -46,17 +43,12 @@ from distributor_pbs import parsers, states
 from distributor_pbs.client import PbsClient
 from distributor_pbs.queue import DECLARED_RESOURCES
 
-__all__ = ["DEFAULT_MAX_ARRAY_SIZE", "PbsDistributor", "default_submit_root"]
+__all__ = ["DEFAULT_MAX_ARRAY_SIZE", "PbsDistributor"]
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_MAX_ARRAY_SIZE = 10000
 """Subjobs per array when the server states no limit (PBS Pro's default ``max_array_size``)."""
-
-
-def default_submit_root(cluster_name: str) -> Path:
-    """``$DISTRIBUTOR_SUBMIT_ROOT/pbs/<cluster>`` or ``~/.distributor/pbs/<cluster>``."""
-    return SubmitRoot.default_path("pbs", cluster_name)
 
 
 def pbs_job_name(name: str) -> str:
@@ -82,6 +74,7 @@ class PbsDistributor(TrackedDistributor):
         worker: path of ``distributor-worker`` on the nodes (default: beside this Python).
     """
 
+    scheduler = "pbs"
     declared_resources = DECLARED_RESOURCES
 
     def __init__(
@@ -109,16 +102,13 @@ class PbsDistributor(TrackedDistributor):
         )
         super().__init__(
             cluster_name,
-            StatusTracker(self.client, poll_policy, cluster_name=cluster_name),
-            SubmitRoot(
-                submit_root if submit_root is not None else default_submit_root(cluster_name)
-            ),
+            self.client,
+            submit_root=submit_root,
+            poll_policy=poll_policy,
             worker=worker,
+            max_array_size=max_array_size,
         )
-        self._max_array_size = max_array_size
-        self._server_max_array_size: int | None = None
         self._issued: dict[str, str] = {}  # job key (sequence number) -> the id qsub printed
-        self._lock = threading.Lock()
 
     def start(self) -> None:
         """Learn the flavour and the array size limit from the server (idempotent).
@@ -126,16 +116,12 @@ class PbsDistributor(TrackedDistributor):
         Raises:
             SchedulerError: the PBS server cannot be reached, or its qstat is not PBS's.
         """
-        self._chunk_size()
+        self.array_chunk_size()
         self._root.ensure()
 
-    def _chunk_size(self) -> int:
-        with self._lock:
-            if self._server_max_array_size is None:
-                limit = self.client.max_array_size()
-                self._server_max_array_size = limit or DEFAULT_MAX_ARRAY_SIZE
-            size = self._server_max_array_size
-        return min(size, self._max_array_size) if self._max_array_size else size
+    def scheduler_array_limit(self) -> int:
+        """The server's ``max_array_size`` / ``max_job_array_size`` (or the PBS Pro default)."""
+        return self.client.max_array_size() or DEFAULT_MAX_ARRAY_SIZE
 
     # --- submission -----------------------------------------------------------------------
 
@@ -235,7 +221,7 @@ class PbsDistributor(TrackedDistributor):
 
         return self.submit_array_chunks(
             array_length,
-            self._chunk_size(),
+            self.array_chunk_size(),
             submit_chunk,
             task_id,
             memory_bytes=request.memory_bytes,

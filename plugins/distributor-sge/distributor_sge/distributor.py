@@ -27,7 +27,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -41,8 +40,6 @@ from distributor.batch import (
     JobScript,
     PollPolicy,
     RetryPolicy,
-    StatusTracker,
-    SubmitRoot,
     TaskDirectory,
     TrackedDistributor,
     Transport,
@@ -55,7 +52,7 @@ from distributor_sge import parsers, states
 from distributor_sge.client import JobInfo, SgeClient
 from distributor_sge.queue import DECLARED_RESOURCES
 
-__all__ = ["DEFAULT_INHERITED", "SgeDistributor", "default_submit_root", "sge_job_name"]
+__all__ = ["DEFAULT_INHERITED", "SgeDistributor", "sge_job_name"]
 
 DEFAULT_INHERITED: tuple[str, ...] = (
     "PATH",
@@ -73,11 +70,6 @@ _SINGLE_ID = '"$JOB_ID"'
 _ARRAY_ID = '"$JOB_ID.$SGE_TASK_ID"'
 _MIB = 2**20
 _MAX_AJ_TASKS = 75000  # Grid Engine's default max_aj_tasks
-
-
-def default_submit_root(cluster_name: str) -> Path:
-    """``$DISTRIBUTOR_SUBMIT_ROOT/sge/<cluster>`` or ``~/.distributor/sge/<cluster>``."""
-    return SubmitRoot.default_path("sge", cluster_name)
 
 
 def sge_job_name(name: str) -> str:
@@ -116,6 +108,7 @@ class SgeDistributor(TrackedDistributor):
             variable name that is not one).
     """
 
+    scheduler = "sge"
     first_array_index = 1
     declared_resources = DECLARED_RESOURCES
 
@@ -157,11 +150,11 @@ class SgeDistributor(TrackedDistributor):
         )
         super().__init__(
             cluster_name,
-            StatusTracker(self.client, poll_policy, cluster_name=cluster_name),
-            SubmitRoot(
-                submit_root if submit_root is not None else default_submit_root(cluster_name)
-            ),
+            self.client,
+            submit_root=submit_root,
+            poll_policy=poll_policy,
             worker=worker,
+            max_array_size=max_array_size,
         )
         self._pe = parallel_environment
         self._memory_resource = memory_resource
@@ -180,9 +173,6 @@ class SgeDistributor(TrackedDistributor):
         else:
             self._inherit = tuple(map(check_env_name, inherit_environment))
         self._rerunnable = rerunnable
-        self._max_array_size = max_array_size
-        self._cluster_max_array_size: int | None = None
-        self._lock = threading.Lock()
 
     def start(self) -> None:
         """Check that the cell answers and read its ``max_aj_tasks`` (idempotent).
@@ -193,17 +183,11 @@ class SgeDistributor(TrackedDistributor):
         self.array_chunk_size()
         self._root.ensure()
 
-    def array_chunk_size(self) -> int:
-        """``max_aj_tasks``, read once, or `max_array_size` if smaller."""
-        with self._lock:
-            if self._cluster_max_array_size is None:
-                value = self.client.global_config().get("max_aj_tasks", "")
-                # 0 means unlimited; keep chunks (and qstat task lists) of a sane size anyway
-                self._cluster_max_array_size = (
-                    int(value) if value.isdigit() and value != "0" else _MAX_AJ_TASKS
-                )
-            size = self._cluster_max_array_size
-        return min(size, self._max_array_size) if self._max_array_size else size
+    def scheduler_array_limit(self) -> int:
+        """``max_aj_tasks`` from the global configuration."""
+        value = self.client.global_config().get("max_aj_tasks", "")
+        # 0 means unlimited; keep chunks (and qstat task lists) of a sane size anyway
+        return int(value) if value.isdigit() and value != "0" else _MAX_AJ_TASKS
 
     # --- submission ---------------------------------------------------------------------
 

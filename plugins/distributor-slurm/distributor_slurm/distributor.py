@@ -21,7 +21,6 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,6 @@ from distributor.batch import (
     JobStatus,
     PollPolicy,
     RetryPolicy,
-    StatusTracker,
-    SubmitRoot,
     TrackedDistributor,
     Transport,
     check_arguments,
@@ -43,15 +40,10 @@ from distributor_slurm import parsers, states
 from distributor_slurm.client import SlurmClient
 from distributor_slurm.queue import DECLARED_RESOURCES
 
-__all__ = ["SlurmDistributor", "default_submit_root"]
+__all__ = ["SlurmDistributor"]
 
 _SINGLE_ID = '"$SLURM_JOB_ID"'
 _ARRAY_ID = '"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}"'
-
-
-def default_submit_root(cluster_name: str) -> Path:
-    """``$DISTRIBUTOR_SUBMIT_ROOT/slurm/<cluster>`` or ``~/.distributor/slurm/<cluster>``."""
-    return SubmitRoot.default_path("slurm", cluster_name)
 
 
 class SlurmDistributor(TrackedDistributor):
@@ -71,6 +63,7 @@ class SlurmDistributor(TrackedDistributor):
         worker: path of ``distributor-worker`` on the nodes (default: beside this Python).
     """
 
+    scheduler = "slurm"
     declared_resources = DECLARED_RESOURCES
     log_submitted_name = True
 
@@ -98,16 +91,13 @@ class SlurmDistributor(TrackedDistributor):
         )
         super().__init__(
             cluster_name,
-            StatusTracker(self.client, poll_policy, cluster_name=cluster_name),
-            SubmitRoot(
-                submit_root if submit_root is not None else default_submit_root(cluster_name)
-            ),
+            self.client,
+            submit_root=submit_root,
+            poll_policy=poll_policy,
             worker=worker,
+            max_array_size=max_array_size,
         )
         self._requeue = requeue
-        self._max_array_size = max_array_size
-        self._cluster_max_array_size: int | None = None
-        self._lock = threading.Lock()
 
     def start(self) -> None:
         """Check that the cluster answers and read its ``MaxArraySize`` (idempotent).
@@ -118,17 +108,12 @@ class SlurmDistributor(TrackedDistributor):
         self.array_chunk_size()
         self._root.ensure()
 
-    def array_chunk_size(self) -> int:
-        """``MaxArraySize``, read once, or `max_array_size` if smaller."""
-        with self._lock:
-            if self._cluster_max_array_size is None:
-                config = self.client.config()
-                try:
-                    self._cluster_max_array_size = int(config.get("MaxArraySize", "1001"))
-                except ValueError:
-                    self._cluster_max_array_size = 1001  # Slurm's default
-            size = self._cluster_max_array_size
-        return min(size, self._max_array_size) if self._max_array_size else size
+    def scheduler_array_limit(self) -> int:
+        """``MaxArraySize`` from ``scontrol show config`` (Slurm's default 1001 if unreadable)."""
+        try:
+            return int(self.client.config().get("MaxArraySize", "1001"))
+        except ValueError:
+            return 1001  # Slurm's default
 
     # --- submission ---------------------------------------------------------------------
 
