@@ -91,10 +91,39 @@ def test_remove_never_leaves_the_root(tmp_path: Path) -> None:
 
 
 def test_prune_removes_only_old_task_dirs(tmp_path: Path) -> None:
-    """prune deletes task directories older than the cutoff and skips symlinks."""
+    """prune deletes task directories older than the cutoff, with their index entries, and
+    skips symlinks."""
     root = SubmitRoot(tmp_path / "root")
     old, new = root.new_task_dir("old"), root.new_task_dir("new")
-    os.utime(old, (1, 1))
+    root.register("17", old)
+    (old / "job.log").write_text("done\n")
+    for path in [*old.iterdir(), old]:
+        os.utime(path, (1, 1))
     os.symlink(tmp_path, root.path / "sneaky")
     assert root.prune(3600) == [old]
     assert new.exists() and (root.path / "sneaky").is_symlink()
+    assert root.lookup("17") is None
+
+
+def test_prune_keeps_a_directory_whose_log_still_grows(tmp_path: Path) -> None:
+    """A long job's directory is old, but the log it appends to is not: it stays."""
+    root = SubmitRoot(tmp_path / "root")
+    running = root.new_task_dir("running")
+    (running / "job.log").write_text("still going\n")
+    os.utime(running, (1, 1))
+    assert root.prune(3600) == []
+    os.utime(running / "job.log", (1, 1))
+    assert root.prune(3600) == [running]
+
+
+def test_prune_when_due_runs_at_most_once_per_interval(tmp_path: Path) -> None:
+    """A second call within the interval does nothing; once the stamp is old it prunes again."""
+    root = SubmitRoot(tmp_path / "root")
+    first = root.new_task_dir("first")
+    os.utime(first, (1, 1))
+    assert root.prune_when_due(3600, every=86400) == [first]
+    second = root.new_task_dir("second")
+    os.utime(second, (1, 1))
+    assert root.prune_when_due(3600, every=86400) == []
+    os.utime(root.path / ".pruned", (1, 1))
+    assert root.prune_when_due(3600, every=86400) == [second]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -215,6 +216,32 @@ def test_default_submit_root_is_named_by_the_scheduler(
     assert Limited.default_submit_root("a b") == tmp_path / "limited" / "a_b"
     with pytest.raises(TypeError, match="Toy sets no `scheduler`"):
         Toy.default_submit_root("x")
+
+
+def test_start_prunes_expired_task_directories(tmp_path: Path) -> None:
+    """`start` deletes task directories unchanged for `retention` seconds and their index
+    entries; a fresh one and everything under retention=None stay."""
+    toy = Toy(tmp_path, Scheduler())
+    submit_array(toy, "7", 1)
+    expired = toy.submit_root.lookup("7")
+    assert expired is not None
+    for path in [*expired.path.iterdir(), expired.path]:
+        os.utime(path, (1, 1))
+    fresh = toy.submit_root.new_task_dir("fresh")
+    keeper = Toy(tmp_path, Scheduler())
+    keeper.retention = None
+    keeper.start()
+    assert expired.path.exists()
+    toy.start()
+    assert not expired.path.exists() and toy.submit_root.lookup("7") is None
+    assert fresh.exists()
+
+
+@pytest.mark.parametrize("retention", [0, -1.0, float("nan")])
+def test_retention_must_be_positive(tmp_path: Path, retention: float) -> None:
+    """A retention that would delete everything at once is refused, naming the value."""
+    with pytest.raises(ValueError, match="retention="):
+        TrackedDistributor("toy", Scheduler(), submit_root=tmp_path, retention=retention)
 
 
 @pytest.mark.parametrize("length", [0, -1, True, 2.0, "3"])

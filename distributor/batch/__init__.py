@@ -95,15 +95,21 @@ from distributor.batch.status import (
     usage_stats,
 )
 from distributor.batch.submit_root import SubmitRoot, SubmitRootError, TaskDirectory
-from distributor.batch.tracked import DEFAULT_ARRAY_CHUNK, TrackedDistributor, check_arguments
+from distributor.batch.tracked import (
+    DEFAULT_ARRAY_CHUNK,
+    DEFAULT_RETENTION,
+    TrackedDistributor,
+    check_arguments,
+)
 from distributor.batch.transport import CommandResult, LocalTransport, Transport
 from distributor.batch.worker_node import BatchWorkerNode
 
 __all__ = [
     "BatchWorkerNode",
-    "DEFAULT_ARRAY_CHUNK",
     "CommandResult",
     "CommandRunner",
+    "DEFAULT_ARRAY_CHUNK",
+    "DEFAULT_RETENTION",
     "GENERIC_TRANSIENT",
     "JobPhase",
     "JobScript",

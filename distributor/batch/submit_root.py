@@ -7,6 +7,7 @@ Layout::
         job.sh                      the job script, 0700
         ...                         logs and exit records written by the job
       index/<job-key>.json          job key (the scheduler's job id) → task directory + metadata
+      .pruned                       when `SubmitRoot.prune_when_due` last pruned the tree
 
 The root must be visible under the same path on the submit host and on the compute nodes (a
 shared filesystem), because jobs write their logs and exit records into it. Its path is
@@ -43,6 +44,19 @@ _SAFE_PATH = re.compile(r"[A-Za-z0-9._/+@,:=~-]+")
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _INDEX = "index"
 _KEYS = ".index-keys"
+_PRUNED = ".pruned"
+
+
+def _last_change(directory: Path) -> float:
+    """The newest modification time of `directory` and its entries (not following links)."""
+    newest = directory.lstat().st_mtime
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            try:
+                newest = max(newest, entry.stat(follow_symlinks=False).st_mtime)
+            except FileNotFoundError:
+                continue
+    return newest
 
 
 class SubmitRootError(DistributorError, ValueError):
@@ -221,7 +235,14 @@ class SubmitRoot:
         return True
 
     def prune(self, older_than: float) -> list[Path]:
-        """Remove task directories not modified for `older_than` seconds; return them."""
+        """Remove task directories in which nothing changed for `older_than` seconds.
+
+        "Changed" is the newest modification time of the directory and of every entry in it,
+        so a job that still appends to its log keeps its directory. Symlinks are skipped.
+
+        Returns:
+            The removed directories.
+        """
         if not self._root.is_dir():
             return []
         cutoff = time.time() - older_than
@@ -229,9 +250,29 @@ class SubmitRoot:
         for child in sorted(self._root.iterdir()):
             if child.name == _INDEX or child.is_symlink() or not child.is_dir():
                 continue
-            if child.stat().st_mtime < cutoff and self.remove(child):
+            if _last_change(child) < cutoff and self.remove(child):
                 removed.append(child)
+        if removed:
+            log.info("submit_root_pruned", root=str(self._root), removed=len(removed))
         return removed
+
+    def prune_when_due(self, older_than: float, every: float = 86400.0) -> list[Path]:
+        """`prune`, at most once per `every` seconds for this root, so that frequent starts
+        stay cheap on a root with many task directories (a ``.pruned`` stamp file records
+        the last run).
+
+        Returns:
+            The removed directories (empty when pruning was not due).
+        """
+        stamp = self._root / _PRUNED
+        try:
+            if time.time() - stamp.stat().st_mtime < every:
+                return []
+        except FileNotFoundError:
+            pass
+        self.ensure()
+        stamp.touch()
+        return self.prune(older_than)
 
     def _inside(self, path: Path) -> Path:
         resolved = path.expanduser().resolve()

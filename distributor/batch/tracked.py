@@ -32,7 +32,8 @@ the submission fails, a failed submit command becoming `SubmissionError`), and
 The base builds the plugin's `StatusTracker` and `SubmitRoot` (default
 `TrackedDistributor.default_submit_root`, from the class's `scheduler` name), holds the path of
 ``distributor-worker`` (`worker_node_entry_point`, `build_worker_node_command`) and a no-op
-`stop`; `check_arguments` is the constructor check every plugin makes (unexpected arguments,
+`stop`, and a `start` that prunes expired task directories once a day; `check_arguments` is
+the constructor check every plugin makes (unexpected arguments,
 ``max_array_size``). `TrackedDistributor.array_chunk_size` asks the plugin's
 `TrackedDistributor.scheduler_array_limit` once and caps it with ``max_array_size``.
 
@@ -65,12 +66,15 @@ from distributor.exceptions import (
 from distributor.exit_info import RemoteExitInfo
 from distributor.resources import ResourceRequest, parse_request
 
-__all__ = ["DEFAULT_ARRAY_CHUNK", "TrackedDistributor", "check_arguments"]
+__all__ = ["DEFAULT_ARRAY_CHUNK", "DEFAULT_RETENTION", "TrackedDistributor", "check_arguments"]
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_ARRAY_CHUNK = 1000
 """Array chunk length when neither the scheduler nor the user states a limit."""
+
+DEFAULT_RETENTION = 7 * 86400.0
+"""Seconds a task directory is kept after its last change (as the local backend keeps logs)."""
 
 
 def check_arguments(
@@ -117,6 +121,8 @@ class TrackedDistributor:
         poll_policy: the tracker's policy (default `PollPolicy()`).
         worker: path of ``distributor-worker`` on the nodes (default: beside this Python).
         max_array_size: the user's cap on an array chunk's length (see `array_chunk_size`).
+        retention: seconds after which `start` deletes a task directory in which nothing
+            changed (default 7 days; None keeps everything). See `SubmitRoot.prune`.
     """
 
     scheduler: ClassVar[str] = ""
@@ -133,7 +139,10 @@ class TrackedDistributor:
         poll_policy: PollPolicy | None = None,
         worker: str | None = None,
         max_array_size: int | None = None,
+        retention: float | None = DEFAULT_RETENTION,
     ) -> None:
+        if retention is not None and not retention > 0:
+            raise ValueError(f"retention={retention!r}: must be a positive number of seconds")
         self._cluster_name = cluster_name
         self.tracker = StatusTracker(backend, poll_policy, cluster_name=cluster_name)
         self._root = SubmitRoot(
@@ -144,6 +153,7 @@ class TrackedDistributor:
         self.max_array_size = max_array_size
         self._scheduler_array_limit: int | None = None
         self._limit_lock = threading.Lock()
+        self.retention = retention
 
     @classmethod
     def default_submit_root(cls, cluster_name: str) -> Path:
@@ -176,6 +186,20 @@ class TrackedDistributor:
     ) -> str:
         """A quoted ``distributor-worker`` invocation carrying the given ids."""
         return worker_node_command(self._worker, task_instance_id, array_id, batch_number)
+
+    def start(self) -> None:
+        """Ask the scheduler its array limit (`scheduler_array_limit`, where it has one), create
+        the submit root and, once a day, delete task directories older than `retention`.
+
+        Idempotent.
+
+        Raises:
+            SchedulerError: the scheduler cannot be reached to state its array limit.
+        """
+        self.array_chunk_size()
+        self._root.ensure()
+        if self.retention is not None:
+            self._root.prune_when_due(self.retention)
 
     def stop(self) -> None:
         """Nothing to release: submitted jobs keep running and stay tracked."""

@@ -34,6 +34,7 @@ from distributor import (
     SubmissionError,
 )
 from distributor.batch import (
+    DEFAULT_RETENTION,
     JobScript,
     JobStatus,
     PollPolicy,
@@ -71,6 +72,8 @@ class HTCondorDistributor(TrackedDistributor):
         transport / retry_policy: how commands run (default: locally, `HTCONDOR_TRANSIENT`).
         poll_policy: poll intervals, rate cap, accounting delay and lost-job grace.
         max_array_size: jobs per cluster of an array (default `DEFAULT_MAX_ARRAY_SIZE`).
+        retention: seconds a task directory is kept after its last change (default 7
+            days; None keeps all); expired ones are deleted by `start`, once a day.
         memory_policy: add a ``periodic_hold`` that holds jobs exceeding ``request_memory``.
         remove_held: remove jobs held for a resource limit once they are reported ``Z``.
         getenv: give jobs the submitter's environment (``getenv = true``).
@@ -95,6 +98,7 @@ class HTCondorDistributor(TrackedDistributor):
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
         max_array_size: int = DEFAULT_MAX_ARRAY_SIZE,
+        retention: float | None = DEFAULT_RETENTION,
         memory_policy: bool = True,
         remove_held: bool = True,
         getenv: bool = False,
@@ -117,15 +121,12 @@ class HTCondorDistributor(TrackedDistributor):
             poll_policy=poll_policy,
             worker=worker,
             max_array_size=max_array_size,
+            retention=retention,
         )
         self._log = log.bind(cluster=cluster_name)
         self._memory_policy = memory_policy
         self._remove_held = remove_held
         self._getenv = getenv
-
-    def start(self) -> None:
-        """Create the submit root (idempotent); HTCondor needs no session."""
-        self._root.ensure()
 
     # --- submission ---------------------------------------------------------------------
 

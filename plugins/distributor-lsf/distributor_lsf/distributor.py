@@ -28,6 +28,7 @@ import structlog
 
 from distributor import ResourceRequest
 from distributor.batch import (
+    DEFAULT_RETENTION,
     JobScript,
     JobStatus,
     PollPolicy,
@@ -85,6 +86,8 @@ class LsfDistributor(TrackedDistributor):
         poll_policy: poll intervals, rate cap, accounting delay and lost-job grace.
         max_array_size: at most this many elements per array job (the cluster's
             ``MAX_JOB_ARRAY_SIZE``; default 1000).
+        retention: seconds a task directory is kept after its last change (default 7
+            days; None keeps all); expired ones are deleted by `start`, once a day.
         unit_for_limits: None (default) writes memory with an explicit unit; else the
             cluster's ``LSF_UNIT_FOR_LIMITS`` (see `memory_limit`).
         worker: path of ``distributor-worker`` on the hosts (default: beside this Python).
@@ -104,6 +107,7 @@ class LsfDistributor(TrackedDistributor):
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
         max_array_size: int = 1000,
+        retention: float | None = DEFAULT_RETENTION,
         unit_for_limits: str | None = None,
         worker: str | None = None,
         **kwargs: Any,
@@ -126,12 +130,9 @@ class LsfDistributor(TrackedDistributor):
             poll_policy=poll_policy,
             worker=worker,
             max_array_size=max_array_size,
+            retention=retention,
         )
         self._unit = unit_for_limits
-
-    def start(self) -> None:
-        """Create the submit root; nothing else is needed before submitting (idempotent)."""
-        self.submit_root.ensure()
 
     # --- submission ---------------------------------------------------------------------
 

@@ -29,6 +29,7 @@ import structlog
 
 from distributor import ResourceRequest
 from distributor.batch import (
+    DEFAULT_RETENTION,
     JobScript,
     JobStatus,
     PollPolicy,
@@ -71,6 +72,8 @@ class PbsDistributor(TrackedDistributor):
         poll_policy: poll intervals, rate cap, accounting delay and lost-job grace.
         max_array_size: at most this many subjobs per array chunk (default: the server's
             limit, else `DEFAULT_MAX_ARRAY_SIZE`).
+        retention: seconds a task directory is kept after its last change (default 7
+            days; None keeps all); expired ones are deleted by `start`, once a day.
         worker: path of ``distributor-worker`` on the nodes (default: beside this Python).
     """
 
@@ -89,6 +92,7 @@ class PbsDistributor(TrackedDistributor):
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
         max_array_size: int | None = None,
+        retention: float | None = DEFAULT_RETENTION,
         worker: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -107,17 +111,9 @@ class PbsDistributor(TrackedDistributor):
             poll_policy=poll_policy,
             worker=worker,
             max_array_size=max_array_size,
+            retention=retention,
         )
         self._issued: dict[str, str] = {}  # job key (sequence number) -> the id qsub printed
-
-    def start(self) -> None:
-        """Learn the flavour and the array size limit from the server (idempotent).
-
-        Raises:
-            SchedulerError: the PBS server cannot be reached, or its qstat is not PBS's.
-        """
-        self.array_chunk_size()
-        self._root.ensure()
 
     def scheduler_array_limit(self) -> int:
         """The server's ``max_array_size`` / ``max_job_array_size`` (or the PBS Pro default)."""

@@ -37,6 +37,7 @@ from distributor import (
     SchedulerError,
 )
 from distributor.batch import (
+    DEFAULT_RETENTION,
     JobScript,
     PollPolicy,
     RetryPolicy,
@@ -99,6 +100,8 @@ class SgeDistributor(TrackedDistributor):
             script (default `DEFAULT_INHERITED`), or True for all of it (``qsub -V``).
         rerunnable: let Grid Engine rerun a job after a host failure (``-r y``; default no).
         max_array_size: at most this many tasks per array chunk (default: ``max_aj_tasks``).
+        retention: seconds a task directory is kept after its last change (default 7
+            days; None keeps all); expired ones are deleted by `start`, once a day.
         worker: path of ``distributor-worker`` on the hosts (default: beside this Python).
         user: whose jobs qstat and qacct list (default: the effective user).
 
@@ -130,6 +133,7 @@ class SgeDistributor(TrackedDistributor):
         inherit_environment: Sequence[str] | bool = DEFAULT_INHERITED,
         rerunnable: bool = False,
         max_array_size: int | None = None,
+        retention: float | None = DEFAULT_RETENTION,
         worker: str | None = None,
         user: str | None = None,
         **kwargs: Any,
@@ -155,6 +159,7 @@ class SgeDistributor(TrackedDistributor):
             poll_policy=poll_policy,
             worker=worker,
             max_array_size=max_array_size,
+            retention=retention,
         )
         self._pe = parallel_environment
         self._memory_resource = memory_resource
@@ -173,15 +178,6 @@ class SgeDistributor(TrackedDistributor):
         else:
             self._inherit = tuple(map(check_env_name, inherit_environment))
         self._rerunnable = rerunnable
-
-    def start(self) -> None:
-        """Check that the cell answers and read its ``max_aj_tasks`` (idempotent).
-
-        Raises:
-            SchedulerError: the qmaster cannot be reached.
-        """
-        self.array_chunk_size()
-        self._root.ensure()
 
     def scheduler_array_limit(self) -> int:
         """``max_aj_tasks`` from the global configuration."""

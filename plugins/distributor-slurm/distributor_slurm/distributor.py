@@ -27,6 +27,7 @@ from typing import Any
 
 from distributor import ResourceRequest, format_seconds
 from distributor.batch import (
+    DEFAULT_RETENTION,
     JobScript,
     JobStatus,
     PollPolicy,
@@ -59,6 +60,8 @@ class SlurmDistributor(TrackedDistributor):
         requeue: let Slurm requeue jobs after a node failure (default: no).
         max_array_size: at most this many tasks per array chunk (default: the cluster's
             ``MaxArraySize``).
+        retention: seconds a task directory is kept after its last change (default 7
+            days; None keeps all); expired ones are deleted by `start`, once a day.
         use_queue_history: read final states of recently ended jobs from squeue.
         worker: path of ``distributor-worker`` on the nodes (default: beside this Python).
     """
@@ -78,6 +81,7 @@ class SlurmDistributor(TrackedDistributor):
         poll_policy: PollPolicy | None = None,
         requeue: bool = False,
         max_array_size: int | None = None,
+        retention: float | None = DEFAULT_RETENTION,
         use_queue_history: bool = True,
         worker: str | None = None,
         **kwargs: Any,
@@ -96,17 +100,9 @@ class SlurmDistributor(TrackedDistributor):
             poll_policy=poll_policy,
             worker=worker,
             max_array_size=max_array_size,
+            retention=retention,
         )
         self._requeue = requeue
-
-    def start(self) -> None:
-        """Check that the cluster answers and read its ``MaxArraySize`` (idempotent).
-
-        Raises:
-            SchedulerError: the Slurm controller cannot be reached.
-        """
-        self.array_chunk_size()
-        self._root.ensure()
 
     def scheduler_array_limit(self) -> int:
         """``MaxArraySize`` from ``scontrol show config`` (Slurm's default 1001 if unreadable)."""
