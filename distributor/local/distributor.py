@@ -387,35 +387,43 @@ class LocalDistributor:
         self._refresh(force=True)
         return {name: dict(self._by_name[name]) for name in names if name in self._by_name}
 
-    def _active(self, task: _Task) -> bool:
+    def _active(self, task: _Task, living: set[_ReaperView] | None = None) -> bool:
+        """True while the task is queued or running; `living`, if given, is the set of
+        reapers known to be alive (so a poll over many ids checks each reaper once)."""
         if task.state == "exited":
             return False
-        if task.reaper.alive():
+        if task.reaper in living if living is not None else task.reaper.alive():
             return True
         # The reaper is gone: only an orphaned task process that is really ours still counts.
         return task.state == "running" and process_start_time(task.pid) == task.ticks
+
+    def _living(self) -> set[_ReaperView]:
+        return {view for view in self._views.values() if view.alive()}
 
     def get_submitted_or_running(self, distributor_ids: Sequence[str] | None = None) -> set[str]:
         """Ids queued or running (including those started by an earlier, dead controller)."""
         self._refresh()
         ids = self._tasks.keys() if distributor_ids is None else distributor_ids
-        tasks = self._tasks
+        tasks, living = self._tasks, self._living()
         # Ended tasks are skipped without a call: a poll over thousands of ids stays cheap.
         return {
             i
             for i in ids
-            if (task := tasks.get(i)) is not None and task.state != "exited" and self._active(task)
+            if (task := tasks.get(i)) is not None
+            and task.state != "exited"
+            and (task.reaper in living or self._active(task, living))
         }
 
     def get_running(self, distributor_ids: Sequence[str]) -> set[str]:
         """The subset of `distributor_ids` whose process has started and not yet ended."""
         self._refresh()
+        tasks, living = self._tasks, self._living()
         return {
             i
             for i in distributor_ids
-            if (task := self._tasks.get(i)) is not None
+            if (task := tasks.get(i)) is not None
             and task.state == "running"
-            and self._active(task)
+            and (task.reaper in living or self._active(task, living))
         }
 
     def get_queueing_errors(self, distributor_ids: Sequence[str]) -> dict[str, str]:
