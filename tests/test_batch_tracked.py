@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from distributor import (
     RemoteExitInfo,
@@ -19,6 +20,7 @@ from distributor import (
     UnknownDistributorIdError,
 )
 from distributor.batch import (
+    TERMINATION_ATTEMPTS,
     JobPhase,
     JobStatus,
     PollPolicy,
@@ -123,6 +125,73 @@ def test_termination_names_whole_chunks_once(tmp_path: Path) -> None:
     assert info.error_state == TaskInstanceStatus.KILLED_SELF
     toy.terminate_task_instances(whole)  # settled ids are ignored
     assert len(toy.fake.cancelled) == 1
+
+
+class Deaf(Toy):
+    """A toy whose scheduler ignores plain cancels (`force_cancel` works from the second
+    request) and whose termination clock the test sets."""
+
+    def __init__(self, root: Path, scheduler: Scheduler) -> None:
+        super().__init__(root, scheduler)
+        self.forced: list[list[str]] = []
+        self.termination_retry = 10.0
+        self.now = 0.0
+        self.clock = lambda: self.now
+
+    def cancel(self, tokens: Sequence[str]) -> None:
+        self.fake.cancelled.append(list(tokens))
+
+    def force_cancel(self, tokens: Sequence[str]) -> None:
+        self.forced.append(list(tokens))
+        if len(self.forced) >= 2:
+            super().cancel(tokens)
+
+    def poll_at(self, now: float, ids: list[str]) -> set[str]:
+        """`get_submitted_or_running` with the termination clock at `now`."""
+        self.now = now
+        return self.get_submitted_or_running(ids)
+
+
+def test_a_termination_without_effect_is_repeated_with_force(tmp_path: Path) -> None:
+    """A terminated job still listed `termination_retry` seconds later is force-cancelled,
+    the wait doubling, until the scheduler drops it; then it ends K."""
+    toy = Deaf(tmp_path, Scheduler())
+    ids = submit_array(toy, "7", 2)
+    toy.fake.queue["7.0"] = running("7.0")
+    toy.get_submitted_or_running(ids)
+    with capture_logs() as logs:
+        toy.terminate_task_instances(ids)
+        assert toy.poll_at(9.9, ids) == set(ids) and toy.forced == []
+        assert toy.poll_at(10.0, ids) == set(ids) and toy.forced == [["7"]]
+        assert toy.poll_at(29.9, ids) == set(ids) and toy.forced == [["7"]]  # waits 20 s
+        toy.poll_at(30.0, ids)
+        assert toy.poll_at(30.0, ids) == set() and toy.forced == [["7"], ["7"]]
+    assert [e["event"] for e in logs].count("termination_repeated") == 2
+    assert {toy.get_remote_exit_info(i).error_state for i in ids} == {
+        TaskInstanceStatus.KILLED_SELF
+    }
+
+
+def test_an_ineffective_termination_is_given_up_and_logged(tmp_path: Path) -> None:
+    """After `TERMINATION_ATTEMPTS` requests the distributor stops and logs an error; a
+    failing force command is logged, never raised from a status query."""
+    toy = Deaf(tmp_path, Scheduler())
+
+    def refuse(tokens: Sequence[str]) -> None:
+        toy.forced.append(list(tokens))
+        raise SchedulerError("qdel -f refused", argv=["qdel", "-f"], returncode=1)
+
+    toy.force_cancel = refuse  # type: ignore[method-assign]
+    ids = submit_array(toy, "7", 1)
+    toy.get_submitted_or_running(ids)
+    with capture_logs() as logs:
+        toy.terminate_task_instances(ids)
+        for hour in range(1, 48):
+            assert toy.poll_at(hour * 3600.0, ids) == set(ids)
+    assert len(toy.forced) == TERMINATION_ATTEMPTS - 1
+    events = [e["event"] for e in logs]
+    assert events.count("termination_repeat_failed") == TERMINATION_ATTEMPTS - 1
+    assert events.count("termination_ineffective") == 1
 
 
 def test_queueing_errors_use_the_hook(tmp_path: Path) -> None:

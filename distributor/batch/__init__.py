@@ -98,6 +98,8 @@ from distributor.batch.submit_root import SubmitRoot, SubmitRootError, TaskDirec
 from distributor.batch.tracked import (
     DEFAULT_ARRAY_CHUNK,
     DEFAULT_RETENTION,
+    DEFAULT_TERMINATION_RETRY,
+    TERMINATION_ATTEMPTS,
     TrackedDistributor,
     check_arguments,
 )
@@ -110,6 +112,7 @@ __all__ = [
     "CommandRunner",
     "DEFAULT_ARRAY_CHUNK",
     "DEFAULT_RETENTION",
+    "DEFAULT_TERMINATION_RETRY",
     "GENERIC_TRANSIENT",
     "JobPhase",
     "JobScript",
@@ -122,6 +125,7 @@ __all__ = [
     "StatusTracker",
     "SubmitRoot",
     "SubmitRootError",
+    "TERMINATION_ATTEMPTS",
     "TaskDirectory",
     "TrackedDistributor",
     "TrackedJob",

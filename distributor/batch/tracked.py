@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,7 +67,14 @@ from distributor.exceptions import (
 from distributor.exit_info import RemoteExitInfo
 from distributor.resources import ResourceRequest, parse_request
 
-__all__ = ["DEFAULT_ARRAY_CHUNK", "DEFAULT_RETENTION", "TrackedDistributor", "check_arguments"]
+__all__ = [
+    "DEFAULT_ARRAY_CHUNK",
+    "DEFAULT_RETENTION",
+    "DEFAULT_TERMINATION_RETRY",
+    "TERMINATION_ATTEMPTS",
+    "TrackedDistributor",
+    "check_arguments",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -75,6 +83,13 @@ DEFAULT_ARRAY_CHUNK = 1000
 
 DEFAULT_RETENTION = 7 * 86400.0
 """Seconds a task directory is kept after its last change (as the local backend keeps logs)."""
+
+DEFAULT_TERMINATION_RETRY = 60.0
+"""Seconds after a termination request before a job the scheduler still lists is cancelled
+again (`TrackedDistributor.force_cancel`); the wait doubles after each request."""
+
+TERMINATION_ATTEMPTS = 4
+"""Termination requests per job, the first included, before the distributor gives up."""
 
 
 def check_arguments(
@@ -109,9 +124,10 @@ class TrackedDistributor:
         declared_resources: the plugin's pass-through request keys (``slurm.account``, ...)
             and their patterns, for `parse_resources`.
         log_submitted_name: log the task's name with ``job_submitted``.
-
         scheduler: the submit root's directory name under ``$DISTRIBUTOR_SUBMIT_ROOT``
             (``"slurm"``); required when no `submit_root` is given.
+        termination_retry: seconds before a terminated job the scheduler still lists is
+            cancelled again (`DEFAULT_TERMINATION_RETRY`, doubling; None: never).
 
     Args:
         cluster_name: the distributor's cluster name.
@@ -152,8 +168,12 @@ class TrackedDistributor:
         self._log = log.bind(cluster=cluster_name)
         self.max_array_size = max_array_size
         self._scheduler_array_limit: int | None = None
-        self._limit_lock = threading.Lock()
+        self._lock = threading.Lock()
         self.retention = retention
+        self.termination_retry: float | None = DEFAULT_TERMINATION_RETRY
+        self.clock: Callable[[], float] = time.monotonic  # for termination retries
+        self._terminating: dict[str, tuple[float, int]] = {}  # id → (next request, requests)
+        self._next_repeat = float("inf")  # the earliest "next request" in `_terminating`
 
     @classmethod
     def default_submit_root(cls, cluster_name: str) -> Path:
@@ -214,6 +234,13 @@ class TrackedDistributor:
         """Ask the scheduler, in one command, to end these job keys and task ids."""
         raise NotImplementedError
 
+    def force_cancel(self, tokens: Sequence[str]) -> None:
+        """End jobs that an earlier `cancel` did not end (default: `cancel` again).
+
+        Plugins whose scheduler can drop a job its execution host does not answer for
+        (``qdel -f``) override this."""
+        self.cancel(tokens)
+
     def submit_job(
         self,
         command: str,
@@ -234,7 +261,7 @@ class TrackedDistributor:
     def array_chunk_size(self) -> int:
         """The most tasks one array chunk may have: the smaller of `scheduler_array_limit`
         (asked once) and `max_array_size`; `DEFAULT_ARRAY_CHUNK` when neither is known."""
-        with self._limit_lock:
+        with self._lock:
             if self._scheduler_array_limit is None:
                 self._scheduler_array_limit = self.scheduler_array_limit() or 0
             known = [n for n in (self._scheduler_array_limit, self.max_array_size) if n]
@@ -417,14 +444,22 @@ class TrackedDistributor:
         return True
 
     def get_submitted_or_running(self, distributor_ids: Sequence[str] | None = None) -> set[str]:
-        """Ids still queued or running (one status command for all tracked jobs when due)."""
+        """Ids still queued or running (one status command for all tracked jobs when due).
+
+        Terminated jobs the scheduler still lists are cancelled again when due (see
+        `termination_retry`).
+        """
         if distributor_ids is None:
-            return self.tracker.active()
-        return self.tracker.active([did for did in distributor_ids if self._known(did)])
+            active = self.tracker.active()
+        else:
+            active = self.tracker.active([did for did in distributor_ids if self._known(did)])
+        self._repeat_terminations()
+        return active
 
     def get_running(self, distributor_ids: Sequence[str]) -> set[str]:
         """The subset running now, not queued and not ended (`SupportsRunningQuery`)."""
         active = self.tracker.active([did for did in distributor_ids if self._known(did)])
+        self._repeat_terminations()
         return {
             did
             for did, status in self.tracker.statuses(active).items()
@@ -465,7 +500,50 @@ class TrackedDistributor:
         tokens = self.cancel_tokens(wanted)
         self.cancel(tokens)
         self.tracker.mark_terminated(wanted)
+        if self.termination_retry is not None:
+            due = self.clock() + self.termination_retry
+            with self._lock:
+                for distributor_id in wanted:
+                    self._terminating[distributor_id] = (due, 1)
+                self._next_repeat = min(self._next_repeat, due)
         self._log.info("jobs_terminated", count=len(wanted), cancelled_ids=len(tokens))
+
+    def _repeat_terminations(self) -> None:
+        """Cancel again, with `force_cancel`, the terminated jobs that are still unsettled
+        `termination_retry` seconds (doubling each time) after the previous request; give up
+        after `TERMINATION_ATTEMPTS` requests, logging ``termination_ineffective``."""
+        now = self.clock()
+        if self.termination_retry is None or now < self._next_repeat:
+            return  # cheap on every status call: nothing is due before `_next_repeat`
+        due: list[str] = []
+        with self._lock:
+            for distributor_id, (when, attempts) in list(self._terminating.items()):
+                job = self.tracker.get(distributor_id)
+                if job is None or job.settled:
+                    del self._terminating[distributor_id]
+                    continue
+                if now < when or job.status is None or job.left_queue_at is not None:
+                    continue  # not due, never seen listed, or gone and being settled
+                if attempts >= TERMINATION_ATTEMPTS:
+                    del self._terminating[distributor_id]
+                    self._log.error("termination_ineffective", distributor_id=distributor_id,
+                                    attempts=attempts, state=job.status.state)  # fmt: skip
+                    continue
+                retry = self.termination_retry * 2**attempts
+                self._terminating[distributor_id] = (now + retry, attempts + 1)
+                due.append(distributor_id)
+            # A job seen neither settled nor listed yet is looked at again within a second.
+            pending = [when for when, _ in self._terminating.values()]
+            self._next_repeat = max(min(pending), now + 1.0) if pending else float("inf")
+        if not due:
+            return
+        tokens = self.cancel_tokens(due)
+        try:
+            self.force_cancel(tokens)
+        except SchedulerError as exc:
+            self._log.warning("termination_repeat_failed", ids=tokens, error=str(exc))
+        else:
+            self._log.warning("termination_repeated", ids=tokens)
 
     def cancel_tokens(self, distributor_ids: Sequence[str]) -> list[str]:
         """The ids to name: a job key when every unsettled task of it is wanted, else tasks."""

@@ -60,6 +60,7 @@ SGE_SUBMIT_TRANSIENT: tuple[str, ...] = (
 """Failures after which ``qsub`` certainly did not submit, so it may be repeated."""
 
 _MAX_TOKENS = 2000  # ids per qdel/qstat -j argument list
+_DELETED = ("has deleted", "for deletion", "forced the deletion")  # qdel's success lines
 _STDERR_TAIL = 4096
 _QACCT_MARGIN = 600.0  # seconds subtracted from the earliest submission (clock skew)
 _FALLBACK_WINDOW = 7 * 86400.0
@@ -145,24 +146,26 @@ class SgeClient:
         result = self.runner.run(argv, idempotent=False, policy=self._submit_policy)
         return parsers.parse_qsub(result.stdout, argv)
 
-    def delete(self, tokens: Sequence[str]) -> None:
+    def delete(self, tokens: Sequence[str], *, force: bool = False) -> None:
         """``qdel`` jobs and tasks (``123``, ``123.4``) in as few calls as possible.
 
         Ids that no longer exist are ignored (qdel reports them and exits 1, but still
-        deletes the others).
+        deletes the others). With `force`, ``qdel -f``: the qmaster drops the jobs even if
+        their execution daemon does not confirm (a manager's or operator's right, or anyone's
+        with ``ENABLE_FORCED_QDEL``).
 
         Raises:
             SchedulerError: qdel failed for another reason.
         """
         for start in range(0, len(tokens), _MAX_TOKENS):
-            argv = ["qdel", *tokens[start : start + _MAX_TOKENS]]
+            argv = ["qdel", *(["-f"] if force else []), *tokens[start : start + _MAX_TOKENS]]
             try:
                 self.runner.run(argv)
             except SchedulerError as exc:
                 lines = [
                     line
                     for line in f"{exc.stdout}\n{exc.stderr}".splitlines()
-                    if line.strip() and "has deleted" not in line and "for deletion" not in line
+                    if line.strip() and not any(ok in line for ok in _DELETED)
                 ]
                 if exc.returncode is None or not all("does not exist" in x for x in lines):
                     raise

@@ -290,6 +290,11 @@ class SgeDistributor(TrackedDistributor):
         """One ``qdel`` for these job numbers and ``job.task`` ids (unknown ones ignored)."""
         self.client.delete(tokens)
 
+    def force_cancel(self, tokens: Sequence[str]) -> None:
+        """``qdel -f``: for jobs an earlier ``qdel`` left listed (``dr``) because their
+        execution daemon never carried out the kill."""
+        self.client.delete(tokens, force=True)
+
     def on_adopt(self, job_key: str, entry: TaskDirectory) -> None:
         """Remember an adopted job's name (its log files) and submission time (accounting)."""
         if self.client.job_info(job_key) is None:

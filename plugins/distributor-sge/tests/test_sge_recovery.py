@@ -1,6 +1,7 @@
 """When a Grid Engine command fails: a refused array chunk rolls back the chunks already
-submitted, and unreadable accounting falls back to the worker's exit record. The real cell runs
-every command except the one made to fail."""
+submitted, unreadable accounting falls back to the worker's exit record, and a ``qdel`` that
+never takes effect is followed by ``qdel -f``. The real cell runs every command except the one
+made to fail."""
 
 from __future__ import annotations
 
@@ -76,3 +77,53 @@ def test_unreadable_accounting_falls_back_to_the_exit_record(tmp_path: Path) -> 
     assert info.error_state == TaskInstanceStatus.ERROR and "status 3" in info.error_message
     assert "exit record" in info.error_message and transport.seen >= 1
     assert time.monotonic() - began >= policy.accounting_delay
+
+
+class DeafTransport:
+    """Runs commands locally, except the first plain ``qdel``: it reports success and does
+    nothing, as when the kill never reaches the execution daemon (the job stays ``dr``)."""
+
+    def __init__(self) -> None:
+        self.qdels: list[list[str]] = []
+        self._local = LocalTransport()
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        stdin: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> CommandResult:
+        """Run `argv`, swallowing the first ``qdel``."""
+        if argv[0] == "qdel":
+            self.qdels.append(list(argv))
+            if len(self.qdels) == 1:
+                return CommandResult(tuple(argv), 0, "", "")
+        return self._local.run(argv, timeout=timeout, stdin=stdin, env=env)
+
+
+def test_a_termination_without_effect_is_forced(tmp_path: Path) -> None:
+    """A running job still listed `termination_retry` seconds after its qdel is deleted with
+    ``qdel -f`` and ends K; its process is gone."""
+    transport = DeafTransport()
+    sge = dev_distributor(tmp_path / "root", transport=transport)
+    sge.termination_retry = 2.0
+    marker = tmp_path / "alive"
+    distributor_id = sge.submit_to_batch_distributor(
+        f"while :; do touch {marker}; sleep 0.2; done", "deaf", {}
+    )
+    deadline = time.monotonic() + TIMEOUT
+    while distributor_id not in sge.get_running([distributor_id]):
+        assert time.monotonic() < deadline, "the job never ran"
+        time.sleep(0.2)
+    sge.terminate_task_instances([distributor_id])
+    assert sge.get_submitted_or_running([distributor_id]) == {distributor_id}
+    wait_until_gone(sge, [distributor_id], TIMEOUT, 0.2)
+    assert [argv[:2] for argv in transport.qdels] == [["qdel", distributor_id], ["qdel", "-f"]]
+    info = wait_for_exit_info(sge, distributor_id, TIMEOUT, 0.2)
+    assert info.error_state == TaskInstanceStatus.KILLED_SELF
+    time.sleep(1.0)
+    touched = marker.stat().st_mtime
+    time.sleep(1.0)
+    assert marker.stat().st_mtime == touched, "the job's process outlived qdel -f"
