@@ -3,33 +3,26 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
 from distributor import SchedulerError
-from distributor.batch import CommandResult, CommandRunner, LocalTransport, RetryPolicy
+from distributor.batch import (
+    CommandResult,
+    CommandRunner,
+    LocalTransport,
+    RecordingTransport,
+    RetryPolicy,
+)
 
 
-class ScriptedTransport:
-    """Returns prepared results in order and records what it was asked to run."""
-
-    def __init__(self, results: Sequence[CommandResult]) -> None:
-        self.results = list(results)
-        self.runs: list[tuple[str, ...]] = []
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float,
-        stdin: str | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> CommandResult:
-        self.runs.append(tuple(argv))
-        return self.results.pop(0)
+def scripted(results: Sequence[CommandResult]) -> RecordingTransport:
+    """A transport that answers with `results` in order and runs nothing."""
+    queue = list(results)
+    return RecordingTransport(lambda argv, n: queue.pop(0), fallback=None)
 
 
 def failure(stderr: str, code: int = 1) -> CommandResult:
@@ -42,7 +35,7 @@ OK = CommandResult(("squeue",), 0, "out", "")
 
 def test_transient_failure_is_retried_with_growing_delays() -> None:
     """Two transient failures then success: three attempts, delays grow, one warning each."""
-    transport = ScriptedTransport([failure("Socket timed out"), failure("Socket timed out"), OK])
+    transport = scripted([failure("Socket timed out"), failure("Socket timed out"), OK])
     delays: list[float] = []
     runner = CommandRunner(
         transport,
@@ -58,31 +51,31 @@ def test_transient_failure_is_retried_with_growing_delays() -> None:
 
 def test_definite_failure_is_not_retried() -> None:
     """An error that matches no transient pattern raises at once with argv, status and stderr."""
-    transport = ScriptedTransport([failure("Invalid partition name specified")])
+    transport = scripted([failure("Invalid partition name specified")])
     runner = CommandRunner(transport, sleep=lambda _: None)
     with pytest.raises(SchedulerError) as caught:
         runner.run(["squeue"])
     assert caught.value.argv == ("squeue",) and caught.value.returncode == 1
-    assert "Invalid partition" in caught.value.stderr and len(transport.runs) == 1
+    assert "Invalid partition" in caught.value.stderr and len(transport.argvs) == 1
 
 
 def test_retries_stop_after_the_attempt_limit() -> None:
     """A failure that stays transient raises after `attempts` tries, saying so."""
-    transport = ScriptedTransport([failure("Connection refused")] * 3)
+    transport = scripted([failure("Connection refused")] * 3)
     runner = CommandRunner(transport, RetryPolicy(attempts=3), sleep=lambda _: None)
     with pytest.raises(SchedulerError, match="after 3 attempts"):
         runner.run(["squeue"])
-    assert len(transport.runs) == 3
+    assert len(transport.argvs) == 3
 
 
 def test_timeout_is_retried_only_for_idempotent_commands() -> None:
     """A timed-out submission is not repeated (it may have been accepted)."""
     timed_out = CommandResult(("sbatch",), None, timed_out=True)
-    transport = ScriptedTransport([timed_out, OK])
+    transport = scripted([timed_out, OK])
     runner = CommandRunner(transport, sleep=lambda _: None)
     with pytest.raises(SchedulerError, match="timed out") as caught:
         runner.run(["sbatch", "job.sh"], idempotent=False)
-    assert caught.value.returncode is None and len(transport.runs) == 1
+    assert caught.value.returncode is None and len(transport.argvs) == 1
     assert runner.run(["squeue"]).ok  # the next prepared result, after no retry
 
 
@@ -133,9 +126,9 @@ def test_environment_factory_is_called_per_command() -> None:
 
 def test_per_call_policy_narrows_what_is_retried() -> None:
     """A per-call policy replaces the runner's: here a generic timeout message is definite."""
-    transport = ScriptedTransport([failure("Socket timed out"), OK])
+    transport = scripted([failure("Socket timed out"), OK])
     runner = CommandRunner(transport, sleep=lambda _: None)
     narrow = RetryPolicy(transient=(r"unable to contact",))
     with pytest.raises(SchedulerError):
         runner.run(["sbatch"], idempotent=False, policy=narrow)
-    assert len(transport.runs) == 1
+    assert len(transport.argvs) == 1

@@ -4,6 +4,8 @@ A batch plugin should be mostly templates, parsers and a state map on top of thi
 
 `distributor.batch.transport`
     `Transport` (run one argv with a timeout) and `LocalTransport`.
+`distributor.batch.recording_transport`
+    `RecordingTransport`: records every command; a test's `Answer` may reply instead.
 `distributor.batch.runner`
     `CommandRunner`: timeouts, retries with backoff and jitter on transient failures,
     `SchedulerError` with argv/status/stderr, and per-program call counts.
@@ -71,6 +73,7 @@ from distributor.batch.polling import (
     StatusTracker,
     TrackedJob,
 )
+from distributor.batch.recording_transport import Answer, RecordingTransport
 from distributor.batch.runner import GENERIC_TRANSIENT, CommandRunner, RetryPolicy
 from distributor.batch.script import (
     JobScript,
@@ -107,6 +110,7 @@ from distributor.batch.transport import CommandResult, LocalTransport, Transport
 from distributor.batch.worker_node import BatchWorkerNode
 
 __all__ = [
+    "Answer",
     "BatchWorkerNode",
     "CommandResult",
     "CommandRunner",
@@ -120,6 +124,7 @@ __all__ = [
     "LocalTransport",
     "PollPolicy",
     "PollStats",
+    "RecordingTransport",
     "RetryPolicy",
     "StatusBackend",
     "StatusTracker",

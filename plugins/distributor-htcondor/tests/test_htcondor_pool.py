@@ -6,7 +6,7 @@ import json
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -19,9 +19,8 @@ from distributor import (
     UnknownDistributorIdError,
 )
 from distributor.batch import (
-    CommandResult,
-    LocalTransport,
     PollPolicy,
+    RecordingTransport,
     RetryPolicy,
     SubmitRootError,
 )
@@ -39,30 +38,6 @@ FAST = PollPolicy(
     accounting_delay=1.0,
     lost_grace=2.0,
 )
-
-
-class RecordingTransport(LocalTransport):
-    """A local transport that remembers every argv it ran."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.argvs: list[tuple[str, ...]] = []
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float,
-        stdin: str | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> CommandResult:
-        """Record, then run locally."""
-        self.argvs.append(tuple(argv))
-        return super().run(argv, timeout=timeout, stdin=stdin, env=env)
-
-    def of(self, program: str) -> list[tuple[str, ...]]:
-        """The argvs of one program."""
-        return [argv for argv in self.argvs if argv[0] == program]
 
 
 @pytest.fixture

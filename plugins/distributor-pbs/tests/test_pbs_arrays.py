@@ -3,13 +3,12 @@ whole-array deletion, and adoption of subjob ids by a restarted distributor."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from distributor import SubmissionError, TaskInstanceStatus
-from distributor.batch import CommandResult, LocalTransport
+from distributor.batch import CommandResult, RecordingTransport
 from distributor.testing import wait_for_exit_info
 from distributor_pbs import PbsDistributor
 from distributor_pbs.testing import FAST_POLLING, fake_environment
@@ -18,27 +17,15 @@ FAKES = Path(__file__).parent / "fakes"
 STEP_FILE = 'echo "$DISTRIBUTOR_ARRAY_STEP_ID $DISTRIBUTOR_ID" > "{out}/$DISTRIBUTOR_ARRAY_STEP_ID"'
 
 
-class RecordingTransport(LocalTransport):
-    """Runs commands locally, remembers their argv, and can refuse the n-th qsub."""
-
-    def __init__(self, refuse_qsub: int | None = None) -> None:
-        super().__init__()
-        self.argvs: list[tuple[str, ...]] = []
-        self._refuse = refuse_qsub
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float,
-        stdin: str | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> CommandResult:
-        """Run `argv` unless it is the qsub to refuse."""
-        self.argvs.append(tuple(argv))
-        if argv[0] == "qsub" and self._refuse == sum(a[0] == "qsub" for a in self.argvs):
-            return CommandResult(tuple(argv), 1, "", "qsub: Job exceeds queue resource limits\n")
-        return super().run(argv, timeout=timeout, stdin=stdin, env=env)
+def refusing_qsub(nth: int) -> RecordingTransport:
+    """Runs commands locally, except that the `nth` qsub is refused as a queue limit."""
+    return RecordingTransport(
+        lambda argv, n: (
+            CommandResult(argv, 1, "", "qsub: Job exceeds queue resource limits\n")
+            if argv[0] == "qsub" and n == nth
+            else None
+        )
+    )
 
 
 def make(
@@ -121,7 +108,7 @@ def test_whole_array_deleted_by_its_array_id(tmp_path: Path, flavour: str) -> No
     pbs = make(tmp_path, flavour, transport)
     steps = pbs.submit_array_to_batch_distributor("sleep 60", "arr", {}, 3)
     pbs.terminate_task_instances(list(steps.values()))
-    qdels = [argv for argv in transport.argvs if argv[0] == "qdel"]
+    qdels = transport.of("qdel")
     assert qdels == [("qdel", steps[0].replace("[0]", "[]"))]
     for did in steps.values():
         info = wait_for_exit_info(pbs, did, 30.0, 0.05)
@@ -130,11 +117,11 @@ def test_whole_array_deleted_by_its_array_id(tmp_path: Path, flavour: str) -> No
 
 def test_refused_chunk_deletes_earlier_chunks(tmp_path: Path) -> None:
     """When the second chunk is refused, the first is deleted and SubmissionError raised."""
-    transport = RecordingTransport(refuse_qsub=2)
+    transport = refusing_qsub(2)
     pbs = make(tmp_path, "torque", transport, max_array_size=2)
     with pytest.raises(SubmissionError, match="exceeds queue resource limits"):
         pbs.submit_array_to_batch_distributor("sleep 60", "arr", {}, 4)
-    assert [argv for argv in transport.argvs if argv[0] == "qdel"] == [("qdel", "1[].fakepbs")]
+    assert transport.of("qdel") == [("qdel", "1[].fakepbs")]
 
 
 def test_restarted_distributor_adopts_subjob_ids(tmp_path: Path) -> None:

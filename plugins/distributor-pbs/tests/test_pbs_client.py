@@ -4,13 +4,12 @@ failures tolerated, real failures raised, and the environment PBS commands see."
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from distributor import SchedulerError, SchedulerOutputError
-from distributor.batch import CommandResult, RetryPolicy
+from distributor.batch import CommandResult, RecordingTransport, RetryPolicy
 from distributor_pbs import PbsClient, PbsDistributor
 from distributor_pbs.client import pbs_environment
 from distributor_pbs.testing import FAST_POLLING, fake_environment
@@ -19,27 +18,10 @@ FAKES = Path(__file__).parent / "fakes"
 QUICK = RetryPolicy(attempts=2, initial_delay=0.01, timeout=10)
 
 
-class ScriptedTransport:
-    """Answers every command with the next canned (status, stdout, stderr)."""
-
-    def __init__(self, *answers: tuple[int, str, str]) -> None:
-        self.answers = list(answers)
-        self.argvs: list[tuple[str, ...]] = []
-        self.envs: list[Mapping[str, str] | None] = []
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float,
-        stdin: str | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> CommandResult:
-        """The next answer."""
-        self.argvs.append(tuple(argv))
-        self.envs.append(env)
-        status, out, err = self.answers.pop(0)
-        return CommandResult(tuple(argv), status, out, err)
+def scripted(*answers: tuple[int, str, str]) -> RecordingTransport:
+    """A transport that answers each command with the next (status, stdout, stderr)."""
+    queue = list(answers)
+    return RecordingTransport(lambda argv, n: CommandResult(argv, *queue.pop(0)), fallback=None)
 
 
 @pytest.mark.parametrize("flavour", ["pro", "torque"])
@@ -53,7 +35,7 @@ def test_flavour_is_detected_from_qstat_version(tmp_path: Path, flavour: str) ->
 
 def test_a_qstat_that_is_not_pbs_is_refused() -> None:
     """Another scheduler's qstat first on PATH (Grid Engine's here) is named as the problem."""
-    transport = ScriptedTransport((0, "", 'error: invalid option argument "--version"\n'))
+    transport = scripted((0, "", 'error: invalid option argument "--version"\n'))
     client = PbsClient(transport=transport)
     with pytest.raises(SchedulerOutputError, match="pass flavour='pro' or 'torque'"):
         _ = client.flavour
@@ -88,7 +70,7 @@ def test_unknown_ids_do_not_hide_known_ones(tmp_path: Path) -> None:
 def test_transient_failures_are_retried_then_raised() -> None:
     """ "Cannot connect to server" is retried; when it persists, SchedulerError says so."""
     down = (1, "", "qstat: cannot connect to server pbs (errno=111) Connection refused\n")
-    transport = ScriptedTransport(down, down)
+    transport = scripted(down, down)
     client = PbsClient(flavour="pro", transport=transport, retry_policy=QUICK)
     with pytest.raises(SchedulerError, match="cannot connect to server"):
         client.query_status(["1.pbs"])
@@ -97,7 +79,7 @@ def test_transient_failures_are_retried_then_raised() -> None:
 
 def test_other_qstat_errors_raise_at_once() -> None:
     """A failure that is neither transient nor an unknown id is raised without retrying."""
-    transport = ScriptedTransport((2, "", "qstat: invalid option -- 'F'\n"))
+    transport = scripted((2, "", "qstat: invalid option -- 'F'\n"))
     client = PbsClient(flavour="pro", transport=transport, retry_policy=QUICK)
     with pytest.raises(SchedulerError, match="invalid option"):
         client.query_status(["1.pbs"])
@@ -107,7 +89,7 @@ def test_other_qstat_errors_raise_at_once() -> None:
 def test_qdel_of_ended_jobs_is_not_an_error() -> None:
     """qdel's documented messages for unknown and finished jobs of both flavours are ignored,
     anything else is raised."""
-    transport = ScriptedTransport(
+    transport = scripted(
         (153, "", "qdel: Unknown Job Id 1.pbs\n"),
         (35, "", "qdel: Job 2.pbs has finished\n"),
         (170, "", "qdel: Request invalid for state of job MSG=invalid state for job - "

@@ -4,12 +4,12 @@ outputs recorded on the dev cell (the live tests run the same code against the c
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import pytest
 
 from distributor import SchedulerError
-from distributor.batch import CommandResult, JobPhase, RetryPolicy
+from distributor.batch import CommandResult, JobPhase, RecordingTransport, RetryPolicy
 from distributor_sge.client import JobInfo, SgeClient
 
 QSTAT = """<?xml version='1.0'?>
@@ -25,30 +25,11 @@ QSTAT = """<?xml version='1.0'?>
 """
 
 
-class Replay:
-    """A transport that records every argv and answers from a table keyed by the program."""
-
-    def __init__(self, answers: Mapping[str, tuple[int, str, str]]) -> None:
-        self.answers = answers
-        self.argvs: list[tuple[str, ...]] = []
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float,
-        stdin: str | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> CommandResult:
-        """Answer `argv` from the table."""
-        self.argvs.append(tuple(argv))
-        code, out, err = self.answers[argv[0]]
-        return CommandResult(tuple(argv), code, out, err)
-
-
-def client(answers: Mapping[str, tuple[int, str, str]]) -> tuple[SgeClient, Replay]:
+def client(answers: Mapping[str, tuple[int, str, str]]) -> tuple[SgeClient, RecordingTransport]:
     """A client over a replaying transport, without retries."""
-    replay = Replay(answers)
+    replay = RecordingTransport(
+        lambda argv, n: CommandResult(argv, *answers[argv[0]]), fallback=None
+    )
     return SgeClient(transport=replay, retry_policy=RetryPolicy(attempts=1), user="me"), replay
 
 

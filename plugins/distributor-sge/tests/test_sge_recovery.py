@@ -6,13 +6,12 @@ made to fail."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from distributor import SubmissionError, TaskInstanceStatus
-from distributor.batch import CommandResult, LocalTransport, PollPolicy
+from distributor.batch import CommandResult, PollPolicy, RecordingTransport
 from distributor.testing import wait_for_exit_info, wait_until_gone
 from distributor_sge.testing import cell_environment, dev_distributor, unavailable_reason
 
@@ -22,35 +21,20 @@ pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")
 TIMEOUT = 120.0
 
 
-class FailingTransport:
+def failing(program: str, fail_from: int, stderr: str) -> RecordingTransport:
     """Runs commands locally, except that calls of `program` number `fail_from` onwards fail
     the way Grid Engine fails (exit 1, a message on stderr)."""
-
-    def __init__(self, program: str, fail_from: int, stderr: str) -> None:
-        self.program, self.fail_from, self.stderr = program, fail_from, stderr
-        self.seen = 0
-        self._local = LocalTransport()
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float,
-        stdin: str | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> CommandResult:
-        """Run `argv`, or fail it if it is the chosen program's call."""
-        if argv[0] == self.program:
-            self.seen += 1
-            if self.seen >= self.fail_from:
-                return CommandResult(tuple(argv), 1, "", self.stderr)
-        return self._local.run(argv, timeout=timeout, stdin=stdin, env=env)
+    return RecordingTransport(
+        lambda argv, n: (
+            CommandResult(argv, 1, "", stderr) if argv[0] == program and n >= fail_from else None
+        )
+    )
 
 
 def test_refused_chunk_deletes_the_chunks_already_submitted(tmp_path: Path) -> None:
     """If qsub refuses the second chunk, the first is deleted and SubmissionError names the
     task with qsub's message; the first chunk's tasks end K."""
-    transport = FailingTransport("qsub", 2, "Unable to run job: job rejected: too many jobs")
+    transport = failing("qsub", 2, "Unable to run job: job rejected: too many jobs")
     sge = dev_distributor(tmp_path / "root", max_array_size=2, transport=transport)
     with pytest.raises(SubmissionError, match="too many jobs") as caught:
         sge.submit_array_to_batch_distributor("sleep 300", "chunked", {}, 3)
@@ -68,45 +52,29 @@ def test_refused_chunk_deletes_the_chunks_already_submitted(tmp_path: Path) -> N
 def test_unreadable_accounting_falls_back_to_the_exit_record(tmp_path: Path) -> None:
     """With qacct failing, a job that left qstat is classified from the worker's record once
     the accounting delay has passed."""
-    transport = FailingTransport("qacct", 1, "error: can't open accounting file")
+    transport = failing("qacct", 1, "error: can't open accounting file")
     policy = PollPolicy(min_interval=0.3, max_interval=1.0, accounting_delay=2.0, lost_grace=30)
     sge = dev_distributor(tmp_path / "root", transport=transport, poll_policy=policy)
     distributor_id = sge.submit_to_batch_distributor("exit 3", "no-accounting", {})
     began = time.monotonic()
     info = wait_for_exit_info(sge, distributor_id, TIMEOUT, 0.2)
     assert info.error_state == TaskInstanceStatus.ERROR and "status 3" in info.error_message
-    assert "exit record" in info.error_message and transport.seen >= 1
+    assert "exit record" in info.error_message and len(transport.of("qacct")) >= 1
     assert time.monotonic() - began >= policy.accounting_delay
 
 
-class DeafTransport:
-    """Runs commands locally, except the first plain ``qdel``: it reports success and does
-    nothing, as when the kill never reaches the execution daemon (the job stays ``dr``)."""
-
-    def __init__(self) -> None:
-        self.qdels: list[list[str]] = []
-        self._local = LocalTransport()
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float,
-        stdin: str | None = None,
-        env: Mapping[str, str] | None = None,
-    ) -> CommandResult:
-        """Run `argv`, swallowing the first ``qdel``."""
-        if argv[0] == "qdel":
-            self.qdels.append(list(argv))
-            if len(self.qdels) == 1:
-                return CommandResult(tuple(argv), 0, "", "")
-        return self._local.run(argv, timeout=timeout, stdin=stdin, env=env)
+def deaf() -> RecordingTransport:
+    """Runs commands locally, except the first ``qdel``: it reports success and does nothing,
+    as when the kill never reaches the execution daemon (the job stays ``dr``)."""
+    return RecordingTransport(
+        lambda argv, n: CommandResult(argv, 0, "", "") if argv[0] == "qdel" and n == 1 else None
+    )
 
 
 def test_a_termination_without_effect_is_forced(tmp_path: Path) -> None:
     """A running job still listed `termination_retry` seconds after its qdel is deleted with
     ``qdel -f`` and ends K; its process is gone."""
-    transport = DeafTransport()
+    transport = deaf()
     sge = dev_distributor(tmp_path / "root", transport=transport)
     sge.termination_retry = 2.0
     marker = tmp_path / "alive"
@@ -120,7 +88,7 @@ def test_a_termination_without_effect_is_forced(tmp_path: Path) -> None:
     sge.terminate_task_instances([distributor_id])
     assert sge.get_submitted_or_running([distributor_id]) == {distributor_id}
     wait_until_gone(sge, [distributor_id], TIMEOUT, 0.2)
-    assert [argv[:2] for argv in transport.qdels] == [["qdel", distributor_id], ["qdel", "-f"]]
+    assert [argv[:2] for argv in transport.of("qdel")] == [("qdel", distributor_id), ("qdel", "-f")]
     info = wait_for_exit_info(sge, distributor_id, TIMEOUT, 0.2)
     assert info.error_state == TaskInstanceStatus.KILLED_SELF
     time.sleep(1.0)
