@@ -160,6 +160,25 @@ def test_terminating_a_queued_task_never_runs_it(tmp_path: Path) -> None:
     distributor.stop()
 
 
+def test_terminating_queued_steps_in_any_order_runs_none_of_them(tmp_path: Path) -> None:
+    """Steps terminated while queued, last first, are all K; none starts, and the steps
+    left alone still run."""
+    distributor = LocalDistributor("local", state_dir=tmp_path / "s", parallelism=1)
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    blocker = distributor.submit_to_batch_distributor("sleep 30", "blocker", {})
+    steps = distributor.submit_array_to_batch_distributor(
+        f"touch {markers}/$DISTRIBUTOR_ARRAY_STEP_ID", "steps", {}, 200
+    )
+    doomed = [steps[i] for i in range(199, 0, -1)]  # every step but 0, last first
+    distributor.terminate_task_instances([*doomed, blocker])
+    wait_until_gone(distributor, [*steps.values(), blocker], 30, 0.05)
+    assert {distributor.get_remote_exit_info(i).error_state for i in doomed} == {K}
+    assert distributor.get_remote_exit_info(steps[0]).error_state == D
+    assert [p.name for p in markers.iterdir()] == ["0"]
+    distributor.stop()
+
+
 def test_bad_input_is_rejected_precisely(local: LocalDistributor) -> None:
     """Empty commands, bad resources and bad array lengths raise errors naming the value."""
     with pytest.raises(SubmissionError, match="empty command"):

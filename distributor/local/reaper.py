@@ -113,7 +113,7 @@ class _LogOpener:
         for task in itertools.islice(tasks, self.window):
             if self.ahead >= self.window:
                 return
-            if task.logs is None:
+            if task.logs is None and not task.reason:
                 task.logs = self.pool.submit(_open_logs, task.stdout, task.stderr)
                 self.ahead += 1
 
@@ -144,8 +144,7 @@ class Reaper:
         self.events = Appender(directory / "events.jsonl")
         self.queue: deque[_Task] = deque()
         self.running: dict[int, _Task] = {}
-        self.by_id: dict[str, _Task] = {}
-        self.pending_terminate: set[str] = set()
+        self.by_id: dict[str, _Task] = {}  # queued and running tasks only: memory stays flat
         self.unannounced: deque[_Task] = deque()  # spawned, `started` not yet written
         self.busy = 0
         self.owner_open = True
@@ -213,10 +212,7 @@ class Reaper:
                     runtime=command.get("runtime"),
                 )
                 self.by_id[task.id] = task
-                if task.id in self.pending_terminate:
-                    self.finish_unstarted(task)
-                else:
-                    self.queue.append(task)
+                self.queue.append(task)
             elif op == "terminate":
                 for task_id in command.get("ids", []):
                     self.terminate(task_id)
@@ -224,28 +220,31 @@ class Reaper:
     def terminate(self, task_id: str) -> None:
         task = self.by_id.get(task_id)
         if task is None:
-            self.pending_terminate.add(task_id)  # its submit line may not be read yet
-            return
+            return  # ended already: a terminate line always follows its task's submit line
         if task.reason:
             return
-        if task.pid == 0 and task in self.queue:
-            self.queue.remove(task)
-            self.finish_unstarted(task)
-        elif task.pid:
+        if task.pid == 0:
+            self.finish_unstarted(task)  # left in the queue, skipped by `launch`: O(1)
+        else:
             task.reason = "terminated"
             self.signal_group(task, signal.SIGTERM)
             task.kill_at = time.monotonic() + self.grace
 
     def finish_unstarted(self, task: _Task) -> None:
         self.opener.discard(task)
+        self.by_id.pop(task.id, None)
         task.reason = "terminated"
         self.out.append({"ev": "exited", "id": task.id, "status": None, "reason": "terminated",
                          "started": False, "t": time.time()})  # fmt: skip
 
     def launch(self) -> None:
+        while self.queue and self.queue[0].reason:  # terminated while queued
+            self.queue.popleft()
         self.opener.prefetch(self.queue)
         while self.queue and self.busy + self.queue[0].slots <= self.parallelism:
             task = self.queue.popleft()
+            if task.reason:
+                continue
             env = {**self.base_env, **task.env}
             try:
                 out_fd, err_fd = self.opener.take(task)
@@ -293,6 +292,7 @@ class Reaper:
                                  "t": time.time()})  # fmt: skip
 
     def spawn_failed(self, task: _Task, error: str) -> None:
+        self.by_id.pop(task.id, None)
         self.out.append({"ev": "exited", "id": task.id, "status": None, "reason": "spawn_failed",
                          "error": error, "started": False, "t": time.time()})  # fmt: skip
 
@@ -307,6 +307,7 @@ class Reaper:
             task = self.running.pop(pid, None)
             if task is None:
                 continue
+            self.by_id.pop(task.id, None)
             self.busy -= task.slots
             maxrss = usage.ru_maxrss * 1024
             if maxrss <= self.own_peak:  # inherited from this process at spawn time
