@@ -8,6 +8,7 @@ exits with status 2; ``run`` exits 0 only if every task ends ``D``; Ctrl-C termi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -15,7 +16,7 @@ import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -222,12 +223,29 @@ def _report(tracked: list[_Tracked], args: argparse.Namespace, out: Console) -> 
 # -- check -----------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _local_state_in(scratch: str) -> Iterator[None]:
+    """Point the local backend's default state directory at `scratch` (unless the user chose
+    one) while the checks run, so they leave nothing in the user's state directory."""
+    chosen = os.environ.get("DISTRIBUTOR_LOCAL_STATE_DIR")
+    if chosen:
+        yield
+        return
+    os.environ["DISTRIBUTOR_LOCAL_STATE_DIR"] = scratch
+    try:
+        yield
+    finally:
+        os.environ.pop("DISTRIBUTOR_LOCAL_STATE_DIR", None)
+
+
 def cmd_check(args: argparse.Namespace, out: Console) -> int:
     """Run the live conformance checks against an installed plugin; print a pass/fail table."""
     plugin = load_plugin(args.plugin)
     cluster = args.cluster or plugin.name
-    with tempfile.TemporaryDirectory(prefix="distributor-check-") as scratch:
-        os.environ.setdefault("DISTRIBUTOR_LOCAL_STATE_DIR", scratch)
+    with (
+        tempfile.TemporaryDirectory(prefix="distributor-check-") as scratch,
+        _local_state_in(scratch),
+    ):
         target = ConformanceTarget(
             plugin=plugin,
             make_distributor=lambda: plugin.distributor(cluster),

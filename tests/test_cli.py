@@ -1,4 +1,5 @@
-"""The `distributor` command, run as a real process."""
+"""The `distributor` command, run as a real process (in-process once, for its effect on the
+environment)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+import structlog
 
 from distributor import TaskInstanceStatus
+from distributor.cli import main
 from distributor.local import LocalDistributor
 
 
@@ -97,6 +100,17 @@ def test_check_runs_the_live_conformance_checks(tmp_path: Path) -> None:
     result = cli("check", "local", state=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count("pass") >= 8
+
+
+def test_check_leaves_no_state_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process `check local` uses a scratch state directory and restores the environment,
+    so nothing lands in the user's state directory and later distributors are unaffected."""
+    monkeypatch.delenv("DISTRIBUTOR_LOCAL_STATE_DIR", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert main(["check", "local"]) == 0
+    assert "DISTRIBUTOR_LOCAL_STATE_DIR" not in os.environ
+    assert not (tmp_path / "xdg").exists()
+    structlog.reset_defaults()  # main() configured logging for a command-line run
 
 
 def test_ctrl_c_terminates_what_run_started(tmp_path: Path) -> None:
