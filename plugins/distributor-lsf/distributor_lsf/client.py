@@ -138,16 +138,18 @@ class LsfClient:
         log.debug("bsub_accepted", job_id=job_id, queue=queue)
         return job_id
 
-    def cancel(self, job_tokens: Sequence[str]) -> None:
+    def cancel(self, job_tokens: Sequence[str], *, force: bool = False) -> None:
         """``bkill`` the given ids (``123``, ``123[4]``); ids that already finished or that LSF
-        no longer knows are not an error.
+        no longer knows are not an error. With `force`, ``bkill -r``: LSF removes the jobs at
+        once, without waiting for their processes to end (TERM_FORCE_OWNER).
 
         Raises:
             SchedulerError: bkill failed for another reason.
         """
         for start in range(0, len(job_tokens), _MAX_TOKENS):
             try:
-                self.runner.run(["bkill", *job_tokens[start : start + _MAX_TOKENS]])
+                flags = ["-r"] if force else []
+                self.runner.run(["bkill", *flags, *job_tokens[start : start + _MAX_TOKENS]])
             except SchedulerError as exc:
                 lines = [
                     line.lower()

@@ -221,6 +221,10 @@ class LsfDistributor(TrackedDistributor):
         """One ``bkill`` for these job ids and array elements."""
         self.client.cancel(tokens)
 
+    def force_cancel(self, tokens: Sequence[str]) -> None:
+        """``bkill -r``: for jobs an earlier ``bkill`` did not end."""
+        self.client.cancel(tokens, force=True)
+
     def queueing_error(self, status: JobStatus) -> str | None:
         """A pending reason that can never clear (`distributor_lsf.states.queueing_error`)."""
         return states.queueing_error(status.reason)

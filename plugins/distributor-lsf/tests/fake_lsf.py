@@ -65,6 +65,8 @@ UNITS = {"K": 1, "M": 1024, "G": 1024**2, "T": 1024**3}  # in KB, LSF's default 
 REASONS = {
     "TERM_OWNER": "job killed by owner",
     "TERM_ADMIN": "job killed by root or LSF administrator",
+    "TERM_FORCE_OWNER": "job killed by owner without time for cleanup",
+    "TERM_FORCE_ADMIN": "job killed by root or LSF administrator without time for cleanup",
     "TERM_RUNLIMIT": "job killed after reaching LSF run time limit",
     "TERM_MEMLIMIT": "job killed after reaching LSF memory usage limit",
 }
@@ -371,16 +373,21 @@ def bjobs(args: list[str]) -> None:
 
 
 def bkill(args: list[str]) -> None:
-    """``bkill id ...`` (``123`` is every element of an array, ``0`` every job of the user):
-    prints ``Job <123> is being terminated`` and has the job's sbatchd send SIGINT, SIGTERM
-    and SIGKILL JOB_TERMINATE_INTERVAL apart (a pending job simply ends); the reason is
-    TERM_OWNER, or TERM_ADMIN for an administrator. ``Job <123>: Job has already finished``
-    and ``Job <123>: No matching job found`` (``No unfinished job found`` for ``0``) go to
-    stderr with exit status 255."""
+    """``bkill [-r] id ...`` (``123`` is every element of an array, ``0`` every job of the
+    user): prints ``Job <123> is being terminated`` and has the job's sbatchd send SIGINT,
+    SIGTERM and SIGKILL JOB_TERMINATE_INTERVAL apart (a pending job simply ends); the reason is
+    TERM_OWNER, or TERM_ADMIN for an administrator. ``-r`` kills at once and ends the job
+    without time for cleanup (TERM_FORCE_OWNER / TERM_FORCE_ADMIN), even one a plain bkill is
+    already terminating. ``Job <123>: Job has already finished`` and ``Job <123>: No matching
+    job found`` (``No unfinished job found`` for ``0``) go to stderr with exit status 255."""
+    force = args[:1] == ["-r"]
+    args = args[1:] if force else args
     if not args or any(word.startswith("-") for word in args):
-        fail("fake bkill: only 'bkill id ...' is supported")
+        fail("fake bkill: only 'bkill [-r] id ...' is supported")
     root = state_dir()
-    who = "admin" if os.environ.get("FAKE_LSF_ADMIN") == "1" else "owner"
+    who = ("admin" if os.environ.get("FAKE_LSF_ADMIN") == "1" else "owner") + (
+        "-force" if force else ""
+    )
     errors = 0
     for job_id in args:
         missing: list[str] = []
@@ -394,7 +401,7 @@ def bkill(args: list[str]) -> None:
         running = [job for job in found if job["finish"] is None]
         for job in running:
             kill = root / "jobs" / str(job["id"]) / f"{job['index']}.kill"
-            if not kill.exists():
+            if force or not kill.exists():
                 kill.write_text(who, encoding="utf-8")
         if running:
             print(f"Job <{job_id}> is being terminated")

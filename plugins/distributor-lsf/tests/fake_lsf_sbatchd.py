@@ -25,6 +25,8 @@ HOST = "fakehost"
 REASONS = {
     "TERM_OWNER": "job killed by owner",
     "TERM_ADMIN": "job killed by root or LSF administrator",
+    "TERM_FORCE_OWNER": "job killed by owner without time for cleanup",
+    "TERM_FORCE_ADMIN": "job killed by root or LSF administrator without time for cleanup",
     "TERM_RUNLIMIT": "job killed after reaching LSF run time limit",
     "TERM_MEMLIMIT": "job killed after reaching LSF memory usage limit",
 }
@@ -68,8 +70,9 @@ def sbatchd(root: Path, job_id: str, index: str) -> None:
     directory; enforce ``-M`` on the job's total memory (LSB_JOB_MEMLIMIT=Y: SIGINT, SIGTERM,
     SIGKILL, JOB_TERMINATE_INTERVAL apart → TERM_MEMLIMIT) and ``-W`` (SIGUSR2, then SIGKILL
     after the grace → TERM_RUNLIMIT); carry out bkill (SIGINT, SIGTERM, SIGKILL → TERM_OWNER,
-    or TERM_ADMIN); end DONE for exit 0, else EXIT with the exit code (128+N for a job script
-    killed by signal N, whose bhist event says ``Exited by signal N``)."""
+    or TERM_ADMIN; ``bkill -r``: SIGKILL at once → TERM_FORCE_*); end DONE for exit 0, else
+    EXIT with the exit code (128+N for a job script killed by signal N, whose bhist event says
+    ``Exited by signal N``)."""
     job_dir = root / "jobs" / job_id
     record_path = job_dir / f"{index}.json"
     job: JSONish = json.loads(record_path.read_text(encoding="utf-8"))
@@ -124,7 +127,7 @@ def sbatchd(root: Path, job_id: str, index: str) -> None:
         ],
     ]
     write_json(record_path, job)
-    reason = ""
+    reason = killing = ""  # why the job is being ended; the bkill request carried out
     steps: list[tuple[float, signal.Signals]] = []  # due (time, signal) of a termination
     peak = memory = 0
     sampled = 0.0
@@ -147,9 +150,10 @@ def sbatchd(root: Path, job_id: str, index: str) -> None:
             (now + k * interval, sig)
             for k, sig in enumerate((signal.SIGINT, signal.SIGTERM, signal.SIGKILL))
         ]
-        if not reason and kill_file.exists():
-            reason = kill_reason(kill_file, job)
-            steps = sequence
+        request = kill_request(kill_file)
+        if request and request != killing and (not reason or request.endswith("-force")):
+            killing, reason = request, kill_reason(kill_file, job)
+            steps = [(now, signal.SIGKILL)] if request.endswith("-force") else sequence
         elif not reason and job["memlimit_kb"] and memory > job["memlimit_kb"] * 1024:
             reason, steps = "TERM_MEMLIMIT", sequence
         elif not reason and job["runlimit"] and now - job["start"] > job["runlimit"]:
@@ -199,15 +203,24 @@ def take_slot(directory: Path, slots: int) -> int | None:
     return None
 
 
+def kill_request(kill_file: Path) -> str:
+    """What bkill asked (``owner``, ``admin``, ``owner-force``...), or "" for nothing."""
+    try:
+        return kill_file.read_text(encoding="utf-8").strip() or "owner"
+    except FileNotFoundError:
+        return ""
+
+
 def kill_reason(kill_file: Path, job: JSONish) -> str:
-    who = kill_file.read_text(encoding="utf-8").strip() or "owner"
+    who = kill_request(kill_file)
     job["events"].append(
         [
             kill_file.stat().st_mtime,
             f"Signal <KILL> requested by user or administrator <{job['user']}>;",
         ]
     )
-    return "TERM_ADMIN" if who == "admin" else "TERM_OWNER"
+    force = "FORCE_" if who.endswith("-force") else ""
+    return f"TERM_{force}ADMIN" if who.startswith("admin") else f"TERM_{force}OWNER"
 
 
 def finish(

@@ -1,0 +1,62 @@
+"""A termination that does not take effect is repeated with ``bkill -r`` (fake cluster)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from distributor import TaskInstanceStatus
+from distributor.batch import CommandResult, JobPhase, PollPolicy, RecordingTransport
+from distributor.testing import wait_for_exit_info, wait_until_gone
+from distributor_lsf import LsfDistributor
+from distributor_lsf.testing import command_environment, killing_all_jobs
+
+BIN = Path(__file__).with_name("bin")
+FAST = PollPolicy(min_interval=0.1, max_interval=0.3, accounting_delay=2.0, lost_grace=4.0)
+
+
+def deaf() -> RecordingTransport:
+    """Runs commands locally, except the first ``bkill``: it reports success and does nothing,
+    as when the request never reaches the job's execution host."""
+    return RecordingTransport(
+        lambda argv, n: (
+            CommandResult(argv, 0, "Job <1> is being terminated\n", "")
+            if argv[0] == "bkill" and n == 1
+            else None
+        )
+    )
+
+
+def test_a_termination_without_effect_is_forced(tmp_path: Path) -> None:
+    """A running job still listed `termination_retry` seconds after its bkill is removed
+    with ``bkill -r`` and ends K "without time for cleanup"; its process is gone."""
+    env = command_environment(BIN, FAKE_LSF_STATE=str(tmp_path / "lsf"))
+    transport = deaf()
+    with killing_all_jobs(env):
+        lsf = LsfDistributor(
+            "fake", submit_root=tmp_path / "root", lsf_env=env, poll_policy=FAST,
+            transport=transport,
+        )  # fmt: skip
+        lsf.start()
+        lsf.termination_retry = 1.0
+        marker = tmp_path / "alive"
+        did = lsf.submit_to_batch_distributor(
+            f"while :; do touch {marker}; sleep 0.1; done", "deaf", {}
+        )
+        deadline = time.monotonic() + 30
+        while lsf.tracker.statuses([did]).get(did) is None or (
+            lsf.tracker.statuses([did])[did].phase is not JobPhase.RUNNING
+        ):
+            assert time.monotonic() < deadline, "the job never ran"
+            lsf.get_submitted_or_running([did])
+            time.sleep(0.1)
+        lsf.terminate_task_instances([did])
+        wait_until_gone(lsf, [did], 30, 0.1)
+        assert [argv[:2] for argv in transport.of("bkill")] == [("bkill", did), ("bkill", "-r")]
+        info = wait_for_exit_info(lsf, did, 30, 0.1)
+        assert info.error_state == TaskInstanceStatus.KILLED_SELF
+        assert "without time for cleanup" in info.error_message
+        time.sleep(0.5)
+        touched = marker.stat().st_mtime
+        time.sleep(0.5)
+        assert marker.stat().st_mtime == touched, "the job's process outlived bkill -r"
