@@ -174,14 +174,21 @@ def test_a_termination_without_effect_is_repeated_with_force(tmp_path: Path) -> 
 
 def test_an_ineffective_termination_is_given_up_and_logged(tmp_path: Path) -> None:
     """After `TERMINATION_ATTEMPTS` requests the distributor stops and logs an error; a
-    failing force command is logged, never raised from a status query."""
+    refused force command is followed by a plain cancel, and failures are logged, never
+    raised from a status query."""
     toy = Deaf(tmp_path, Scheduler())
 
     def refuse(tokens: Sequence[str]) -> None:
         toy.forced.append(list(tokens))
         raise SchedulerError("qdel -f refused", argv=["qdel", "-f"], returncode=1)
 
+    def fail(tokens: Sequence[str]) -> None:
+        toy.fake.cancelled.append(list(tokens))
+        if len(toy.fake.cancelled) > 2:  # the first request and one plain repeat get through
+            raise SchedulerError("qdel: cannot connect", argv=["qdel"], returncode=2)
+
     toy.force_cancel = refuse  # type: ignore[method-assign]
+    toy.cancel = fail  # type: ignore[method-assign]
     ids = submit_array(toy, "7", 1)
     toy.get_submitted_or_running(ids)
     with capture_logs() as logs:
@@ -189,8 +196,11 @@ def test_an_ineffective_termination_is_given_up_and_logged(tmp_path: Path) -> No
         for hour in range(1, 48):
             assert toy.poll_at(hour * 3600.0, ids) == set(ids)
     assert len(toy.forced) == TERMINATION_ATTEMPTS - 1
+    assert len(toy.fake.cancelled) == TERMINATION_ATTEMPTS
     events = [e["event"] for e in logs]
-    assert events.count("termination_repeat_failed") == TERMINATION_ATTEMPTS - 1
+    assert events.count("termination_force_refused") == TERMINATION_ATTEMPTS - 1
+    assert events.count("termination_repeated") == 1
+    assert events.count("termination_repeat_failed") == TERMINATION_ATTEMPTS - 2
     assert events.count("termination_ineffective") == 1
 
 

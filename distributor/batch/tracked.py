@@ -238,7 +238,8 @@ class TrackedDistributor:
         """End jobs that an earlier `cancel` did not end (default: `cancel` again).
 
         Plugins whose scheduler can drop a job its execution host does not answer for
-        (``qdel -f``) override this."""
+        (``qdel -f``) override this; if it raises `SchedulerError` (a forced delete may need
+        privileges), `cancel` is sent instead."""
         self.cancel(tokens)
 
     def submit_job(
@@ -541,9 +542,14 @@ class TrackedDistributor:
         try:
             self.force_cancel(tokens)
         except SchedulerError as exc:
-            self._log.warning("termination_repeat_failed", ids=tokens, error=str(exc))
-        else:
-            self._log.warning("termination_repeated", ids=tokens)
+            # A forced variant may need privileges (qdel -f, qdel -p): ask plainly instead.
+            self._log.warning("termination_force_refused", ids=tokens, error=str(exc))
+            try:
+                self.cancel(tokens)
+            except SchedulerError as again:
+                self._log.warning("termination_repeat_failed", ids=tokens, error=str(again))
+                return
+        self._log.warning("termination_repeated", ids=tokens)
 
     def cancel_tokens(self, distributor_ids: Sequence[str]) -> list[str]:
         """The ids to name: a job key when every unsettled task of it is wanted, else tasks."""

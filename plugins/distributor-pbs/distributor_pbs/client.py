@@ -183,11 +183,15 @@ class PbsClient:
         result = self.runner.run(argv, idempotent=False, policy=self._submit_policy)
         return parsers.parse_qsub(result.stdout, argv)
 
-    def delete(self, tokens: Sequence[str]) -> None:
+    def delete(self, tokens: Sequence[str], *, force: bool = False) -> None:
         """``qdel`` jobs, subjobs or whole arrays; ids PBS no longer knows or that have ended
-        are ignored (``Unknown Job Id``, ``Job has finished``, ``invalid state … COMPLETE``)."""
+        are ignored (``Unknown Job Id``, ``Job has finished``, ``invalid state … COMPLETE``).
+        With `force`, the flavour's forced delete (``-W force`` / ``-p``): the server drops
+        the jobs even if their MoM does not answer."""
+        flags = list(self.flavour.force_delete) if force else []
         for start in range(0, len(tokens), _MAX_TOKENS):
-            self._run_tolerating(["qdel", *tokens[start : start + _MAX_TOKENS]], _BENIGN_QDEL)
+            argv = ["qdel", *flags, *tokens[start : start + _MAX_TOKENS]]
+            self._run_tolerating(argv, _BENIGN_QDEL)
 
     def queues(self) -> dict[str, dict[str, str]]:
         """Every queue's attributes (``qstat -Q -f``)."""

@@ -260,6 +260,12 @@ class PbsDistributor(TrackedDistributor):
         names = [self._issued.get(token, token) for token in tokens]
         self.client.delete(names)
 
+    def force_cancel(self, tokens: Sequence[str]) -> None:
+        """``qdel -W force`` (PBS Pro) / ``qdel -p`` (Torque): for jobs an earlier ``qdel``
+        did not end, as when their MoM is unreachable."""
+        names = [self._issued.get(token, token) for token in tokens]
+        self.client.delete(names, force=True)
+
     def queueing_error(self, status: JobStatus) -> str | None:
         """PBS Pro's ``Can never run`` comment (`distributor_pbs.states.queueing_error`)."""
         return states.queueing_error(status)

@@ -15,6 +15,7 @@ finished jobs     ``F``, kept in history           ``C``, kept ``keep_completed`
 limit kills       ``Exit_status`` -29 walltime,    -11 walltime, -10 memory, -12 cput
                   -27 mem, -26 vmem, -28 cput
 array size cap    server ``max_array_size``        server ``max_job_array_size``
+forced delete     ``qdel -W force``                ``qdel -p`` (purge)
 ================  ===============================  =====================================
 """
 
@@ -71,6 +72,7 @@ class Flavour:
         arrays_need_rerun: arrays are refused unless rerunnable (``-r y``).
         status_options: qstat options before the ids; parse_status: their parser.
         resources: the ``-l`` directives of a request.
+        force_delete: qdel's options to delete a job whose MoM does not answer.
     """
 
     name: str
@@ -83,6 +85,7 @@ class Flavour:
     status_options: tuple[str, ...]
     parse_status: Callable[[str, Sequence[str]], dict[str, parsers.PbsJobStatus]]
     resources: Callable[[ResourceRequest], list[tuple[str, str | None]]]
+    force_delete: tuple[str, ...]
 
     @property
     def codes(self) -> ExitCodeTable:
@@ -127,6 +130,7 @@ PRO = Flavour(
     status_options=("-x", "-f", "-F", "json", "-t"),
     parse_status=parsers.parse_pro_status,
     resources=_pro_resources,
+    force_delete=("-W", "force"),
 )
 """PBS Professional / OpenPBS."""
 
@@ -141,6 +145,7 @@ TORQUE = Flavour(
     status_options=("-x", "-t"),
     parse_status=parsers.parse_torque_status,
     resources=_torque_resources,
+    force_delete=("-p",),
 )
 """Torque (Adaptive Computing)."""
 

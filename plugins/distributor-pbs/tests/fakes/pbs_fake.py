@@ -23,7 +23,8 @@ Documented behaviour it reproduces (sources in the plugin README):
   ``kill_delay``; memory: SIGKILL) report the documented codes (Pro -29/-27, Torque -11/-10), or
   with ``limit_codes = "signal"`` the raw signal status older servers report. PBS Pro's history
   substate is 91 after qdel, 93 after a limit kill, 92 otherwise; a job deleted while queued
-  has no ``Exit_status``. qdel of a running job sends SIGTERM, then SIGKILL after ``kill_delay``.
+  has no ``Exit_status``. qdel of a running job sends SIGTERM, then SIGKILL after ``kill_delay``;
+  ``qdel -W force`` (Pro) / ``qdel -p`` (Torque) sends SIGKILL at once.
 * ``qstat -x -f -F json -t IDS`` (Pro; ``json_defects`` adds a bare ``005`` to Variable_List as
   openpbs/openpbs#1255 describes), ``qstat -x -t IDS`` (Torque XML), ``qstat -Q -f``,
   ``qstat -B -f``, ``qstat --version``. Unknown ids: ``qstat: Unknown Job Id <id>`` (Pro) /
@@ -573,6 +574,8 @@ def mom(seq: int) -> None:
             if stored.get("deleted") and not run.deleted:
                 run.deleted = True
                 run.terminate(now)
+            if stored.get("deleted") == "force":
+                run.signal(signal.SIGKILL)
             if walltime and elapsed > walltime and run.kill_reason is None:
                 run.kill_reason = "walltime"
                 run.note(
@@ -802,9 +805,15 @@ def qstat(args: list[str]) -> tuple[str, str, int]:
 
 
 def qdel(args: list[str]) -> tuple[str, int]:
-    """Delete jobs; returns (stderr, exit status)."""
+    """Delete jobs; returns (stderr, exit status). ``-W force`` (Pro) / ``-p`` (Torque) deletes
+    at once: the MoM kills a running job with SIGKILL, without the SIGTERM grace."""
     cfg = config()
     pro = cfg["flavour"] == "pro"
+    forced = ["-W", "force"] if pro else ["-p"]
+    force = args[: len(forced)] == forced
+    args = args[len(forced) :] if force else args
+    if any(arg.startswith("-") for arg in args):  # fake wording
+        return f"qdel: invalid option {next(a for a in args if a.startswith('-'))}\n", 2
     errors: list[str] = []
     status = 0
     for token in args:
@@ -828,7 +837,7 @@ def qdel(args: list[str]) -> tuple[str, int]:
             for job in live:
                 if job["state"] == "Q":
                     job.update(state="F" if pro else "C", substate=91, comp_time=time.time())
-                job["deleted"] = True
+                job["deleted"] = "force" if force else True
                 save(job)
     return "".join(line + "\n" for line in errors), status
 

@@ -1,0 +1,59 @@
+"""A termination that does not take effect is repeated with the flavour's forced qdel
+(``-W force`` on PBS Pro, ``-p`` on Torque), against the fake server."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from distributor import TaskInstanceStatus
+from distributor.batch import CommandResult, RecordingTransport
+from distributor.testing import wait_for_exit_info, wait_until_gone
+from distributor_pbs import PbsDistributor
+from distributor_pbs.testing import FAST_POLLING, fake_environment
+
+FAKES = Path(__file__).parent / "fakes"
+
+
+def deaf() -> RecordingTransport:
+    """Runs commands locally, except the first ``qdel``: it reports success and does nothing,
+    as when the MoM never hears of it."""
+    return RecordingTransport(
+        lambda argv, n: CommandResult(argv, 0, "", "") if argv[0] == "qdel" and n == 1 else None
+    )
+
+
+@pytest.mark.parametrize(("flavour", "forced"), [("pro", ("-W", "force")), ("torque", ("-p",))])
+def test_a_termination_without_effect_is_forced(
+    tmp_path: Path, flavour: str, forced: tuple[str, ...]
+) -> None:
+    """A job still running `termination_retry` seconds after its qdel is deleted with the
+    flavour's forced qdel, ends K, and its process is gone."""
+    transport = deaf()
+    pbs = PbsDistributor(
+        "fake",
+        submit_root=tmp_path / "root",
+        environment=fake_environment(FAKES, tmp_path / "pbs", flavour=flavour),
+        poll_policy=FAST_POLLING,
+        transport=transport,
+    )
+    pbs.start()
+    pbs.termination_retry = 1.0
+    marker = tmp_path / "alive"
+    did = pbs.submit_to_batch_distributor(
+        f"while :; do touch {marker}; sleep 0.1; done", "deaf", {}
+    )
+    deadline = time.monotonic() + 30
+    while did not in pbs.get_running([did]):
+        assert time.monotonic() < deadline, "the job never ran"
+        time.sleep(0.05)
+    pbs.terminate_task_instances([did])
+    wait_until_gone(pbs, [did], 30, 0.05)
+    assert [argv[1:-1] for argv in transport.of("qdel")] == [(), forced]
+    assert wait_for_exit_info(pbs, did, 30, 0.05).error_state == TaskInstanceStatus.KILLED_SELF
+    time.sleep(0.5)
+    touched = marker.stat().st_mtime
+    time.sleep(0.5)
+    assert marker.stat().st_mtime == touched, "the job's process outlived the forced qdel"
