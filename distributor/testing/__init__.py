@@ -11,6 +11,7 @@ from distributor.testing.checks import (
     run_live_checks,
     wait_for_exit_info,
     wait_until_gone,
+    wait_until_running,
 )
 from distributor.testing.reference import (
     MemoryDistributor,
@@ -29,4 +30,5 @@ __all__ = [
     "run_live_checks",
     "wait_for_exit_info",
     "wait_until_gone",
+    "wait_until_running",
 ]

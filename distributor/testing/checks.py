@@ -22,7 +22,12 @@ from distributor.exceptions import (
 )
 from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus, normalize_exit_info
 from distributor.plugin import Plugin
-from distributor.protocols import ClusterDistributor, ClusterQueue, ClusterWorkerNode
+from distributor.protocols import (
+    ClusterDistributor,
+    ClusterQueue,
+    ClusterWorkerNode,
+    SupportsRunningQuery,
+)
 from distributor.registry import check_plugin
 
 __all__ = [
@@ -106,6 +111,19 @@ def wait_until_gone(
         time.sleep(interval)
     left = sorted(distributor.get_submitted_or_running(ids))
     raise AssertionError(f"still submitted or running after {timeout}s: {left}")
+
+
+def wait_until_running(
+    distributor: SupportsRunningQuery, ids: list[str], timeout: float, interval: float = 0.1
+) -> None:
+    """Poll until every one of `ids` is reported running (`SupportsRunningQuery`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if distributor.get_running(ids) >= set(ids):
+            return
+        time.sleep(interval)
+    left = sorted(set(ids) - distributor.get_running(ids))
+    raise AssertionError(f"not running after {timeout}s: {left}")
 
 
 def _marker() -> str:

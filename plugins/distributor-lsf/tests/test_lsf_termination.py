@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 from distributor import TaskInstanceStatus
-from distributor.batch import CommandResult, JobPhase, PollPolicy, RecordingTransport
-from distributor.testing import wait_for_exit_info, wait_until_gone
+from distributor.batch import CommandResult, PollPolicy, RecordingTransport
+from distributor.testing import wait_for_exit_info, wait_until_gone, wait_until_running
 from distributor_lsf import LsfDistributor
 from distributor_lsf.testing import command_environment, killing_all_jobs
 
@@ -43,13 +43,7 @@ def test_a_termination_without_effect_is_forced(tmp_path: Path) -> None:
         did = lsf.submit_to_batch_distributor(
             f"while :; do touch {marker}; sleep 0.1; done", "deaf", {}
         )
-        deadline = time.monotonic() + 30
-        while lsf.tracker.statuses([did]).get(did) is None or (
-            lsf.tracker.statuses([did])[did].phase is not JobPhase.RUNNING
-        ):
-            assert time.monotonic() < deadline, "the job never ran"
-            lsf.get_submitted_or_running([did])
-            time.sleep(0.1)
+        wait_until_running(lsf, [did], 30)
         lsf.terminate_task_instances([did])
         wait_until_gone(lsf, [did], 30, 0.1)
         assert [argv[:2] for argv in transport.of("bkill")] == [("bkill", did), ("bkill", "-r")]

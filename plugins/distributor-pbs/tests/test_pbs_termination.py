@@ -10,7 +10,7 @@ import pytest
 
 from distributor import TaskInstanceStatus
 from distributor.batch import CommandResult, RecordingTransport
-from distributor.testing import wait_for_exit_info, wait_until_gone
+from distributor.testing import wait_for_exit_info, wait_until_gone, wait_until_running
 from distributor_pbs import PbsDistributor
 from distributor_pbs.testing import FAST_POLLING, fake_environment
 
@@ -45,10 +45,7 @@ def test_a_termination_without_effect_is_forced(
     did = pbs.submit_to_batch_distributor(
         f"while :; do touch {marker}; sleep 0.1; done", "deaf", {}
     )
-    deadline = time.monotonic() + 30
-    while did not in pbs.get_running([did]):
-        assert time.monotonic() < deadline, "the job never ran"
-        time.sleep(0.05)
+    wait_until_running(pbs, [did], 30, 0.05)
     pbs.terminate_task_instances([did])
     wait_until_gone(pbs, [did], 30, 0.05)
     assert [argv[1:-1] for argv in transport.of("qdel")] == [(), forced]

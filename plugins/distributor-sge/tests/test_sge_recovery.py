@@ -12,7 +12,7 @@ import pytest
 
 from distributor import SubmissionError, TaskInstanceStatus
 from distributor.batch import CommandResult, PollPolicy, RecordingTransport
-from distributor.testing import wait_for_exit_info, wait_until_gone
+from distributor.testing import wait_for_exit_info, wait_until_gone, wait_until_running
 from distributor_sge.testing import cell_environment, dev_distributor, unavailable_reason
 
 ENV = cell_environment()
@@ -81,10 +81,7 @@ def test_a_termination_without_effect_is_forced(tmp_path: Path) -> None:
     distributor_id = sge.submit_to_batch_distributor(
         f"while :; do touch {marker}; sleep 0.2; done", "deaf", {}
     )
-    deadline = time.monotonic() + TIMEOUT
-    while distributor_id not in sge.get_running([distributor_id]):
-        assert time.monotonic() < deadline, "the job never ran"
-        time.sleep(0.2)
+    wait_until_running(sge, [distributor_id], TIMEOUT, 0.2)
     sge.terminate_task_instances([distributor_id])
     assert sge.get_submitted_or_running([distributor_id]) == {distributor_id}
     wait_until_gone(sge, [distributor_id], TIMEOUT, 0.2)
