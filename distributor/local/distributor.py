@@ -411,7 +411,7 @@ class LocalDistributor:
             for i in ids
             if (task := tasks.get(i)) is not None
             and task.state != "exited"
-            and (task.reaper in living or self._active(task, living))
+            and self._active(task, living)
         }
 
     def get_running(self, distributor_ids: Sequence[str]) -> set[str]:
@@ -423,7 +423,7 @@ class LocalDistributor:
             for i in distributor_ids
             if (task := tasks.get(i)) is not None
             and task.state == "running"
-            and (task.reaper in living or self._active(task, living))
+            and self._active(task, living)
         }
 
     def get_queueing_errors(self, distributor_ids: Sequence[str]) -> dict[str, str]:

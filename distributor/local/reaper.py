@@ -238,13 +238,15 @@ class Reaper:
                          "started": False, "t": time.time()})  # fmt: skip
 
     def launch(self) -> None:
-        while self.queue and self.queue[0].reason:  # terminated while queued
-            self.queue.popleft()
-        self.opener.prefetch(self.queue)
-        while self.queue and self.busy + self.queue[0].slots <= self.parallelism:
-            task = self.queue.popleft()
-            if task.reason:
+        self.opener.prefetch(self.queue)  # skips tasks terminated while queued
+        while self.queue:
+            task = self.queue[0]
+            if task.reason:  # terminated while queued: its `exited` event is written
+                self.queue.popleft()
                 continue
+            if self.busy + task.slots > self.parallelism:
+                break
+            self.queue.popleft()
             env = {**self.base_env, **task.env}
             try:
                 out_fd, err_fd = self.opener.take(task)
@@ -283,10 +285,11 @@ class Reaper:
         now = time.monotonic()
         while self.unannounced:
             task = self.unannounced[0]
-            if task.pid in self.running and now - task.started < _ANNOUNCE_AFTER:
+            unreaped = self.running.get(task.pid) is task
+            if unreaped and now - task.started < _ANNOUNCE_AFTER:
                 return
             self.unannounced.popleft()
-            if self.running.get(task.pid) is task:
+            if unreaped:
                 self.out.append({"ev": "started", "id": task.id, "pid": task.pid,
                                  "ticks": process_start_time(task.pid),
                                  "t": time.time()})  # fmt: skip

@@ -152,7 +152,7 @@ def sbatchd(root: Path, job_id: str, index: str) -> None:
         ]
         request = kill_request(kill_file)
         if request and request != killing and (not reason or request.endswith("-force")):
-            killing, reason = request, kill_reason(kill_file, job)
+            killing, reason = request, kill_reason(kill_file, job, request)
             steps = [(now, signal.SIGKILL)] if request.endswith("-force") else sequence
         elif not reason and job["memlimit_kb"] and memory > job["memlimit_kb"] * 1024:
             reason, steps = "TERM_MEMLIMIT", sequence
@@ -211,8 +211,10 @@ def kill_request(kill_file: Path) -> str:
         return ""
 
 
-def kill_reason(kill_file: Path, job: JSONish) -> str:
-    who = kill_request(kill_file)
+def kill_reason(kill_file: Path, job: JSONish, who: str | None = None) -> str:
+    """Record bkill's request in the job's events; its TERM_ reason. `who`: the request if
+    already read (`kill_request`)."""
+    who = kill_request(kill_file) if who is None else who
     job["events"].append(
         [
             kill_file.stat().st_mtime,

@@ -257,14 +257,16 @@ class PbsDistributor(TrackedDistributor):
 
     def cancel(self, tokens: Sequence[str]) -> None:
         """One ``qdel`` for these jobs (a job key names its whole array, ``123[].server``)."""
-        names = [self._issued.get(token, token) for token in tokens]
-        self.client.delete(names)
+        self.client.delete(self._qdel_names(tokens))
 
     def force_cancel(self, tokens: Sequence[str]) -> None:
         """``qdel -W force`` (PBS Pro) / ``qdel -p`` (Torque): for jobs an earlier ``qdel``
         did not end, as when their MoM is unreachable."""
-        names = [self._issued.get(token, token) for token in tokens]
-        self.client.delete(names, force=True)
+        self.client.delete(self._qdel_names(tokens), force=True)
+
+    def _qdel_names(self, tokens: Sequence[str]) -> list[str]:
+        """The ids qsub printed for job keys (``123[].server`` for an array); others as given."""
+        return [self._issued.get(token, token) for token in tokens]
 
     def queueing_error(self, status: JobStatus) -> str | None:
         """PBS Pro's ``Can never run`` comment (`distributor_pbs.states.queueing_error`)."""
