@@ -105,6 +105,33 @@ def test_memory_limit_counts_the_process_tree(local: LocalDistributor, tmp_path:
     assert "memory limit of 100MiB exceeded" in info.error_message
 
 
+def test_memory_limit_sees_children_of_every_thread(
+    local: LocalDistributor, tmp_path: Path
+) -> None:
+    """A child started from a non-main thread (as Snakemake runs each rule's shell from a
+    thread pool) counts against the limit: the task is killed and reported Z."""
+    hog = tmp_path / "hog.py"
+    hog.write_text("import time\nx = bytearray(300 * 2**20)\ntime.sleep(30)\n")
+    launcher = tmp_path / "launcher.py"
+    launcher.write_text(
+        textwrap.dedent(
+            f"""
+            import subprocess, sys, threading
+            def run():
+                subprocess.run([sys.executable, {str(hog)!r}])
+            thread = threading.Thread(target=run)
+            thread.start()
+            thread.join()
+            print("survived")
+            """
+        )
+    )
+    command = f"{sys.executable} {launcher}"
+    info = final(local, local.submit_to_batch_distributor(command, "hog", {"memory": "100M"}))
+    assert info.error_state == Z, info
+    assert "memory limit of 100MiB exceeded" in info.error_message
+
+
 def test_usage_comes_from_the_kernel(local: LocalDistributor, tmp_path: Path) -> None:
     """Peak RSS and CPU of a finished task are recorded."""
     code = "x = bytearray(80 * 2**20); sum(range(3_000_000))"

@@ -41,11 +41,20 @@ def process_start_time(pid: int) -> int | None:
 
 
 def _children(pid: int) -> list[int]:
+    """Children of every thread of `pid`: ``/proc/PID/task/TID/children`` lists only the
+    children that thread forked, and programs often start commands from worker threads."""
     try:
-        with open(f"/proc/{pid}/task/{pid}/children") as handle:
-            return [int(part) for part in handle.read().split()]
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        threads = os.listdir(f"/proc/{pid}/task")
+    except (FileNotFoundError, ProcessLookupError, PermissionError, NotADirectoryError):
         return []
+    children: list[int] = []
+    for tid in threads:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as handle:
+                children.extend(int(part) for part in handle.read().split())
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return children
 
 
 def descendants(pid: int) -> Iterator[int]:
