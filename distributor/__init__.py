@@ -37,6 +37,7 @@ from distributor.protocols import (
     ClusterWorkerNode,
     ClusterWorkerNodeFactory,
     SupportsLookupByName,
+    SupportsLostTracking,
     SupportsRunningQuery,
 )
 from distributor.registry import (
@@ -95,6 +96,7 @@ __all__ = [
     "SchedulerOutputError",
     "SubmissionError",
     "SupportsLookupByName",
+    "SupportsLostTracking",
     "SupportsRunningQuery",
     "TaskInstanceStatus",
     "UnknownDistributorIdError",

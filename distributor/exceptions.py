@@ -154,7 +154,8 @@ class SchedulerError(DistributorError):
 
     Attributes:
         argv: the command as run; returncode: its exit status (None if it never ran or timed
-        out); stderr: what it wrote to standard error; stdout: what it wrote to standard output.
+        out); stderr: what it wrote to standard error; stdout: what it wrote to standard output;
+        timed_out: it was stopped at its timeout (it may have done its work).
     """
 
     def __init__(
@@ -165,11 +166,13 @@ class SchedulerError(DistributorError):
         returncode: int | None = None,
         stderr: str = "",
         stdout: str = "",
+        timed_out: bool = False,
     ) -> None:
         self.argv = tuple(argv)
         self.returncode = returncode
         self.stderr = stderr
         self.stdout = stdout
+        self.timed_out = timed_out
         detail = []
         if self.argv:
             detail.append(f"argv={list(self.argv)!r}")

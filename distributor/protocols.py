@@ -27,6 +27,7 @@ __all__ = [
     "ClusterWorkerNode",
     "ClusterWorkerNodeFactory",
     "SupportsLookupByName",
+    "SupportsLostTracking",
     "SupportsRunningQuery",
 ]
 
@@ -275,6 +276,27 @@ class SupportsLookupByName(Protocol):
 
         Raises:
             SchedulerError: the scheduler could not be asked; the service tries again later.
+        """
+        ...
+
+
+@runtime_checkable
+class SupportsLostTracking(Protocol):
+    """A distributor that decides itself when a task it no longer lists is lost.
+
+    Deciding "lost" takes one clock and one owner: a caller with a clock of its own could retry
+    a task the distributor is still looking for, and the task could then run twice. A caller
+    (the service) of a distributor with this capability waits for its answer instead.
+    """
+
+    @property
+    def lost_grace(self) -> float:
+        """Seconds within which an id this distributor stops listing gets final exit info.
+
+        Until then ``get_remote_exit_info`` may raise ``RemoteExitInfoNotAvailable`` (the task
+        may still show up, after a scheduler failover say); after it, the answer is final —
+        ``U`` when nothing says how the task ended — and a task declared lost has been
+        cancelled, so that it cannot run beside its retry.
         """
         ...
 

@@ -193,34 +193,83 @@ def test_accounting_outage_falls_back_to_the_exit_record(
     assert "exit record" in info.error_message and "status 3" in info.error_message
 
 
-def test_lost_job_is_non_final_u_then_final_u_never_d(
+def test_lost_job_is_looked_for_until_the_grace_then_final_u_never_d(
     tracker: StatusTracker, clock: Clock, tmp_path: Path
 ) -> None:
-    """Without any trace a job is U (non-final) after the delay and final U after the grace."""
+    """Without any trace a job has no exit info until the grace ends, then a final U; it is
+    reported lost exactly once, for its owner to cancel."""
     tracker.track("1", record_path=tmp_path / "missing.json")
     tracker.refresh()
     clock.now += 10.0
-    provisional = tracker.exit_info("1")
-    assert provisional.error_state == TaskInstanceStatus.UNKNOWN_ERROR
-    assert not provisional.finalized and "lost" in provisional.error_message
+    with pytest.raises(RemoteExitInfoNotAvailable, match="declared lost at 60s"):
+        tracker.exit_info("1")
+    assert not tracker.drain().lost
     clock.now += 50.0
     settled = tracker.exit_info("1")
     assert settled.error_state == TaskInstanceStatus.UNKNOWN_ERROR and settled.finalized
+    assert "lost" in settled.error_message and "cancelled" in settled.error_message
+    news = tracker.drain()
+    assert news.lost == ["1"] and [job.distributor_id for job in news.settled] == ["1"]
+    assert not tracker.drain()
 
 
 def test_a_lost_job_that_reappears_is_active_again(
     tracker: StatusTracker, scheduler: FakeScheduler, clock: Clock
 ) -> None:
-    """A job back in the queue (controller restart) loses its provisional U."""
+    """A job back in the queue within the grace (controller failover) is tracked as before."""
+    tracker.track("1")
+    tracker.refresh()
+    clock.now += 30.0
+    with pytest.raises(RemoteExitInfoNotAvailable, match="still looking"):
+        tracker.exit_info("1")
+    scheduler.queue["1"] = running("1")
+    clock.now += 10.0  # past the (grown) poll interval
+    assert tracker.active() == {"1"}
+    with pytest.raises(RemoteExitInfoNotAvailable, match="still running"):
+        tracker.exit_info("1")
+    clock.now += 100.0
+    assert tracker.active() == {"1"} and not tracker.drain().lost
+
+
+def test_settled_jobs_are_forgotten_after_their_owner_has_seen_them(
+    scheduler: FakeScheduler, clock: Clock
+) -> None:
+    """A settled job leaves memory forget_after seconds after settling; a job tracked as
+    settled is never polled."""
+    tracker = StatusTracker(scheduler, PollPolicy(forget_after=30.0), clock=clock)
+    scheduler.queue["1"] = final("1", "COMPLETED", "squeue")
     tracker.track("1")
     tracker.refresh()
     clock.now += 10.0
-    assert not tracker.exit_info("1").finalized
-    scheduler.queue["1"] = running("1")
-    clock.now += 1.0
-    assert tracker.active() == {"1"}
-    with pytest.raises(RemoteExitInfoNotAvailable):
-        tracker.exit_info("1")
+    assert [job.distributor_id for job in tracker.drain().settled] == ["1"]
+    assert tracker.get("1") is not None
+    clock.now += 21.0
+    tracker.drain()
+    assert tracker.get("1") is None and len(tracker) == 0
+    done = RemoteExitInfo(TaskInstanceStatus.DONE, "")
+    queries = len(scheduler.status_queries)
+    tracker.track("2", info=done)
+    assert tracker.exit_info("2") == done and not tracker.active()
+    assert len(scheduler.status_queries) == queries and not tracker.drain()
+
+
+def test_a_limit_the_worker_enforced_is_z_whatever_the_scheduler_says(
+    tracker: StatusTracker, scheduler: FakeScheduler, tmp_path: Path
+) -> None:
+    """The worker's record of a memory kill wins over the scheduler's plain failure."""
+    record = tmp_path / "exit.json"
+    write_exit_record(
+        record,
+        ExitRecord(
+            returncode=137, exit_code=None, signal="SIGKILL",
+            exceeded="memory", limit=100 * 2**20, used=300 * 2**20,
+        ),
+    )  # fmt: skip
+    scheduler.queue["1"] = final("1", "FAILED", "squeue")
+    tracker.track("1", record_path=record)
+    info = tracker.exit_info("1")
+    assert info.error_state == TaskInstanceStatus.RESOURCE_ERROR
+    assert "memory limit of 100.0 MiB exceeded" in info.error_message
 
 
 def test_terminated_job_that_vanished_is_killed(
@@ -342,3 +391,16 @@ class TrackerMachine(RuleBasedStateMachine):
 
 TestTrackerMachine = TrackerMachine.TestCase
 TestTrackerMachine.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
+
+
+def test_a_job_seen_running_then_gone_is_not_still_running(
+    tracker: StatusTracker, scheduler: FakeScheduler, clock: Clock
+) -> None:
+    """Once a running job has left the queue its last status is history, not an answer."""
+    scheduler.queue["1"] = running("1")
+    tracker.track("1")
+    tracker.refresh()
+    del scheduler.queue["1"]
+    clock.now += 20.0
+    with pytest.raises(RemoteExitInfoNotAvailable, match="left the queue"):
+        tracker.exit_info("1")

@@ -68,15 +68,18 @@ def test_retries_stop_after_the_attempt_limit() -> None:
     assert len(transport.argvs) == 3
 
 
-def test_timeout_is_retried_only_for_idempotent_commands() -> None:
-    """A timed-out submission is not repeated (it may have been accepted)."""
+def test_timeout_is_retried_only_for_queries() -> None:
+    """A timed-out submission is not repeated (it may have been accepted) and says so."""
     timed_out = CommandResult(("sbatch",), None, timed_out=True)
     transport = scripted([timed_out, OK])
-    runner = CommandRunner(transport, sleep=lambda _: None)
+    runner = CommandRunner(transport, sleep=lambda _: None, submit_transient=("timed out",))
     with pytest.raises(SchedulerError, match="timed out") as caught:
-        runner.run(["sbatch", "job.sh"], idempotent=False)
-    assert caught.value.returncode is None and len(transport.argvs) == 1
+        runner.submit(["sbatch", "job.sh"])
+    assert caught.value.returncode is None and caught.value.timed_out
+    assert len(transport.argvs) == 1
     assert runner.run(["squeue"]).ok  # the next prepared result, after no retry
+    transport = scripted([timed_out, OK])
+    assert CommandRunner(transport, sleep=lambda _: None).run(["squeue"]).ok
 
 
 def test_jittered_delays_stay_within_bounds() -> None:
@@ -89,9 +92,14 @@ def test_jittered_delays_stay_within_bounds() -> None:
 
 
 def test_policy_rejects_nonsense() -> None:
-    """Zero attempts, a non-positive timeout and full jitter are refused."""
+    """Zero attempts, a non-positive timeout, a shrinking multiplier, full jitter and a
+    pattern that is no regular expression are refused."""
     with pytest.raises(ValueError, match="attempts"):
         RetryPolicy(attempts=0)
+    with pytest.raises(ValueError, match="multiplier"):
+        RetryPolicy(multiplier=0.5)
+    with pytest.raises(ValueError, match="unclosed"):
+        RetryPolicy(transient=("(unclosed",))
     with pytest.raises(ValueError, match="timeout"):
         RetryPolicy(timeout=0)
     with pytest.raises(ValueError, match="jitter"):
@@ -124,11 +132,33 @@ def test_environment_factory_is_called_per_command() -> None:
     assert runner.run(["sh", "-c", "echo $X"]).stdout == "1\n"
 
 
-def test_per_call_policy_narrows_what_is_retried() -> None:
-    """A per-call policy replaces the runner's: here a generic timeout message is definite."""
+def test_submissions_retry_only_on_the_schedulers_submit_patterns() -> None:
+    """A generic transient message does not make a submission retried; the scheduler's own
+    proof that nothing was created does, with the user's delays."""
     transport = scripted([failure("Socket timed out"), OK])
-    runner = CommandRunner(transport, sleep=lambda _: None)
-    narrow = RetryPolicy(transient=(r"unable to contact",))
-    with pytest.raises(SchedulerError):
-        runner.run(["sbatch"], idempotent=False, policy=narrow)
-    assert len(transport.argvs) == 1
+    runner = CommandRunner(
+        transport, sleep=lambda _: None, submit_transient=(r"unable to contact",)
+    )
+    with pytest.raises(SchedulerError) as caught:
+        runner.submit(["sbatch"])
+    assert len(transport.argvs) == 1 and not caught.value.timed_out
+    delays: list[float] = []
+    transport = scripted([failure("Unable to contact slurm controller")] * 3 + [OK])
+    policy = RetryPolicy(initial_delay=1.0, multiplier=3.0, max_delay=5.0, jitter=0.0)
+    runner = CommandRunner(
+        transport, policy, sleep=delays.append, submit_transient=(r"unable to contact",)
+    )
+    assert runner.submit(["sbatch"]).ok
+    assert delays == [1.0, 3.0, 5.0]
+
+
+def test_scheduler_and_user_patterns_both_count_for_queries() -> None:
+    """The scheduler's patterns and the policy's extra ones both make a query transient."""
+    transport = scripted([failure("slurm_receive_msg"), failure("site wrapper hiccup"), OK])
+    runner = CommandRunner(
+        transport,
+        RetryPolicy(transient=(r"wrapper hiccup",)),
+        transient=(r"slurm_receive_msg",),
+        sleep=lambda _: None,
+    )
+    assert runner.run(["squeue"]).ok and len(transport.argvs) == 3

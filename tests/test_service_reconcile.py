@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
+from distributor.batch import BatchDistributor, PollPolicy
 from distributor.exit_info import TaskInstanceStatus
 from distributor.service import (
     Cluster,
@@ -25,6 +26,7 @@ from distributor.testing.faults import (
     FakeLookupDistributor,
     SimulatedCrash,
 )
+from tests.memory_scheduler import MemoryScheduler
 
 S = TaskInstanceStatus
 
@@ -261,3 +263,69 @@ def test_a_withdrawn_submission_that_appears_late_is_cancelled(tmp_path: Path) -
     assert fake.terminated == ["late-1"]
     assert any(e["event"] == "stranger_cancelled" for e in logs)
     assert [j.name for j in fake.jobs.values() if j.state == "queued"] != [old_name]
+
+
+def _batch(
+    tmp_path: Path, scheduler: MemoryScheduler, clock: Clock, *, lost_grace: float
+) -> BatchDistributor:
+    """A batch distributor over `scheduler` that polls on every call."""
+    policy = PollPolicy(
+        min_interval=0.0,
+        max_interval=0.0,
+        max_calls_per_minute=10**6,
+        accounting_interval=0.0,
+        accounting_delay=30.0,
+        lost_grace=lost_grace,
+    )
+    return BatchDistributor("mem", scheduler, submit_root=tmp_path / "root",
+                            poll_policy=policy, worker="/w", clock=clock)  # fmt: skip
+
+
+def test_the_distributor_alone_decides_a_lost_job_so_it_never_runs_twice(
+    tmp_path: Path,
+) -> None:
+    """A job the scheduler stops listing for longer than the service's own deadlines, and
+    then lists again, is neither retried beside itself nor lost: the batch distributor owns
+    the decision (one clock), and the service waits for it."""
+    scheduler, clock = MemoryScheduler(), Clock()
+    distributor = _batch(tmp_path, scheduler, clock, lost_grace=600.0)
+    config = ServiceConfig(lost_grace=60.0, exit_info_deadline=30.0, reconcile_interval=10.0)
+    with Service(tmp_path / "j.db", Cluster(distributor), config=config, clock=clock) as svc:
+        svc.add(TaskSpec(name="t", command="x", max_attempts=3))
+        svc.step()
+        (did,) = distributor.get_submitted_or_running()
+        scheduler.run(did)
+        svc.step()
+        scheduler.vanish(did)  # a controller failover: the job is not listed for a while
+        for _ in range(50):  # 500 s: past every clock the service used to keep itself
+            clock.now += 10
+            svc.step()
+            assert svc.task("t").instance_status == S.TRIAGING
+        scheduler.reappear(did)
+        clock.now += 10
+        svc.step()
+        assert svc.task("t").instance_status == S.RUNNING
+        scheduler.end(did)
+        clock.now += 10
+        svc.step()
+        info = svc.task("t")
+    assert info.status == TaskStatus.DONE and info.attempts == 1
+    assert len(scheduler.submissions) == 1
+
+
+def test_a_lost_job_is_cancelled_before_its_retry(tmp_path: Path) -> None:
+    """When the distributor declares a job lost it cancels it, and the retry follows."""
+    scheduler, clock = MemoryScheduler(), Clock()
+    distributor = _batch(tmp_path, scheduler, clock, lost_grace=120.0)
+    config = ServiceConfig(lost_grace=60.0, exit_info_deadline=30.0, reconcile_interval=10.0)
+    with Service(tmp_path / "j.db", Cluster(distributor), config=config, clock=clock) as svc:
+        svc.add(TaskSpec(name="t", command="x", max_attempts=3))
+        svc.step()
+        (did,) = distributor.get_submitted_or_running()
+        scheduler.vanish(did)
+        for _ in range(13):
+            clock.now += 10
+            svc.step()
+        info = svc.task("t")
+    assert did in scheduler.cancelled
+    assert info.attempts == 2 and len(scheduler.submissions) == 2

@@ -14,7 +14,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from distributor import SchedulerOutputError
-from distributor.worker import ExitRecord, read_exit_record, write_exit_record
+from distributor.worker import (
+    ExitRecord,
+    read_exit_record,
+    read_start_record,
+    write_exit_record,
+)
 
 WORKER = [sys.executable, "-m", "distributor.worker.main"]
 
@@ -140,3 +145,56 @@ def test_sigterm_to_the_wrapper_alone_reaches_the_command(tmp_path: Path) -> Non
     loaded = read_exit_record(record)
     assert loaded is not None
     assert loaded.signals_received == ("SIGTERM",)
+
+
+def test_start_record_names_the_task(tmp_path: Path) -> None:
+    """--started writes the task's identity before the command runs."""
+    env = {"DISTRIBUTOR_ARRAY_STEP_ID": "2", "DISTRIBUTOR_ID": "88_2"}
+    started = tmp_path / "started-{step}.json"
+    # the command sees its own start record: it was written before the command started
+    check = f"test -s {tmp_path / 'started-2.json'}"
+    assert run_worker("--started", str(started), "--", "sh", "-c", check, env=env) == 0
+    loaded = read_start_record(tmp_path / "started-2.json")
+    assert loaded is not None
+    assert (loaded.distributor_id, loaded.array_step_id) == ("88_2", 2)
+    assert loaded.pid > 0 and loaded.started_at > 0
+
+
+def test_memory_limit_kills_the_tree_and_is_recorded(tmp_path: Path) -> None:
+    """A grandchild going over --memory-limit is killed; the record says memory, by how much."""
+    record = tmp_path / "exit.json"
+    hog = f"{sys.executable} -c 'import time; x = bytearray(300 * 2**20); time.sleep(60)'"
+    began = time.monotonic()
+    status = run_worker(
+        "--record", str(record), "--memory-limit", str(100 * 2**20), "--", "sh", "-c", hog
+    )
+    assert time.monotonic() - began < 30
+    loaded = read_exit_record(record)
+    assert loaded is not None and status != 0
+    assert loaded.exceeded == "memory"
+    assert loaded.limit == 100 * 2**20 and loaded.used > loaded.limit
+
+
+def test_runtime_limit_terms_then_kills(tmp_path: Path) -> None:
+    """Past --runtime-limit the command gets SIGTERM, and SIGKILL after the grace if it stays."""
+    record = tmp_path / "exit.json"
+    stubborn = "trap '' TERM; sleep 60 & wait; sleep 60"
+    status = run_worker(
+        "--record", str(record), "--runtime-limit", "1", "--kill-grace", "1",
+        "--", "sh", "-c", stubborn,
+    )  # fmt: skip
+    loaded = read_exit_record(record)
+    assert loaded is not None and status == 128 + signal.SIGKILL
+    assert loaded.exceeded == "runtime" and loaded.limit == 1.0
+    assert 1.0 <= loaded.used < 5 and loaded.wall_seconds < 10
+
+
+def test_no_limit_no_verdict(tmp_path: Path) -> None:
+    """A command within its limits ends normally and the record names no limit."""
+    record = tmp_path / "exit.json"
+    status = run_worker(
+        "--record", str(record), "--memory-limit", str(2**30), "--runtime-limit", "30",
+        "--", "sh", "-c", "exit 4",
+    )  # fmt: skip
+    loaded = read_exit_record(record)
+    assert status == 4 and loaded is not None and loaded.exceeded == ""

@@ -66,15 +66,23 @@ A plugin's distributor then looks like this (the Slurm plugin is the worked exam
 This package imports only the contracts and `distributor.worker`; nothing scheduler-specific.
 """
 
+from distributor.batch.distributor import (
+    DEFAULT_RETENTION,
+    DEFAULT_TERMINATION_RETRY,
+    TERMINATION_ATTEMPTS,
+    BatchDistributor,
+)
 from distributor.batch.polling import (
     PollPolicy,
     PollStats,
     StatusBackend,
     StatusTracker,
     TrackedJob,
+    TrackerNews,
 )
 from distributor.batch.recording_transport import Answer, RecordingTransport
 from distributor.batch.runner import GENERIC_TRANSIENT, CommandRunner, RetryPolicy
+from distributor.batch.scheduler import BatchJob, BatchScheduler, NamedJob
 from distributor.batch.script import (
     JobScript,
     check_directive_value,
@@ -92,17 +100,15 @@ from distributor.batch.status import (
     exit_info_from_record,
     exit_info_from_returncode,
     killed_for_memory,
+    limit_exit_info,
     mebibytes,
     peak_memory,
     signal_name,
     usage_stats,
 )
-from distributor.batch.submit_root import SubmitRoot, SubmitRootError, TaskDirectory
+from distributor.batch.submit_root import Submission, SubmitRoot, SubmitRootError, TaskDirectory
 from distributor.batch.tracked import (
     DEFAULT_ARRAY_CHUNK,
-    DEFAULT_RETENTION,
-    DEFAULT_TERMINATION_RETRY,
-    TERMINATION_ATTEMPTS,
     TrackedDistributor,
     check_arguments,
 )
@@ -111,6 +117,9 @@ from distributor.batch.worker_node import BatchWorkerNode
 
 __all__ = [
     "Answer",
+    "BatchDistributor",
+    "BatchJob",
+    "BatchScheduler",
     "BatchWorkerNode",
     "CommandResult",
     "CommandRunner",
@@ -122,18 +131,21 @@ __all__ = [
     "JobScript",
     "JobStatus",
     "LocalTransport",
+    "NamedJob",
     "PollPolicy",
     "PollStats",
     "RecordingTransport",
     "RetryPolicy",
     "StatusBackend",
     "StatusTracker",
+    "Submission",
     "SubmitRoot",
     "SubmitRootError",
     "TERMINATION_ATTEMPTS",
     "TaskDirectory",
     "TrackedDistributor",
     "TrackedJob",
+    "TrackerNews",
     "Transport",
     "check_arguments",
     "check_directive_value",
@@ -145,6 +157,7 @@ __all__ = [
     "exit_info_from_returncode",
     "find_worker_executable",
     "killed_for_memory",
+    "limit_exit_info",
     "mebibytes",
     "peak_memory",
     "safe_name",

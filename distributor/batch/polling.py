@@ -30,11 +30,21 @@ How a job that left the queue gets its exit info, in order:
 4. Else, once `PollPolicy.accounting_delay` has passed since it left the queue (accounting lags
    behind bursts; a missing row is not a lost job): an incomplete final status from step 1 →
    the state map; else the worker's exit record → `exit_info_from_record`.
-5. Else the job is **lost**: ``U`` with ``finalized=False``, becoming final once
-   `PollPolicy.lost_grace` has passed. A lost job is never reported ``D``.
+5. Else, once `PollPolicy.lost_grace` has passed, the job is **lost**: final ``U``. Until
+   then it is still looked for, and a job that reappears in the queue is tracked as before.
+   The tracker is the one owner of that decision: it reports the id in `StatusTracker.drain`
+   so that the distributor cancels it (a job declared lost must never run beside its retry).
+   A lost job is never reported ``D``.
 
-Until one of those applies, `StatusTracker.exit_info` raises `RemoteExitInfoNotAvailable`
-saying why. Final exit info never changes afterwards.
+A worker record saying the worker ended the command for exceeding a limit makes it ``Z``
+(`limit_exit_info`) unless the scheduler itself named a limit (its verdict is kept) or the job
+was terminated on request. Until one of those applies, `StatusTracker.exit_info`
+raises `RemoteExitInfoNotAvailable` saying why. Final exit info never changes afterwards.
+
+Memory stays flat: a settled job is forgotten `PollPolicy.forget_after` seconds after it
+settled. `StatusTracker.drain` hands each newly settled job to the owner first, which keeps
+what it must (the distributor writes it to the task directory's outcome log) and can track
+the id again, settled, if it is asked about it later.
 """
 
 from __future__ import annotations
@@ -43,13 +53,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import structlog
 
-from distributor.batch.status import JobStatus, exit_info_from_record
+from distributor.batch.status import JobStatus, exit_info_from_record, limit_exit_info
 from distributor.exceptions import (
     RemoteExitInfoNotAvailable,
     SchedulerError,
@@ -59,7 +69,14 @@ from distributor.exceptions import (
 from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus
 from distributor.worker.record import ExitRecord, read_exit_record
 
-__all__ = ["PollPolicy", "PollStats", "StatusBackend", "StatusTracker", "TrackedJob"]
+__all__ = [
+    "PollPolicy",
+    "PollStats",
+    "StatusBackend",
+    "StatusTracker",
+    "TrackedJob",
+    "TrackerNews",
+]
 
 log = structlog.get_logger(__name__)
 
@@ -74,8 +91,11 @@ class PollPolicy:
         accounting_interval: least time between two accounting commands.
         accounting_delay: how long after leaving the queue a job may lack an accounting row
             before the worker's exit record is used instead.
-        lost_grace: how long after leaving the queue a job without any trace stays a
-            non-final ``U`` (it may still show up) before the ``U`` becomes final.
+        lost_grace: how long after leaving the queue a job without any trace is still looked
+            for (its exit info is not available; it may show up again) before it is declared
+            lost: final ``U``, and cancelled. The one clock for lost jobs: the service waits
+            for this decision instead of keeping its own.
+        forget_after: how long a settled job stays in memory.
     """
 
     min_interval: float = 1.0
@@ -85,6 +105,7 @@ class PollPolicy:
     accounting_interval: float = 5.0
     accounting_delay: float = 30.0
     lost_grace: float = 300.0
+    forget_after: float = 600.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_interval <= self.max_interval:
@@ -95,6 +116,8 @@ class PollPolicy:
             raise ValueError("max_calls_per_minute must be at least 1")
         if self.lost_grace < self.accounting_delay:
             raise ValueError("lost_grace must be at least accounting_delay")
+        if self.forget_after < 0:
+            raise ValueError(f"forget_after={self.forget_after!r}: must not be negative")
 
 
 class StatusBackend(Protocol):
@@ -147,7 +170,8 @@ class TrackedJob:
         terminated: termination was requested through the distributor.
         status: the latest status reported by either query.
         left_queue_at: clock time of the first cycle that saw it gone or final.
-        info: the exit info decided so far (non-final only for a lost job in its grace time).
+        info: the exit info, once decided (always finalized).
+        settled_at: clock time it was decided.
     """
 
     distributor_id: str
@@ -158,11 +182,31 @@ class TrackedJob:
     status: JobStatus | None = None
     left_queue_at: float | None = None
     info: RemoteExitInfo | None = None
+    settled_at: float | None = None
 
     @property
     def settled(self) -> bool:
         """True once the exit info is final."""
         return self.info is not None and self.info.finalized
+
+
+@dataclass
+class TrackerNews:
+    """What happened since the last `StatusTracker.drain`.
+
+    Attributes:
+        settled: jobs whose exit info was decided (read-only for the owner).
+        lost: ids declared lost; the owner cancels them so that they cannot run late.
+        lingering: settled ids whose final status said the scheduler still holds them
+            (`JobStatus.lingering`); the owner removes them.
+    """
+
+    settled: list[TrackedJob] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    lingering: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.settled or self.lost or self.lingering)
 
 
 @dataclass
@@ -211,6 +255,9 @@ class StatusTracker:
         self._last_accounting: float | None = None
         self._force = False
         self._recent: deque[float] = deque()
+        self._news = TrackerNews()
+        self._settled_order: deque[tuple[float, str]] = deque()
+        self._unsettled = 0  # tracked jobs without final exit info
         self.stats = PollStats()
 
     @property
@@ -225,15 +272,52 @@ class StatusTracker:
         record_path: Path | None = None,
         memory_bytes: int | None = None,
         runtime_seconds: int | None = None,
+        terminated: bool = False,
+        info: RemoteExitInfo | None = None,
     ) -> TrackedJob:
-        """Start tracking a job (a no-op returning the existing entry if already tracked)."""
+        """Start tracking a job (a no-op returning the existing entry if already tracked).
+
+        Args:
+            terminated: termination was already requested (by an earlier process).
+            info: final exit info decided earlier: the job is tracked settled (not polled,
+                and not reported by `drain`).
+        """
         with self._lock:
             job = self._jobs.get(distributor_id)
             if job is None:
-                job = TrackedJob(distributor_id, record_path, memory_bytes, runtime_seconds)
+                job = TrackedJob(
+                    distributor_id, record_path, memory_bytes, runtime_seconds, terminated
+                )
                 self._jobs[distributor_id] = job
-                self._interval = self.policy.min_interval
+                if info is not None and info.finalized:
+                    job.info = info
+                    job.settled_at = self._clock()
+                    self._settled_order.append((job.settled_at, distributor_id))
+                else:
+                    self._unsettled += 1
+                    self._interval = self.policy.min_interval
+                    self._force = self._force or terminated
             return job
+
+    def __len__(self) -> int:
+        """How many jobs are in memory."""
+        with self._lock:
+            return len(self._jobs)
+
+    def drain(self) -> TrackerNews:
+        """Return what happened since the last call, and forget jobs settled longer than
+        `PollPolicy.forget_after` ago (the owner keeps what it needs of a settled job when
+        it first sees it here)."""
+        with self._lock:
+            news, self._news = self._news, TrackerNews()
+            horizon = self._clock() - self.policy.forget_after
+            order = self._settled_order
+            while order and order[0][0] <= horizon:
+                _, distributor_id = order.popleft()
+                job = self._jobs.get(distributor_id)
+                if job is not None and job.settled:
+                    del self._jobs[distributor_id]
+            return news
 
     def get(self, distributor_id: str) -> TrackedJob | None:
         """The tracked job, or None."""
@@ -249,7 +333,16 @@ class StatusTracker:
         """Stop tracking these ids (unknown ids are ignored)."""
         with self._lock:
             for distributor_id in distributor_ids:
-                self._jobs.pop(distributor_id, None)
+                job = self._jobs.pop(distributor_id, None)
+                if job is not None and not job.settled:
+                    self._unsettled -= 1
+
+    def settle(self, distributor_id: str, info: RemoteExitInfo) -> None:
+        """Decide a tracked job's exit info from outside (ignored once settled)."""
+        with self._lock:
+            job = self._jobs.get(distributor_id)
+            if job is not None and not job.settled:
+                self._settle(job, info, self._clock())
 
     def mark_terminated(self, distributor_ids: Iterable[str]) -> list[str]:
         """Remember that termination was requested; the next refresh polls. Returns the ids
@@ -276,7 +369,7 @@ class StatusTracker:
                 current interval.
         """
         with self._lock:
-            if all(job.settled for job in self._jobs.values()):
+            if self._unsettled == 0:
                 return False
             now = self._clock()
             due = (
@@ -337,19 +430,36 @@ class StatusTracker:
             self.refresh()
             if job.info is not None:
                 return job.info
-            if job.status is not None and job.status.phase.active:
+            if job.left_queue_at is None and job.status is not None:
                 reason = f", reason {job.status.reason}" if job.status.reason else ""
                 raise RemoteExitInfoNotAvailable(
                     distributor_id, f"still {job.status.phase.value} ({job.status.state}{reason})"
                 )
             if job.left_queue_at is not None:
                 waited = self._clock() - job.left_queue_at
+                if waited < self.policy.accounting_delay:
+                    raise RemoteExitInfoNotAvailable(
+                        distributor_id,
+                        f"left the queue {waited:.0f}s ago; waiting up to "
+                        f"{self.policy.accounting_delay:g}s for accounting",
+                    )
                 raise RemoteExitInfoNotAvailable(
                     distributor_id,
-                    f"left the queue {waited:.0f}s ago; waiting up to "
-                    f"{self.policy.accounting_delay:g}s for accounting",
+                    f"left the queue {waited:.0f}s ago without a trace in the scheduler's "
+                    "accounting or a worker's exit record; still looking for it, it is "
+                    f"declared lost at {self.policy.lost_grace:g}s",
                 )
             raise RemoteExitInfoNotAvailable(distributor_id, "submitted; not polled yet")
+
+    def _settle(self, job: TrackedJob, info: RemoteExitInfo, now: float) -> None:
+        assert info.finalized
+        self._unsettled -= 1
+        job.info = info
+        job.settled_at = now
+        self._settled_order.append((now, job.distributor_id))
+        self._news.settled.append(job)
+        if job.status is not None and job.status.lingering:
+            self._news.lingering.append(job.distributor_id)
 
     @staticmethod
     def _is_active(job: TrackedJob) -> bool:
@@ -376,16 +486,15 @@ class StatusTracker:
             if status is not None:
                 job.status = status
                 if status.complete:
-                    job.info = self._classify(job, status)
+                    self._settle(job, self._classify(job, status), now)
                     continue
             unresolved.append(job)
         if unresolved:
             changed |= self._ask_accounting(unresolved, now)
             for job in unresolved:
-                if job.info is None or not job.info.finalized:
-                    before = _outcome(job.info)
+                if not job.settled:
                     self._fall_back(job, now)
-                    changed |= _outcome(job.info) != before
+                    changed |= job.settled
         if changed:
             self._interval = self.policy.min_interval
         else:
@@ -407,7 +516,7 @@ class StatusTracker:
             row = rows.get(job.distributor_id)
             if row is not None and not row.phase.active:
                 job.status = row
-                job.info = self._classify(job, row)
+                self._settle(job, self._classify(job, row), now)
                 changed = True
         return changed
 
@@ -416,34 +525,50 @@ class StatusTracker:
         waited = now - job.left_queue_at
         final_status = job.status if job.status and not job.status.phase.active else None
         if job.terminated and final_status is None:
-            job.info = RemoteExitInfo(
-                TaskInstanceStatus.KILLED_SELF,
-                "terminated on request before the scheduler kept any record of it "
-                "(cancelled while pending)",
+            self._settle(
+                job,
+                RemoteExitInfo(
+                    TaskInstanceStatus.KILLED_SELF,
+                    "terminated on request before the scheduler kept any record of it "
+                    "(cancelled while pending)",
+                ),
+                now,
             )
             return
         if waited < self.policy.accounting_delay:
             return
         if final_status is not None:
-            job.info = self._classify(job, final_status)
+            self._settle(job, self._classify(job, final_status), now)
             return
         record = self._read_record(job)
         if record is not None:
-            job.info = exit_info_from_record(record, terminated=job.terminated)
+            limited = limit_exit_info(record)
+            if limited is not None and not job.terminated:
+                self._settle(job, limited, now)
+            else:
+                self._settle(job, exit_info_from_record(record, terminated=job.terminated), now)
             return
-        settled = waited >= self.policy.lost_grace
-        job.info = RemoteExitInfo(
-            TaskInstanceStatus.UNKNOWN_ERROR,
-            f"lost: the job left the queue {waited:.0f}s ago and neither the scheduler's "
-            "accounting nor the worker's exit record says how it ended"
-            + ("" if settled else f" (still looking until {self.policy.lost_grace:g}s)"),
-            finalized=settled,
+        if waited < self.policy.lost_grace:
+            return  # still looking: it may reappear in the queue
+        self._settle(
+            job,
+            RemoteExitInfo(
+                TaskInstanceStatus.UNKNOWN_ERROR,
+                f"lost: the job left the queue {waited:.0f}s ago and neither the scheduler's "
+                "accounting nor the worker's exit record says how it ended; it was cancelled "
+                "in case it reappears",
+            ),
+            now,
         )
-        if settled:
-            log.warning("job_lost", distributor_id=job.distributor_id, waited=round(waited))
+        self._news.lost.append(job.distributor_id)
+        log.warning("job_lost", distributor_id=job.distributor_id, waited=round(waited))
 
     def _classify(self, job: TrackedJob, status: JobStatus) -> RemoteExitInfo:
-        info = self._backend.classify(job, status, self._read_record(job))
+        record = self._read_record(job)
+        info = self._backend.classify(job, status, record)
+        if info.error_state is not TaskInstanceStatus.RESOURCE_ERROR and not job.terminated:
+            # the scheduler did not name a limit, but the worker may have enforced one
+            info = (limit_exit_info(record) if record is not None else None) or info
         log.debug(
             "exit_info_decided",
             distributor_id=job.distributor_id,
@@ -464,8 +589,3 @@ class StatusTracker:
         except OSError as exc:
             log.warning("exit_record_unreadable", path=str(job.record_path), error=str(exc))
             return None
-
-
-def _outcome(info: RemoteExitInfo | None) -> tuple[str, bool] | None:
-    """The part of exit info whose change counts as news (not the waiting time in messages)."""
-    return None if info is None else (info.error_state.value, info.finalized)

@@ -2,18 +2,27 @@
 
 Every scheduler command of a batch plugin goes through one runner::
 
-    runner = CommandRunner(LocalTransport(), RetryPolicy(transient=SLURM_TRANSIENT))
+    runner = CommandRunner(transport, retry_policy,
+                           transient=SLURM_TRANSIENT, submit_transient=SLURM_SUBMIT_TRANSIENT)
     result = runner.run(["squeue", "-h", "-j", "12"])      # CommandResult, or SchedulerError
+    job_id = runner.submit(["sbatch", "--parsable", path]).stdout
 
-Rules:
+The **policy** (`RetryPolicy`: attempts, timeout, delays, jitter) is the user's; the **patterns**
+that make a failure worth retrying are facts about the scheduler, given by the plugin. The
+runner is the one place that combines them, for every command a plugin runs:
 
 * argv lists only; the runner never builds a shell command.
 * Each attempt has a timeout (`RetryPolicy.timeout`, or ``timeout=`` per call).
-* A failure is **transient** when its output matches one of the policy's patterns (controller
-  unreachable, socket timed out, ...) or, for idempotent commands, when it timed out. Transient
-  failures are retried with exponential backoff and jitter, up to `RetryPolicy.attempts` tries;
-  anything else fails at once. A non-idempotent command (a submission) is never retried after a
-  timeout: it may have been accepted.
+* `CommandRunner.run` (queries, cancellations): a failure is **transient** when its output
+  matches one of the scheduler's `transient` patterns or the policy's extra ones (controller
+  unreachable, socket timed out, ...), or when it timed out.
+* `CommandRunner.submit` (anything that creates jobs): only the scheduler's `submit_transient`
+  patterns count — failures after which the scheduler certainly created nothing — and a timeout
+  is never retried: the submission may have been accepted. The error then says
+  `SchedulerError.timed_out`, which callers treat as "in doubt", not "refused".
+* Transient failures are retried up to `RetryPolicy.attempts` tries, waiting
+  `RetryPolicy.initial_delay`, then `RetryPolicy.multiplier` times longer each time, capped at
+  `RetryPolicy.max_delay`, scaled by ``1 ± RetryPolicy.jitter``; anything else fails at once.
 * A command that still fails raises `SchedulerError` carrying argv, exit status (None after a
   timeout or when it could not start), stderr and stdout.
 * `CommandRunner.calls` counts every attempt by program name, so benchmarks and tests can verify
@@ -28,7 +37,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePath
 
 import structlog
@@ -62,8 +71,10 @@ class RetryPolicy:
         initial_delay: seconds before the first retry; each further delay is `multiplier`
             times the previous one, capped at `max_delay`.
         jitter: each delay is scaled by a random factor in ``[1 - jitter, 1 + jitter]``.
-        transient: regular expressions (case-insensitive) matched against stderr and stdout;
-            a match makes a failure transient.
+        transient: extra regular expressions (case-insensitive), matched against stderr and
+            stdout of queries and cancellations, that make a failure transient besides the
+            scheduler's own patterns (a site's flaky wrapper, say). Never applied to
+            submissions.
     """
 
     attempts: int = 4
@@ -72,32 +83,38 @@ class RetryPolicy:
     multiplier: float = 2.0
     max_delay: float = 15.0
     jitter: float = 0.25
-    transient: tuple[str, ...] = GENERIC_TRANSIENT
-    _compiled: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
+    transient: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ValueError(f"attempts={self.attempts!r}: must be at least 1")
         if self.timeout <= 0:
             raise ValueError(f"timeout={self.timeout!r}: must be positive")
+        if self.initial_delay < 0 or self.max_delay < 0:
+            raise ValueError("initial_delay and max_delay must not be negative")
+        if self.multiplier < 1:
+            raise ValueError(f"multiplier={self.multiplier!r}: must be at least 1")
         if not 0 <= self.jitter < 1:
             raise ValueError(f"jitter={self.jitter!r}: must be in [0, 1)")
-        compiled = tuple(re.compile(pattern, re.IGNORECASE) for pattern in self.transient)
-        object.__setattr__(self, "_compiled", compiled)
+        for pattern in self.transient:  # a bad pattern fails here, not at the first failure
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"transient pattern {pattern!r}: {exc}") from None
 
     def delay(self, retry: int, rng: random.Random) -> float:
         """Seconds to wait before retry number `retry` (1-based)."""
         base = min(self.max_delay, self.initial_delay * self.multiplier ** (retry - 1))
         return base * (1 + rng.uniform(-self.jitter, self.jitter))
 
-    def is_transient(self, result: CommandResult, *, idempotent: bool) -> bool:
-        """Whether `result` is a failure worth retrying."""
-        if result.error:
-            return False  # the program is missing or not executable: retrying cannot help
-        if result.timed_out:
-            return idempotent
-        text = f"{result.stderr}\n{result.stdout}"
-        return any(pattern.search(text) for pattern in self._compiled)
+
+def _compile(patterns: Sequence[str]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(pattern, re.IGNORECASE) for pattern in patterns)
+
+
+def _matches(patterns: Sequence[re.Pattern[str]], result: CommandResult) -> bool:
+    text = f"{result.stderr}\n{result.stdout}"
+    return any(pattern.search(text) for pattern in patterns)
 
 
 class CommandRunner:
@@ -105,7 +122,11 @@ class CommandRunner:
 
     Args:
         transport: where commands run (default: `LocalTransport`).
-        policy: timeouts and retries.
+        policy: the user's timeouts and retries (default `RetryPolicy()`).
+        transient: the scheduler's patterns of failures worth retrying for queries and
+            cancellations (default `GENERIC_TRANSIENT`).
+        submit_transient: the scheduler's patterns of submission failures after which it
+            certainly created nothing (default: none, so submissions are not retried).
         env: called before each command to build its environment (default: the transport's).
         sleep / rng: injectable for tests.
 
@@ -117,12 +138,16 @@ class CommandRunner:
         transport: Transport | None = None,
         policy: RetryPolicy | None = None,
         *,
+        transient: Sequence[str] = GENERIC_TRANSIENT,
+        submit_transient: Sequence[str] = (),
         env: Callable[[], Mapping[str, str]] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
         self.transport: Transport = transport if transport is not None else LocalTransport()
         self.policy = policy if policy is not None else RetryPolicy()
+        self._transient = _compile([*transient, *self.policy.transient])
+        self._submit_transient = _compile(submit_transient)
         self._env = env
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()  # noqa: S311 - jitter, not crypto
@@ -142,19 +167,15 @@ class CommandRunner:
         stdin: str | None = None,
         timeout: float | None = None,
         attempts: int | None = None,
-        idempotent: bool = True,
-        policy: RetryPolicy | None = None,
     ) -> CommandResult:
-        """Run `argv` until it succeeds, fails definitely, or runs out of attempts.
+        """Run a query or cancellation until it succeeds, fails definitely, or runs out of
+        attempts (timeouts and transient failures are retried).
 
         Args:
             argv: the command; must be non-empty.
             stdin: text for standard input.
             timeout: seconds per attempt (default: the policy's).
-            attempts: tries in total (default: the policy's).
-            idempotent: False for commands that must not be repeated after a timeout.
-            policy: replaces the runner's policy for this call (for example narrower
-                transient patterns for a submission).
+            attempts: tries in total (default: the policy's); 1 to fail fast.
 
         Returns:
             The result of the successful attempt (exit status 0).
@@ -163,13 +184,34 @@ class CommandRunner:
             SchedulerError: the last attempt failed; it carries argv, exit status, stderr
                 and stdout.
         """
+        return self._run(argv, stdin, timeout, attempts, submission=False)
+
+    def submit(self, argv: Sequence[str], *, stdin: str | None = None) -> CommandResult:
+        """Run a command that creates jobs: retried only after failures the scheduler's
+        `submit_transient` patterns prove harmless, never after a timeout.
+
+        Raises:
+            SchedulerError: it failed; ``timed_out`` (or ``returncode is None``) means the
+                scheduler may have accepted it.
+        """
+        return self._run(argv, stdin, None, None, submission=True)
+
+    def _run(
+        self,
+        argv: Sequence[str],
+        stdin: str | None,
+        timeout: float | None,
+        attempts: int | None,
+        *,
+        submission: bool,
+    ) -> CommandResult:
         command = tuple(argv)
         if not command:
             raise ValueError("argv must not be empty")
         program = PurePath(command[0]).name
-        rules = policy if policy is not None else self.policy
-        limit = attempts if attempts is not None else rules.attempts
-        per_call = timeout if timeout is not None else rules.timeout
+        limit = attempts if attempts is not None else self.policy.attempts
+        per_call = timeout if timeout is not None else self.policy.timeout
+        patterns = self._submit_transient if submission else self._transient
         for attempt in range(1, limit + 1):
             environment = self._env() if self._env is not None else None
             result = self.transport.run(command, timeout=per_call, stdin=stdin, env=environment)
@@ -177,10 +219,15 @@ class CommandRunner:
                 self._calls[program] += 1
             if result.ok:
                 return result
-            transient = rules.is_transient(result, idempotent=idempotent)
+            if result.error:
+                transient = False  # the program is missing or not executable
+            elif result.timed_out:
+                transient = not submission  # a submission may have been accepted
+            else:
+                transient = _matches(patterns, result)
             if not transient or attempt == limit:
                 raise _error(program, result, per_call, attempt)
-            delay = rules.delay(attempt, self._rng)
+            delay = self.policy.delay(attempt, self._rng)
             log.warning(
                 "scheduler_command_retry",
                 program=program,
@@ -208,4 +255,5 @@ def _error(program: str, result: CommandResult, timeout: float, attempts: int) -
         returncode=result.returncode,
         stderr=result.stderr,
         stdout=result.stdout,
+        timed_out=result.timed_out,
     )

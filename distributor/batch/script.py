@@ -9,7 +9,8 @@
     export DISTRIBUTOR_ID
     unset DISTRIBUTOR_ARRAY_STEP_ID             <- or the 0-based step of an array task
     export NAME='value'                         <- extra environment, names checked, values quoted
-    exec '/venv/bin/distributor-worker' --record '/root/task/exit.json' -- /bin/sh -c 'COMMAND'
+    exec '/venv/bin/distributor-worker' --record '/root/task/exit.json' \
+        --started '/root/task/started.json' --memory-limit 1073741824 -- /bin/sh -c 'COMMAND'
 
 Safety rules (user names, commands and paths are hostile input):
 
@@ -137,6 +138,9 @@ class JobScript:
         environment: extra variables exported before the worker starts.
         label: a name for the header comment (passed through `safe_name`).
         generator: who generated the script, for the header comment (plugin-written).
+        started: start-record path for ``--started`` (``{step}``/``{id}`` filled in), or None.
+        memory_limit / runtime_limit: bytes / seconds the worker enforces on the command's
+            process tree (``--memory-limit`` / ``--runtime-limit``), or None.
     """
 
     command: str
@@ -150,6 +154,9 @@ class JobScript:
     environment: Mapping[str, str] = field(default_factory=dict)
     label: str = ""
     generator: str = "distributor"
+    started: str | None = None
+    memory_limit: int | None = None
+    runtime_limit: float | None = None
 
     def render(self) -> str:
         """Return the script text.
@@ -186,7 +193,14 @@ class JobScript:
             ]
         for name, value in self.environment.items():
             lines.append(f"export {check_env_name(name)}={_quote(value)}")
-        worker = [self.worker, "--record", self.record, "--", "/bin/sh", "-c", self.command]
+        worker = [self.worker, "--record", self.record]
+        if self.started is not None:
+            worker += ["--started", self.started]
+        if self.memory_limit is not None:
+            worker += ["--memory-limit", str(int(self.memory_limit))]
+        if self.runtime_limit is not None:
+            worker += ["--runtime-limit", f"{self.runtime_limit:g}"]
+        worker += ["--", "/bin/sh", "-c", self.command]
         lines.append("exec " + " ".join(_quote(word) for word in worker))
         return "\n".join(lines) + "\n"
 

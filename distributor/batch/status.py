@@ -11,6 +11,8 @@ are the scheduler-independent parts of that map:
   request, which cgroup OOM kills look like when the scheduler does not name them).
 * `exit_info_from_record`: the fallback used when the scheduler has no final record of a job
   but the worker wrote one.
+* `limit_exit_info`: ``Z`` for a command the worker ended for exceeding its memory or runtime
+  limit, whatever the scheduler says about the job.
 * `exit_info_from_returncode`: ``ClusterWorkerNode.get_exit_info`` for wrapped commands.
 * `usage_stats`: ``ClusterWorkerNode.get_usage_stats`` from an exit record.
 """
@@ -36,6 +38,7 @@ __all__ = [
     "exit_info_from_record",
     "exit_info_from_returncode",
     "killed_for_memory",
+    "limit_exit_info",
     "mebibytes",
     "peak_memory",
     "signal_name",
@@ -77,6 +80,8 @@ class JobStatus:
         complete: False when a more detailed source (accounting) should be asked before
             classifying this final status (for example: killed by SIGKILL, was it memory?).
         source: which command reported it (``squeue``, ``sacct``).
+        lingering: final for the distributor, but the scheduler still holds the job (an
+            HTCondor job held for exceeding a limit): it is removed once settled.
     """
 
     distributor_id: str
@@ -88,6 +93,7 @@ class JobStatus:
     maxrss_bytes: int | None = None
     complete: bool = True
     source: str = ""
+    lingering: bool = False
 
 
 def signal_name(number: int) -> str:
@@ -181,6 +187,25 @@ def mebibytes(amount: int) -> str:
     return f"{amount / 2**20:.1f} MiB"
 
 
+def limit_exit_info(record: ExitRecord) -> RemoteExitInfo | None:
+    """``Z`` for a command the worker ended for exceeding a limit (`ExitRecord.exceeded`),
+    with the limit and the overrun; None if it did not."""
+    if record.exceeded == "memory":
+        return RemoteExitInfo(
+            TaskInstanceStatus.RESOURCE_ERROR,
+            f"memory limit of {mebibytes(int(record.limit))} exceeded: process tree resident "
+            f"{mebibytes(int(record.used))}, {mebibytes(int(record.used - record.limit))} over; "
+            "killed with SIGKILL by distributor-worker",
+        )
+    if record.exceeded == "runtime":
+        return RemoteExitInfo(
+            TaskInstanceStatus.RESOURCE_ERROR,
+            f"runtime limit of {record.limit:g}s exceeded: ran {record.used:.1f}s; stopped with "
+            f"SIGTERM by distributor-worker (the command {describe_record(record)})",
+        )
+    return None
+
+
 def exit_info_from_record(record: ExitRecord, *, terminated: bool = False) -> RemoteExitInfo:
     """Classify a job from the worker's record alone (the scheduler has no final state).
 
@@ -193,6 +218,9 @@ def exit_info_from_record(record: ExitRecord, *, terminated: bool = False) -> Re
         return RemoteExitInfo(
             TaskInstanceStatus.KILLED_SELF, f"terminated on request; the command {what}"
         )
+    limited = limit_exit_info(record)
+    if limited is not None:
+        return limited
     if record.returncode == 0 and not record.error:
         return RemoteExitInfo(TaskInstanceStatus.DONE, "")
     source = "(from the worker's exit record; the scheduler kept no final state)"

@@ -4,9 +4,13 @@ Layout::
 
     <root>/                         0700, created on demand
       <label>-<time>-<random>/      one task directory per submission (a task or an array chunk)
+        submission.json             the intent: name, job name, array; written before the
+                                    scheduler is asked, so a crash cannot hide a submission
         job.sh                      the job script, 0700
-        ...                         logs and exit records written by the job
+        ...                         logs, start and exit records written by the job
+        outcomes.jsonl              exit info decided for its tasks, and terminations asked for
       index/<job-key>.json          job key (the scheduler's job id) → task directory + metadata
+      names/<name>/<task dir>       the submissions made under each name (empty marker files)
       .pruned                       when `SubmitRoot.prune_when_due` last pruned the tree
 
 The root must be visible under the same path on the submit host and on the compute nodes (a
@@ -20,6 +24,8 @@ planted in the tree nor a stale index entry can make it delete outside the root.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import re
@@ -27,24 +33,49 @@ import secrets
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import structlog
 
 from distributor.batch.script import safe_name
 from distributor.exceptions import DistributorError, SchedulerOutputError
 
-__all__ = ["SubmitRoot", "SubmitRootError", "TaskDirectory"]
+__all__ = ["Submission", "SubmitRoot", "SubmitRootError", "TaskDirectory"]
 
 log = structlog.get_logger(__name__)
 
 _SAFE_PATH = re.compile(r"[A-Za-z0-9._/+@,:=~-]+")
-_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@\[\]-]{0,127}")
 _INDEX = "index"
+_NAMES = "names"
 _KEYS = ".index-keys"
 _PRUNED = ".pruned"
+_INTENT = "submission.json"
+_OUTCOMES = "outcomes.jsonl"
+_RESERVED = {_INDEX, _NAMES}
+
+
+def _name_dir(name: str) -> str:
+    """A file name standing for a submission name: quoted, or hashed when long."""
+    quoted = quote(name, safe="")
+    if len(quoted) <= 120 and not quoted.startswith("."):
+        return quoted
+    return "h-" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _write_json_atomically(path: Path, data: Mapping[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(data) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _last_change(directory: Path) -> float:
@@ -85,6 +116,26 @@ class TaskDirectory:
     key: str
     path: Path
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A submission as its task directory recorded it before the scheduler was asked.
+
+    Attributes:
+        task_dir: its directory.
+        name: the name it was submitted under; job_name: the scheduler's job name.
+        array: ``(offset, length)`` of an array chunk, None for a single task.
+        created: wall-clock time of the intent.
+        keys: the job keys registered for it; empty while the scheduler's answer is unknown.
+    """
+
+    task_dir: Path
+    name: str
+    job_name: str
+    array: tuple[int, int] | None
+    created: float
+    keys: tuple[str, ...] = ()
 
 
 class SubmitRoot:
@@ -169,15 +220,10 @@ class SubmitRoot:
         entry = TaskDirectory(self._key(key), self._inside(task_dir), dict(meta))
         index = self._root / _INDEX
         index.mkdir(mode=0o700, exist_ok=True)
-        payload = json.dumps({"key": entry.key, "path": str(entry.path), "meta": entry.meta})
-        fd, tmp = tempfile.mkstemp(prefix=f".{entry.key}.", dir=index)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(payload + "\n")
-            os.replace(tmp, index / f"{entry.key}.json")
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_json_atomically(
+            index / f"{entry.key}.json",
+            {"key": entry.key, "path": str(entry.path), "meta": entry.meta},
+        )
         with (entry.path / _KEYS).open("a", encoding="utf-8") as keys:
             keys.write(entry.key + "\n")  # so that `remove` can drop the entry without a scan
         return entry
@@ -206,6 +252,90 @@ class SubmitRoot:
             ) from exc
         return TaskDirectory(key, path, meta)
 
+    def write_intent(
+        self, task_dir: Path, *, name: str, job_name: str, array: tuple[int, int] | None
+    ) -> None:
+        """Record, before the scheduler is asked, that `task_dir` holds a submission named
+        `name`, and list it under that name (`submissions`).
+
+        Raises:
+            SubmitRootError: `task_dir` is not inside the root.
+        """
+        directory = self._inside(task_dir)
+        _write_json_atomically(
+            directory / _INTENT,
+            {
+                "name": name,
+                "job_name": job_name,
+                "array": list(array) if array is not None else None,
+                "created": time.time(),
+            },
+        )
+        marker_dir = self._root / _NAMES / _name_dir(name)
+        marker_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (marker_dir / directory.name).touch()
+
+    def submissions(self, name: str) -> list[Submission]:
+        """The submissions recorded under exactly `name`, oldest first (directories that
+        were removed, or whose intent is unreadable, are skipped)."""
+        marker_dir = self._root / _NAMES / _name_dir(name)
+        try:
+            markers = os.listdir(marker_dir)
+        except FileNotFoundError:
+            return []
+        found = []
+        for marker in markers:
+            task_dir = self._root / marker
+            try:
+                data = json.loads((task_dir / _INTENT).read_text(encoding="utf-8"))
+                array = data["array"]
+                submission = Submission(
+                    task_dir,
+                    str(data["name"]),
+                    str(data["job_name"]),
+                    None if array is None else (int(array[0]), int(array[1])),
+                    float(data["created"]),
+                    tuple(self._registered_keys(task_dir)),
+                )
+            except FileNotFoundError:
+                continue
+            except (ValueError, TypeError, KeyError, IndexError) as exc:
+                log.warning("submission_intent_corrupt", task_dir=str(task_dir), error=str(exc))
+                continue
+            if submission.name == name:  # a hashed name could in theory collide
+                found.append(submission)
+        found.sort(key=lambda sub: (sub.created, sub.task_dir.name))
+        return found
+
+    def record_outcomes(self, task_dir: Path, entries: Iterable[Mapping[str, Any]]) -> None:
+        """Append `entries` (JSON objects with an ``id``) to `task_dir`'s outcome log.
+
+        The log outlives the process: a distributor adopting an id reads it back
+        (`read_outcomes`), so exit info decided once, and terminations asked for, stay so.
+        """
+        lines = "".join(json.dumps(dict(entry)) + "\n" for entry in entries)
+        if not lines:
+            return
+        with open(self._inside(task_dir) / _OUTCOMES, "a", encoding="utf-8") as handle:
+            handle.write(lines)
+
+    def read_outcomes(self, task_dir: Path) -> dict[str, dict[str, Any]]:
+        """`task_dir`'s outcome log merged per id (later entries update earlier ones); a torn
+        last line (the writer died mid-write) is ignored."""
+        merged: dict[str, dict[str, Any]] = {}
+        try:
+            text = (self._inside(task_dir) / _OUTCOMES).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return merged
+        for line in text.splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                merged.setdefault(entry["id"], {}).update(entry)
+        return merged
+
     def contains(self, path: str | os.PathLike[str]) -> bool:
         """True if `path`, resolved, lies strictly inside the root."""
         resolved = Path(path).resolve()
@@ -222,12 +352,13 @@ class SubmitRoot:
                 index directory.
         """
         target = self._inside(Path(path))
-        if target == self._root / _INDEX:
+        if target.parent == self._root and target.name in _RESERVED:
             raise SubmitRootError(target, "the index directory is not a task directory")
         if not target.exists():
             return False
         if target.is_dir():
             self._forget(target)
+            self._unlist(target)
             shutil.rmtree(target)
         else:
             target.unlink()
@@ -248,7 +379,7 @@ class SubmitRoot:
         cutoff = time.time() - older_than
         removed = []
         for child in sorted(self._root.iterdir()):
-            if child.name == _INDEX or child.is_symlink() or not child.is_dir():
+            if child.name in _RESERVED or child.is_symlink() or not child.is_dir():
                 continue
             if _last_change(child) < cutoff and self.remove(child):
                 removed.append(child)
@@ -282,15 +413,29 @@ class SubmitRoot:
 
     def _key(self, key: str) -> str:
         if not _KEY.fullmatch(key):
-            raise SubmitRootError(key, "job keys must match [A-Za-z0-9][A-Za-z0-9._-]*")
+            raise SubmitRootError(key, "job keys must match [A-Za-z0-9][A-Za-z0-9._@[]-]*")
         return key
 
-    def _forget(self, task_dir: Path) -> None:
+    @staticmethod
+    def _registered_keys(task_dir: Path) -> list[str]:
         try:
-            keys = (task_dir / _KEYS).read_text(encoding="utf-8").split()
+            return (task_dir / _KEYS).read_text(encoding="utf-8").split()
         except FileNotFoundError:
+            return []
+
+    def _unlist(self, task_dir: Path) -> None:
+        """Drop `task_dir`'s marker from the name listing (`write_intent`)."""
+        try:
+            name = json.loads((task_dir / _INTENT).read_text(encoding="utf-8"))["name"]
+        except (OSError, ValueError, TypeError, KeyError):
             return
-        for key in keys:
+        marker_dir = self._root / _NAMES / _name_dir(str(name))
+        (marker_dir / task_dir.name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # other submissions of the name remain
+            marker_dir.rmdir()
+
+    def _forget(self, task_dir: Path) -> None:
+        for key in self._registered_keys(task_dir):
             try:
                 entry = self.lookup(key)
             except SchedulerOutputError:

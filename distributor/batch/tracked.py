@@ -81,15 +81,11 @@ log = structlog.get_logger(__name__)
 DEFAULT_ARRAY_CHUNK = 1000
 """Array chunk length when neither the scheduler nor the user states a limit."""
 
-DEFAULT_RETENTION = 7 * 86400.0
-"""Seconds a task directory is kept after its last change (as the local backend keeps logs)."""
-
-DEFAULT_TERMINATION_RETRY = 60.0
-"""Seconds after a termination request before a job the scheduler still lists is cancelled
-again (`TrackedDistributor.force_cancel`); the wait doubles after each request."""
-
-TERMINATION_ATTEMPTS = 4
-"""Termination requests per job, the first included, before the distributor gives up."""
+from distributor.batch.distributor import (  # noqa: E402 - shared with BatchDistributor
+    DEFAULT_RETENTION,
+    DEFAULT_TERMINATION_RETRY,
+    TERMINATION_ATTEMPTS,
+)
 
 
 def check_arguments(

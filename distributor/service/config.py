@@ -13,6 +13,7 @@ from distributor.protocols import (
     ClusterDistributor,
     ClusterQueue,
     ClusterQueueFactory,
+    SupportsLostTracking,
     SupportsRunningQuery,
 )
 from distributor.registry import load_plugin
@@ -79,7 +80,9 @@ class ServiceConfig:
         exit_info_deadline: how long a non-finalized exit info is asked again before it is taken
             as final.
         lost_grace: how long an instance the scheduler no longer lists, and has no exit info
-            for, stays in triage (``T``) before it becomes ``U``.
+            for, stays in triage (``T``) before it becomes ``U`` (it is then terminated, in
+            case it shows up again). Only for distributors without `SupportsLostTracking`:
+            one that has it decides itself, within its own ``lost_grace``.
         max_queued_seconds / max_running_seconds: an instance queued (or running) longer is
             reset: terminated and marked ``U`` (retried if attempts allow). None = no limit.
             Without `SupportsRunningQuery` the two are added and applied to the time since
@@ -186,6 +189,9 @@ class Cluster:
         )
         self.running: SupportsRunningQuery | None = (
             distributor if isinstance(distributor, SupportsRunningQuery) else None
+        )
+        self.lost_owner: SupportsLostTracking | None = (
+            distributor if isinstance(distributor, SupportsLostTracking) else None
         )
         self._queues: dict[str, ClusterQueue] = {}
 

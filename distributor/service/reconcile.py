@@ -4,8 +4,12 @@ what each scheduler says.
 * Instances the scheduler still lists move ``O`` → ``R`` (when it can tell) and leave triage.
 * An instance it no longer lists is asked for its exit info: a finalized answer ends it; a
   non-final one puts it in triage (``T``) and is asked again until `exit_info_deadline`, then
-  taken as it stands; no answer at all (or an id the scheduler never issued) puts it in triage
-  for `lost_grace`, then it becomes ``U`` (lost, retried if attempts allow).
+  taken as it stands; no answer at all (or an id the scheduler never issued) puts it in triage.
+  Who decides that it is lost is the distributor's, if it has `SupportsLostTracking` (one
+  clock: the service waits for its final answer, and only a distributor breaking that contract
+  — silent for twice its grace and a minute — is overruled); otherwise the service's
+  `lost_grace`. Either way a lost instance ends ``U`` (retried if attempts allow) and is
+  terminated, so that it cannot run beside its retry.
 * If the scheduler cannot be asked, nothing changes this cycle: an outage fails no task.
 * Instances queued or running longer than the configured limits are reset (terminated, ``U``).
 * Every `reconcile_interval`: queued instances that can never start end ``F`` (terminated),
@@ -80,14 +84,22 @@ def poll(ctl: Controller, cluster: Cluster) -> bool:
         try:
             info = normalize_exit_info(cluster.distributor.get_remote_exit_info(did))
         except (RemoteExitInfoNotAvailable, UnknownDistributorIdError) as exc:
+            if cluster.lost_owner is not None:
+                grace = 2 * cluster.lost_owner.lost_grace + 60.0
+                whose = (
+                    f"the distributor did not decide within twice its lost grace + 60s = {grace:g}s"
+                )
+            else:
+                grace = config.lost_grace
+                whose = f"after {grace:g}s"
             _triage(
                 ctl,
                 inst,
                 now,
-                config.lost_grace,
+                grace,
                 S.UNKNOWN_ERROR,
-                f"lost: the scheduler no longer lists it and has no exit info after "
-                f"{config.lost_grace:g}s ({exc})",
+                f"lost: the scheduler no longer lists it and has no exit info; {whose} ({exc})",
+                kill=True,
             )
             continue
         except Exception as exc:
@@ -118,13 +130,22 @@ def _triage(
     deadline: float,
     final: TaskInstanceStatus,
     final_message: str,
+    *,
+    kill: bool = False,
 ) -> None:
-    """Put an instance in triage, or end it when it has been there `deadline` seconds."""
+    """Put an instance in triage, or end it when it has been there `deadline` seconds
+    (terminating it if `kill`)."""
     if inst.status != S.TRIAGING or inst.triage_since is None:
         inst.triage_since = now
         ctl.move(inst, S.TRIAGING, "ended; waiting for final exit information")
     elif now - inst.triage_since >= deadline:
-        ctl.finish(inst, final, final_message)
+        if kill:
+            log.warning(
+                "instance_lost",
+                distributor_id=inst.distributor_id,
+                waited=round(now - inst.triage_since),
+            )
+        ctl.finish(inst, final, final_message, kill=kill)
 
 
 def reset_stale(ctl: Controller, cluster: Cluster) -> None:

@@ -1,7 +1,10 @@
-"""`ExitRecord`: how a wrapped command ended, as written by ``distributor-worker``.
+"""What ``distributor-worker`` writes: a `StartRecord` when the command starts and an
+`ExitRecord` when it ends.
 
-The record is one JSON object written to a temporary file in the target directory and renamed
-into place, so a reader sees either nothing or a complete record.
+Each record is one JSON object written to a temporary file in the target directory and renamed
+into place, so a reader sees either nothing or a complete record. The start record is the
+task's own proof that it ran: it names the distributor id the scheduler gave the job, which
+lets a restarted controller link a job to its submission when the scheduler has forgotten it.
 """
 
 from __future__ import annotations
@@ -15,7 +18,15 @@ from typing import Any
 
 from distributor.exceptions import SchedulerOutputError
 
-__all__ = ["EXIT_RECORD_VERSION", "ExitRecord", "read_exit_record", "write_exit_record"]
+__all__ = [
+    "EXIT_RECORD_VERSION",
+    "ExitRecord",
+    "StartRecord",
+    "read_exit_record",
+    "read_start_record",
+    "write_exit_record",
+    "write_start_record",
+]
 
 EXIT_RECORD_VERSION = 1
 
@@ -33,6 +44,10 @@ class ExitRecord:
         maxrss_bytes / cpu_seconds: the command's peak RSS and user+system CPU (its whole
             waited-for tree, from ``wait4``).
         error: why the command could not be started, else empty.
+        exceeded: ``"memory"`` or ``"runtime"`` when the wrapper ended the command for going
+            over its limit (``--memory-limit`` / ``--runtime-limit``), else empty.
+        limit / used: the limit that was exceeded and the amount used (bytes of resident
+            memory of the process tree, or seconds), when `exceeded` is set.
     """
 
     returncode: int
@@ -50,6 +65,9 @@ class ExitRecord:
     array_step_id: int | None = None
     task_instance_id: int | None = None
     error: str = ""
+    exceeded: str = ""
+    limit: float = 0.0
+    used: float = 0.0
     version: int = EXIT_RECORD_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -74,19 +92,77 @@ class ExitRecord:
         return record
 
 
-def write_exit_record(path: Path, record: ExitRecord) -> None:
-    """Write `record` to `path` atomically (temporary file in the same directory, then rename)."""
+@dataclass(frozen=True, slots=True)
+class StartRecord:
+    """That a wrapped command started, and where.
+
+    Attributes:
+        distributor_id / array_step_id: the task's identity from ``DISTRIBUTOR_ID`` and
+            ``DISTRIBUTOR_ARRAY_STEP_ID``.
+        hostname / pid: where it runs (the wrapper's pid).
+        started_at: wall-clock time of the start.
+    """
+
+    distributor_id: str | None
+    array_step_id: int | None = None
+    hostname: str = ""
+    pid: int = 0
+    started_at: float = 0.0
+
+    def to_json(self) -> str:
+        """Serialise to one line of JSON."""
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> StartRecord:
+        """Parse a record; raises SchedulerOutputError (raw text kept) if it is not one."""
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise TypeError("not a JSON object")
+            record = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+            if record.distributor_id is not None and not isinstance(record.distributor_id, str):
+                raise TypeError("distributor_id is not a string")
+        except (ValueError, TypeError) as exc:
+            raise SchedulerOutputError(f"not a worker start record ({exc})", text) from exc
+        return record
+
+
+def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as handle:
-            handle.write(record.to_json() + "\n")
+            handle.write(text + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_exit_record(path: Path, record: ExitRecord) -> None:
+    """Write `record` to `path` atomically (temporary file in the same directory, then rename)."""
+    _write_atomically(path, record.to_json())
+
+
+def write_start_record(path: Path, record: StartRecord) -> None:
+    """Write `record` to `path` atomically."""
+    _write_atomically(path, record.to_json())
+
+
+def read_start_record(path: Path) -> StartRecord | None:
+    """Return the start record at `path`, or None if there is none.
+
+    Raises:
+        SchedulerOutputError: the file exists but is not a start record.
+    """
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    return StartRecord.from_json(text)
 
 
 def read_exit_record(path: Path) -> ExitRecord | None:

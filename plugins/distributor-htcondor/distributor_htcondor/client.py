@@ -110,7 +110,8 @@ class HTCondorClient:
         condor_config: ``CONDOR_CONFIG`` for every command (default: the environment's).
         environment: further variables for every command.
         transport: where commands run (default: locally).
-        retry_policy: timeouts and retries (default: 60 s, 4 tries, `HTCONDOR_TRANSIENT`).
+        retry_policy: timeouts and retries (default: 60 s, 4 tries); which failures are
+            retried is `HTCONDOR_TRANSIENT` (queries) and `HTCONDOR_SUBMIT_TRANSIENT` (submissions).
     """
 
     def __init__(
@@ -124,17 +125,12 @@ class HTCondorClient:
         retry_policy: RetryPolicy | None = None,
     ) -> None:
         extra = dict(environment or {})
-        policy = (
-            retry_policy if retry_policy is not None else RetryPolicy(transient=HTCONDOR_TRANSIENT)
-        )
         self.runner = CommandRunner(
-            transport, policy, env=lambda: condor_environment(condor_config, extra)
-        )
-        self._submit_policy = RetryPolicy(
-            attempts=policy.attempts,
-            timeout=policy.timeout,
-            initial_delay=policy.initial_delay,
-            transient=HTCONDOR_SUBMIT_TRANSIENT,
+            transport,
+            retry_policy,
+            transient=HTCONDOR_TRANSIENT,
+            submit_transient=HTCONDOR_SUBMIT_TRANSIENT,
+            env=lambda: condor_environment(condor_config, extra),
         )
         self._where = [*(["-name", schedd] if schedd else []), *(["-pool", pool] if pool else [])]
         self._ads: dict[str, JobAd] = {}
@@ -152,7 +148,7 @@ class HTCondorClient:
             SchedulerOutputError: it printed no ``N job(s) submitted to cluster C.`` line.
         """
         argv = ["condor_submit", *self._where, str(description)]
-        result = self.runner.run(argv, idempotent=False, policy=self._submit_policy)
+        result = self.runner.submit(argv)
         return parsers.parse_submit(result.stdout, argv)
 
     def remove(self, tokens: Sequence[str]) -> None:

@@ -129,24 +129,24 @@ def test_without_history_the_worker_record_decides(env: dict[str, str], tmp_path
 
 
 def test_a_job_without_any_trace_is_lost_not_done(env: dict[str, str], tmp_path: Path) -> None:
-    """No history and no worker record: U, not final during the grace time, then final."""
+    """No history and no worker record: no answer during the grace time, then a final U."""
     configure(env, history=False)
     distributor, _ = distributor_for(env, tmp_path / "root")
     did = distributor.submit_to_batch_distributor("kill -9 $PPID; sleep 5", "lost", {})
-    seen_non_final = False
+    waiting: list[str] = []
     deadline = time.monotonic() + 20
+    info = None
     while time.monotonic() < deadline:
         try:
             info = distributor.get_remote_exit_info(did)
-        except RemoteExitInfoNotAvailable:
+        except RemoteExitInfoNotAvailable as exc:
+            waiting.append(str(exc))
             time.sleep(0.05)
             continue
-        assert info.error_state == TaskInstanceStatus.UNKNOWN_ERROR
-        if info.finalized:
-            break
-        seen_non_final = True
-        time.sleep(0.05)
-    assert seen_non_final and info.finalized and "lost" in info.error_message
+        break
+    assert any("still looking" in reason for reason in waiting)
+    assert info is not None and info.error_state == TaskInstanceStatus.UNKNOWN_ERROR
+    assert info.finalized and "lost" in info.error_message
 
 
 def test_a_new_distributor_adopts_issued_ids(env: dict[str, str], tmp_path: Path) -> None:

@@ -99,7 +99,8 @@ class LsfClient:
     Args:
         env: extra environment for every command (``LSF_ENVDIR``, ``PATH``, ...).
         transport: where commands run (default: locally).
-        retry_policy: timeouts and retries (default: 60 s, 4 tries, `LSF_TRANSIENT`).
+        retry_policy: timeouts and retries (default: 60 s, 4 tries); which failures are
+            retried is `LSF_TRANSIENT` (queries) and `LSF_SUBMIT_TRANSIENT` (submissions).
         unit_for_limits: the cluster's ``LSF_UNIT_FOR_LIMITS`` (unit of bare numbers in
             ``bqueues -l``).
     """
@@ -113,13 +114,12 @@ class LsfClient:
         unit_for_limits: str = "KB",
     ) -> None:
         self.env = dict(env or {})
-        policy = retry_policy if retry_policy is not None else RetryPolicy(transient=LSF_TRANSIENT)
-        self.runner = CommandRunner(transport, policy, env=lambda: lsf_environment(self.env))
-        self._submit_policy = RetryPolicy(
-            attempts=policy.attempts,
-            timeout=policy.timeout,
-            initial_delay=policy.initial_delay,
-            transient=LSF_SUBMIT_TRANSIENT,
+        self.runner = CommandRunner(
+            transport,
+            retry_policy,
+            transient=LSF_TRANSIENT,
+            submit_transient=LSF_SUBMIT_TRANSIENT,
+            env=lambda: lsf_environment(self.env),
         )
         self.unit_for_limits = unit_for_limits
 
@@ -133,7 +133,7 @@ class LsfClient:
             SchedulerOutputError: bsub printed no job id.
         """
         argv = ["bsub"]
-        result = self.runner.run(argv, stdin=script, idempotent=False, policy=self._submit_policy)
+        result = self.runner.submit(argv, stdin=script)
         job_id, queue = parsers.parse_bsub(result.stdout, argv)
         log.debug("bsub_accepted", job_id=job_id, queue=queue)
         return job_id

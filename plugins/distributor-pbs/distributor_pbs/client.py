@@ -107,7 +107,8 @@ class PbsClient:
         server: the PBS server (``PBS_DEFAULT``); default: the clients' configuration.
         environment: extra variables for every command.
         transport: where commands run (default: locally).
-        retry_policy: timeouts and retries (default: 60 s, 4 tries, `PBS_TRANSIENT`).
+        retry_policy: timeouts and retries (default: 60 s, 4 tries); which failures are
+            retried is `PBS_TRANSIENT` (queries) and `PBS_SUBMIT_TRANSIENT` (submissions).
 
     Raises:
         ResourceError: `flavour` is not one of the three.
@@ -124,13 +125,12 @@ class PbsClient:
     ) -> None:
         self._flavour = None if flavour == "auto" else flavour_named(flavour)
         extra = dict(environment or {})
-        policy = retry_policy if retry_policy is not None else RetryPolicy(transient=PBS_TRANSIENT)
-        self.runner = CommandRunner(transport, policy, env=lambda: pbs_environment(server, extra))
-        self._submit_policy = RetryPolicy(
-            attempts=policy.attempts,
-            timeout=policy.timeout,
-            initial_delay=policy.initial_delay,
-            transient=PBS_SUBMIT_TRANSIENT,
+        self.runner = CommandRunner(
+            transport,
+            retry_policy,
+            transient=PBS_TRANSIENT,
+            submit_transient=PBS_SUBMIT_TRANSIENT,
+            env=lambda: pbs_environment(server, extra),
         )
         self._lock = threading.Lock()
 
@@ -180,7 +180,7 @@ class PbsClient:
             SchedulerOutputError: qsub printed no job id.
         """
         argv = ["qsub", str(script)]
-        result = self.runner.run(argv, idempotent=False, policy=self._submit_policy)
+        result = self.runner.submit(argv)
         return parsers.parse_qsub(result.stdout, argv)
 
     def delete(self, tokens: Sequence[str], *, force: bool = False) -> None:

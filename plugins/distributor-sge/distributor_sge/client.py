@@ -96,7 +96,8 @@ class SgeClient:
         sge_root / sge_cell: ``SGE_ROOT``/``SGE_CELL`` for every command (default: the
             environment's).
         transport: where commands run (default: locally).
-        retry_policy: timeouts and retries (default: 60 s, 4 tries, `SGE_TRANSIENT`).
+        retry_policy: timeouts and retries (default: 60 s, 4 tries); which failures are
+            retried is `SGE_TRANSIENT` (queries) and `SGE_SUBMIT_TRANSIENT` (submissions).
         user: whose jobs qstat and qacct list (default: the effective user of this process).
     """
 
@@ -109,15 +110,12 @@ class SgeClient:
         retry_policy: RetryPolicy | None = None,
         user: str | None = None,
     ) -> None:
-        policy = retry_policy if retry_policy is not None else RetryPolicy(transient=SGE_TRANSIENT)
         self.runner = CommandRunner(
-            transport, policy, env=lambda: sge_environment(sge_root, sge_cell)
-        )
-        self._submit_policy = RetryPolicy(
-            attempts=policy.attempts,
-            timeout=policy.timeout,
-            initial_delay=policy.initial_delay,
-            transient=SGE_SUBMIT_TRANSIENT,
+            transport,
+            retry_policy,
+            transient=SGE_TRANSIENT,
+            submit_transient=SGE_SUBMIT_TRANSIENT,
+            env=lambda: sge_environment(sge_root, sge_cell),
         )
         # the owner Grid Engine records is the effective user, whatever $USER says
         self.user = user or pwd.getpwuid(os.geteuid()).pw_name
@@ -143,7 +141,7 @@ class SgeClient:
             SchedulerOutputError: qsub printed no job number.
         """
         argv = ["qsub", "-terse", str(script)]
-        result = self.runner.run(argv, idempotent=False, policy=self._submit_policy)
+        result = self.runner.submit(argv)
         return parsers.parse_qsub(result.stdout, argv)
 
     def delete(self, tokens: Sequence[str], *, force: bool = False) -> None:

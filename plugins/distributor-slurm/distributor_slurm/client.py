@@ -14,7 +14,7 @@ do, plus ``SLURM_CONF`` when one was given.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import structlog
@@ -24,6 +24,7 @@ from distributor.batch import (
     GENERIC_TRANSIENT,
     CommandRunner,
     JobStatus,
+    NamedJob,
     RetryPolicy,
     TrackedJob,
     Transport,
@@ -92,7 +93,8 @@ class SlurmClient:
     Args:
         slurm_conf: path of ``slurm.conf`` for every command (default: the environment's).
         transport: where commands run (default: locally).
-        retry_policy: timeouts and retries (default: 60 s, 4 tries, `SLURM_TRANSIENT`).
+        retry_policy: timeouts and retries (default: 60 s, 4 tries); which failures are
+            retried is `SLURM_TRANSIENT` (queries) and `SLURM_SUBMIT_TRANSIENT` (submissions).
         use_queue_history: ask squeue for recently finished jobs too (``--states=all``).
     """
 
@@ -105,15 +107,12 @@ class SlurmClient:
         use_queue_history: bool = True,
     ) -> None:
         self.slurm_conf = slurm_conf
-        policy = (
-            retry_policy if retry_policy is not None else RetryPolicy(transient=SLURM_TRANSIENT)
-        )
-        self.runner = CommandRunner(transport, policy, env=lambda: slurm_environment(slurm_conf))
-        self._submit_policy = RetryPolicy(
-            attempts=policy.attempts,
-            timeout=policy.timeout,
-            initial_delay=policy.initial_delay,
-            transient=SLURM_SUBMIT_TRANSIENT,
+        self.runner = CommandRunner(
+            transport,
+            retry_policy,
+            transient=SLURM_TRANSIENT,
+            submit_transient=SLURM_SUBMIT_TRANSIENT,
+            env=lambda: slurm_environment(slurm_conf),
         )
         self.use_queue_history = use_queue_history
 
@@ -127,7 +126,7 @@ class SlurmClient:
             SchedulerOutputError: sbatch printed no job id.
         """
         argv = ["sbatch", "--parsable", str(script)]
-        result = self.runner.run(argv, idempotent=False, policy=self._submit_policy)
+        result = self.runner.submit(argv)
         return parsers.parse_sbatch(result.stdout, argv)
 
     def cancel(self, tokens: Sequence[str]) -> None:
@@ -197,6 +196,21 @@ class SlurmClient:
                 if did in wanted:
                     found[did] = status
         return found
+
+    def find_jobs(self, job_names: Collection[str]) -> list[NamedJob]:
+        """The jobs squeue lists under any of `job_names` (recently ended ones included),
+        oldest first, with one ``squeue --states=all --name=...``."""
+        names = sorted(set(job_names))
+        if not names:
+            return []
+        argv = [
+            "squeue",
+            "--noheader",
+            "--states=all",
+            f"--name={','.join(names)}",
+            "--Format=ArrayJobID:|,Name:|",
+        ]
+        return parsers.parse_named_jobs(self.runner.run(argv).stdout, argv)
 
     def classify(
         self, job: TrackedJob, status: JobStatus, record: ExitRecord | None

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from distributor import SchedulerOutputError, parse_runtime
-from distributor.batch import JobPhase, JobStatus
+from distributor.batch import JobPhase, JobStatus, NamedJob
 from distributor_slurm.states import phase_of
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "parse_sacct",
     "parse_sbatch",
     "parse_sinfo",
+    "parse_named_jobs",
     "parse_squeue",
 ]
 
@@ -149,6 +150,27 @@ def _squeue_status(fields: list[str]) -> JobStatus:
         complete=not (state == "FAILED" and signal == 9),
         source="squeue",
     )
+
+
+def parse_named_jobs(stdout: str, argv: Sequence[str] = ()) -> list[NamedJob]:
+    """Jobs from ``squeue --noheader --Format=ArrayJobID:|,Name:|``, one per job or array,
+    oldest (lowest id) first.
+
+    Raises:
+        SchedulerOutputError: a line is not ``<job id>|<name>|``.
+    """
+    found: dict[int, NamedJob] = {}
+    for number, line in enumerate(stdout.splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split("|")
+        if len(parts) < 2 or not re.fullmatch(r"[1-9][0-9]{0,11}", parts[0].strip()):
+            raise SchedulerOutputError(
+                f"squeue line {number} is not '<job id>|<name>|': {line!r}", stdout, argv=argv
+            )
+        key = parts[0].strip()
+        found.setdefault(int(key), NamedJob(key, parts[1]))
+    return [found[job] for job in sorted(found)]
 
 
 def parse_squeue(stdout: str, argv: Sequence[str] = ()) -> dict[str, JobStatus]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from distributor import SchedulerError, TaskInstanceStatus
+from distributor import RemoteExitInfoNotAvailable, SchedulerError, TaskInstanceStatus
 from distributor.batch import JobPhase, PollPolicy
 from distributor.testing import wait_for_exit_info, wait_until_gone
 from distributor_slurm import SlurmDistributor
@@ -131,7 +131,8 @@ def accounting_down() -> Iterator[None]:
 def test_missing_accounting_uses_queue_history_then_exit_records(
     tmp_path: Path, accounting_down: None
 ) -> None:
-    """With slurmdbd down: squeue's history, then the worker's record, then a lost U."""
+    """With slurmdbd down: squeue's history, then the worker's record, then (after the grace,
+    not before) a lost U."""
     assert not _sacct_works()
     with_history = SlurmDistributor(
         "dev",
@@ -167,8 +168,8 @@ def test_missing_accounting_uses_queue_history_then_exit_records(
     assert info.error_state == TaskInstanceStatus.ERROR
     assert "status 5" in info.error_message and "exit record" in info.error_message
     assert wait_for_exit_info(accounting_only, done, 60, 0.3).error_state == "D"
-    provisional = accounting_only.get_remote_exit_info(lost)
-    assert provisional.error_state == TaskInstanceStatus.UNKNOWN_ERROR
+    with pytest.raises(RemoteExitInfoNotAvailable, match="still looking"):
+        accounting_only.get_remote_exit_info(lost)  # looked for until the grace ends
     settled = wait_for_exit_info(accounting_only, lost, 60, 0.3)
     assert (
         settled.error_state == TaskInstanceStatus.UNKNOWN_ERROR and "lost" in settled.error_message

@@ -1,0 +1,759 @@
+"""`BatchDistributor`: the one `ClusterDistributor` of every batch plugin.
+
+A plugin hands it a `BatchScheduler` (a client, its parsers and a state map) and typed
+options; everything else is the same on every scheduler and lives here:
+
+* **Submission.** Each task or array chunk gets a task directory under the `SubmitRoot` with
+  its intent (`SubmitRoot.write_intent`) written *before* the scheduler is asked, the job
+  script (`BatchJob.script`: identity, ``distributor-worker`` with the task's records and its
+  memory and runtime limits) and, once the scheduler answered, an index entry from its job key
+  to the directory and its ids. A definite refusal becomes `SubmissionError` and the directory
+  is removed; a submission whose outcome is unknown (a timeout, an unparsable answer, the
+  process dying) raises `SchedulerError` and keeps its intent, so `find_by_name` can settle it.
+* **Arrays** go in chunks of `BatchDistributor.array_chunk_size`; step ``s`` writes its record
+  to ``exit-<s>.json``. A refused chunk cancels the chunks already queued.
+* **Tracking** is a `StatusTracker` over the scheduler (one status command per poll cycle);
+  the tracker alone decides when a job is lost, and a lost job is cancelled. Decided exit info
+  and termination requests are written to the task directory's outcome log, so a distributor
+  adopting an id later (same process after forgetting it, or a new process) answers the same.
+* **Adoption.** Any id in the submit root's index is answered for, by any distributor on the
+  same root.
+* **Termination** is one `BatchScheduler.cancel` naming whole jobs by their key where every
+  unfinished task of the job is wanted; a job the scheduler still lists `termination_retry`
+  seconds later is cancelled again with `BatchScheduler.force_cancel` (waits doubling, at most
+  `TERMINATION_ATTEMPTS` requests).
+* **Lookup by name** (`SupportsLookupByName`) reads the intents recorded under each name and
+  asks the scheduler (one `BatchScheduler.find_jobs`) only about submissions whose answer was
+  never recorded, which makes the service's submissions exactly-once on every scheduler.
+
+Every public method is `typing.final`: a plugin customises the scheduler object, never this
+class. Plugins subclass it only to give it a typed constructor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any, final
+
+import structlog
+
+from distributor.batch.polling import PollPolicy, StatusTracker, TrackedJob
+from distributor.batch.scheduler import BatchJob, BatchScheduler
+from distributor.batch.script import find_worker_executable, worker_node_command
+from distributor.batch.status import JobPhase
+from distributor.batch.submit_root import Submission, SubmitRoot, TaskDirectory
+from distributor.exceptions import (
+    ResourceError,
+    SchedulerError,
+    SchedulerOutputError,
+    SubmissionError,
+    UnknownDistributorIdError,
+)
+from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus
+from distributor.resources import ResourceRequest, parse_request
+from distributor.worker.record import read_exit_record, read_start_record
+
+__all__ = [
+    "DEFAULT_RETENTION",
+    "DEFAULT_TERMINATION_RETRY",
+    "TERMINATION_ATTEMPTS",
+    "BatchDistributor",
+]
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_RETENTION = 7 * 86400.0
+"""Seconds a task directory is kept after its last change (as the local backend keeps logs)."""
+
+DEFAULT_TERMINATION_RETRY = 60.0
+"""Seconds after a termination request before a job the scheduler still lists is cancelled
+again (`BatchScheduler.force_cancel`); the wait doubles after each request."""
+
+TERMINATION_ATTEMPTS = 4
+"""Termination requests per job, the first included, before the distributor gives up."""
+
+_ADOPTION_CACHE = 64  # task directories whose index entry and outcome log are kept in memory
+
+
+def _refused(exc: SchedulerError) -> bool:
+    """Whether a failed submit command certainly created nothing: it ran and said no (or
+    could not be started at all), rather than timing out or answering unreadably."""
+    return not exc.timed_out and not isinstance(exc, SchedulerOutputError)
+
+
+class BatchDistributor:
+    """A `ClusterDistributor` (with `SupportsRunningQuery`, `SupportsLookupByName` and
+    `SupportsLostTracking`) for any `BatchScheduler` (see the module docstring).
+
+    Args:
+        cluster_name: the cluster's name (messages, the default submit root).
+        scheduler: the plugin's scheduler object.
+        submit_root: where task directories and the index live; must be visible at the same
+            path on the compute nodes (default ``$DISTRIBUTOR_SUBMIT_ROOT/<scheduler>/<cluster>``
+            or ``~/.distributor/<scheduler>/<cluster>``).
+        poll_policy: poll intervals, rate cap, accounting delay, the lost-job grace.
+        worker: path of ``distributor-worker`` on the nodes (default: beside this Python).
+        max_array_size: at most this many tasks per array chunk (default: the scheduler's limit).
+        retention: seconds after which `start` deletes a task directory in which nothing
+            changed (default 7 days; None keeps everything).
+        termination_retry: seconds before a terminated job that is still listed is cancelled
+            again, doubling (None: never).
+        clock: monotonic seconds (injectable for tests).
+
+    Raises:
+        ValueError: `max_array_size` below 1, or `retention` not positive.
+        SubmitRootError: the submit root's path is unusable.
+    """
+
+    def __init__(
+        self,
+        cluster_name: str,
+        scheduler: BatchScheduler,
+        *,
+        submit_root: str | os.PathLike[str] | None = None,
+        poll_policy: PollPolicy | None = None,
+        worker: str | None = None,
+        max_array_size: int | None = None,
+        retention: float | None = DEFAULT_RETENTION,
+        termination_retry: float | None = DEFAULT_TERMINATION_RETRY,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_array_size is not None and max_array_size < 1:
+            raise ValueError(f"max_array_size={max_array_size!r}: must be at least 1")
+        if retention is not None and not retention > 0:
+            raise ValueError(f"retention={retention!r}: must be a positive number of seconds")
+        if termination_retry is not None and not termination_retry > 0:
+            raise ValueError(f"termination_retry={termination_retry!r}: must be positive")
+        self._cluster_name = cluster_name
+        self._scheduler = scheduler
+        self._root = SubmitRoot(
+            submit_root
+            if submit_root is not None
+            else SubmitRoot.default_path(scheduler.name, cluster_name)
+        )
+        self._worker = worker or find_worker_executable()
+        self._tracker = StatusTracker(
+            scheduler, poll_policy, clock=clock, cluster_name=cluster_name
+        )
+        self._log = log.bind(cluster=cluster_name, scheduler=scheduler.name)
+        self._max_array_size = max_array_size
+        self._chunk: int | None = None
+        self._retention = retention
+        self._termination_retry = termination_retry
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._members: dict[str, set[str]] = {}  # job key → its unsettled tracked ids
+        self._terminating: dict[str, tuple[float, int]] = {}  # id → (next request, requests)
+        self._next_repeat = float("inf")  # the earliest "next request" in `_terminating`
+        self._adopted: OrderedDict[Path, dict[str, dict[str, Any]]] = OrderedDict()
+
+    # --- what it is -----------------------------------------------------------------------
+
+    @final
+    @property
+    def cluster_name(self) -> str:
+        """The name this distributor was created for."""
+        return self._cluster_name
+
+    @final
+    @property
+    def worker_node_entry_point(self) -> str:
+        """Absolute path of ``distributor-worker``, which wraps every task."""
+        return self._worker
+
+    @final
+    @property
+    def scheduler(self) -> BatchScheduler:
+        """The plugin's scheduler object."""
+        return self._scheduler
+
+    @final
+    @property
+    def submit_root(self) -> SubmitRoot:
+        """Where task directories and the index live."""
+        return self._root
+
+    @final
+    @property
+    def tracker(self) -> StatusTracker:
+        """The status tracker (its `PollPolicy` and `PollStats`)."""
+        return self._tracker
+
+    @final
+    @property
+    def lost_grace(self) -> float:
+        """Seconds after leaving the queue without a trace before a job is declared lost
+        (`SupportsLostTracking`; `PollPolicy.lost_grace`)."""
+        return self._tracker.policy.lost_grace
+
+    @final
+    def array_chunk_size(self) -> int:
+        """Tasks per array chunk: the scheduler's limit (asked once), capped by
+        ``max_array_size``."""
+        if self._chunk is None:
+            limit = self._scheduler.array_limit()
+            if self._max_array_size is not None:
+                limit = min(limit, self._max_array_size)
+            self._chunk = max(1, limit)
+        return self._chunk
+
+    @final
+    def build_worker_node_command(
+        self,
+        task_instance_id: int | None = None,
+        array_id: int | None = None,
+        batch_number: int | None = None,
+    ) -> str:
+        """``distributor-worker`` with the given ids, shell-quoted."""
+        return worker_node_command(self._worker, task_instance_id, array_id, batch_number)
+
+    @final
+    def start(self) -> None:
+        """Create the submit root and, at most once a day, delete expired task directories."""
+        self._root.ensure()
+        if self._retention is not None:
+            self._root.prune_when_due(self._retention)
+
+    @final
+    def stop(self) -> None:
+        """Write what was decided since the last call; submitted jobs keep running."""
+        self._after()
+
+    # --- submission -------------------------------------------------------------------------
+
+    @final
+    def submit_to_batch_distributor(
+        self, command: str, name: str, requested_resources: Mapping[str, Any]
+    ) -> str:
+        """Submit one command (see `ClusterDistributor.submit_to_batch_distributor`).
+
+        Raises:
+            ResourceError: the request is malformed, has unknown keys, or cannot be written.
+            SubmissionError: the scheduler refused the job (command, status, stderr attached).
+            SchedulerError: the outcome is unknown (the scheduler may have accepted it; the
+                submission can be found with `find_by_name`).
+        """
+        request = self._parse(requested_resources)
+        key, ids, task_dir = self._submit(command, name, request, None)
+        self._track(ids[0], key, task_dir / "exit.json", request)
+        self._log.info("job_submitted", distributor_id=ids[0], job_key=key)
+        return ids[0]
+
+    @final
+    def submit_array_to_batch_distributor(
+        self,
+        command: str,
+        name: str,
+        requested_resources: Mapping[str, Any],
+        array_length: int,
+    ) -> dict[int, str]:
+        """Submit `array_length` steps in chunks of `array_chunk_size`.
+
+        Returns:
+            0-based step → distributor id.
+
+        Raises:
+            ResourceError: the request is malformed or ``array_length < 1``.
+            SubmissionError: the scheduler refused a chunk; the chunks already queued were
+                cancelled first.
+            SchedulerError: the outcome of a chunk is unknown (chunks before it stay queued;
+                `find_by_name` finds them all).
+        """
+        if isinstance(array_length, bool) or not isinstance(array_length, int):
+            raise ResourceError("array_length", array_length, "must be an int")
+        if array_length < 1:
+            raise ResourceError("array_length", array_length, "must be at least 1")
+        request = self._parse(requested_resources)
+        chunk = self.array_chunk_size()
+        steps: dict[int, str] = {}
+        keys: list[str] = []
+        for offset in range(0, array_length, chunk):
+            length = min(chunk, array_length - offset)
+            try:
+                key, ids, task_dir = self._submit(command, name, request, (offset, length))
+            except SubmissionError:
+                if keys:
+                    self._log.warning("array_chunks_cancelled", job_keys=keys)
+                    self._scheduler.cancel(keys)
+                    self._mark_terminated(list(steps.values()))
+                raise
+            keys.append(key)
+            for index, distributor_id in enumerate(ids):
+                steps[offset + index] = distributor_id
+                self._track(distributor_id, key, task_dir / f"exit-{offset + index}.json", request)
+        self._log.info("array_submitted", job_keys=keys, tasks=array_length)
+        return steps
+
+    def _parse(self, requested_resources: Mapping[str, Any]) -> ResourceRequest:
+        request = parse_request(requested_resources, self._scheduler.declared_resources)
+        self._scheduler.check_request(request)
+        return request
+
+    def _submit(
+        self,
+        command: str,
+        name: str,
+        request: ResourceRequest,
+        array: tuple[int, int] | None,
+    ) -> tuple[str, list[str], Path]:
+        """Make one submission; return (job key, its ids in step order, task directory)."""
+        scheduler = self._scheduler
+        job_name = scheduler.job_name(name)
+        task_dir = self._root.new_task_dir(job_name)
+        self._root.write_intent(task_dir, name=name, job_name=job_name, array=array)
+        job = BatchJob(
+            command=command,
+            name=name,
+            job_name=job_name,
+            request=request,
+            task_dir=task_dir,
+            worker=self._worker,
+            write=partial(self._write, task_dir),
+            array=array,
+        )
+        try:
+            key = scheduler.submit(job)
+        except SchedulerError as exc:
+            if not _refused(exc):
+                self._log.warning("submission_in_doubt", task_dir=str(task_dir), error=str(exc))
+                raise SchedulerError(
+                    f"{scheduler.title} submission of {name!r} is in doubt: {exc}; it may "
+                    "have been accepted (find_by_name settles it)",
+                    argv=exc.argv,
+                    returncode=exc.returncode,
+                    stderr=exc.stderr,
+                    stdout=exc.stdout,
+                    timed_out=exc.timed_out,
+                ) from exc
+            self._root.remove(task_dir)
+            raise SubmissionError(
+                f"{scheduler.title} refused task {name!r}: {exc.stderr.strip() or exc}",
+                name=name,
+                argv=exc.argv,
+                returncode=exc.returncode,
+                stderr=exc.stderr,
+            ) from exc
+        except (SubmissionError, ResourceError, ValueError):
+            self._root.remove(task_dir)
+            raise
+        # Any other exception (or the process dying) leaves the intent: the outcome is unknown.
+        ids = self._register(key, task_dir, array, request, name)
+        return key, ids, task_dir
+
+    def _write(self, task_dir: Path, file_name: str, text: str) -> Path:
+        return self._root.write_script(task_dir, text, file_name)
+
+    def _register(
+        self,
+        key: str,
+        task_dir: Path,
+        array: tuple[int, int] | None,
+        request: ResourceRequest | None,
+        name: str,
+        **extra: Any,
+    ) -> list[str]:
+        ids = [str(i) for i in self._scheduler.task_ids(key, array)]
+        expected = 1 if array is None else array[1]
+        if len(ids) != expected or len(set(ids)) != expected:
+            raise SchedulerOutputError(
+                f"{self._scheduler.title} plugin gave {len(ids)} distinct ids for job {key!r} "
+                f"of {expected} tasks",
+                repr(ids),
+            )
+        meta: dict[str, Any] = {
+            "ids": ids,
+            "name": name,
+            "memory_bytes": None if request is None else request.memory_bytes,
+            "runtime_seconds": None if request is None else request.runtime_seconds,
+            **extra,
+        }
+        if array is not None:
+            meta["offset"], meta["length"] = array
+        self._root.register(key, task_dir, **meta)
+        return ids
+
+    def _track(
+        self,
+        distributor_id: str,
+        key: str,
+        record_path: Path,
+        request: ResourceRequest | None,
+        *,
+        memory_bytes: int | None = None,
+        runtime_seconds: int | None = None,
+        terminated: bool = False,
+        info: RemoteExitInfo | None = None,
+    ) -> None:
+        self._tracker.track(
+            distributor_id,
+            record_path=record_path,
+            memory_bytes=request.memory_bytes if request is not None else memory_bytes,
+            runtime_seconds=request.runtime_seconds if request is not None else runtime_seconds,
+            terminated=terminated,
+            info=info,
+        )
+        if info is None:
+            with self._lock:
+                self._members.setdefault(key, set()).add(distributor_id)
+
+    # --- tracking ---------------------------------------------------------------------------
+
+    @final
+    def get_submitted_or_running(self, distributor_ids: Sequence[str] | None = None) -> set[str]:
+        """Ids still queued or running (one status command for all tracked jobs when due)."""
+        try:
+            if distributor_ids is None:
+                return self._tracker.active()
+            return self._tracker.active(self._known_ids(distributor_ids))
+        finally:
+            self._after()
+
+    @final
+    def get_running(self, distributor_ids: Sequence[str]) -> set[str]:
+        """The subset running now, not queued and not ended (`SupportsRunningQuery`)."""
+        try:
+            active = self._tracker.active(self._known_ids(distributor_ids))
+            return {
+                distributor_id
+                for distributor_id, status in self._tracker.statuses(active).items()
+                if status.phase is JobPhase.RUNNING
+            }
+        finally:
+            self._after()
+
+    @final
+    def get_remote_exit_info(self, distributor_id: str) -> RemoteExitInfo:
+        """How the task ended (see `ClusterDistributor.get_remote_exit_info`).
+
+        Raises:
+            UnknownDistributorIdError: no distributor on this submit root issued the id.
+            RemoteExitInfoNotAvailable: still queued or running, accounting is pending, or the
+                job is being looked for before it is declared lost.
+        """
+        if not self._known(distributor_id):
+            raise UnknownDistributorIdError(distributor_id, self._cluster_name)
+        try:
+            return self._tracker.exit_info(distributor_id)
+        finally:
+            self._after()
+
+    @final
+    def get_queueing_errors(self, distributor_ids: Sequence[str]) -> dict[str, str]:
+        """Queued tasks that can never start, with the scheduler's reason."""
+        try:
+            active = self._tracker.active(self._known_ids(distributor_ids))
+            queued = {
+                distributor_id: status
+                for distributor_id, status in self._tracker.statuses(active).items()
+                if status.phase is JobPhase.QUEUED
+            }
+            if not queued:
+                return {}
+            try:
+                errors = self._scheduler.queueing_errors(queued)
+            except SchedulerError as exc:
+                self._log.warning("queueing_errors_unavailable", error=str(exc)[:300])
+                return {}
+            return {did: reason for did, reason in errors.items() if did in queued}
+        finally:
+            self._after()
+
+    @final
+    def terminate_task_instances(self, distributor_ids: Sequence[str]) -> None:
+        """End the tasks with one `BatchScheduler.cancel` and remember it (unknown or ended
+        ids are ignored).
+
+        Raises:
+            SchedulerError: the cancel command failed.
+        """
+        wanted = []
+        for distributor_id in dict.fromkeys(distributor_ids):
+            job = self._tracker.get(distributor_id) if self._known(distributor_id) else None
+            if job is not None and not job.settled:
+                wanted.append(distributor_id)
+        if not wanted:
+            return
+        targets = self._cancel_targets(wanted)
+        self._scheduler.cancel(targets)
+        self._mark_terminated(wanted)
+        if self._termination_retry is not None:
+            due = self._clock() + self._termination_retry
+            with self._lock:
+                for distributor_id in wanted:
+                    self._terminating[distributor_id] = (due, 1)
+                self._next_repeat = min(self._next_repeat, due)
+        self._log.info("jobs_terminated", count=len(wanted), cancelled=len(targets))
+
+    def _mark_terminated(self, distributor_ids: Sequence[str]) -> None:
+        marked = self._tracker.mark_terminated(distributor_ids)
+        with self._lock:  # cancelled already: a later cancel may name their whole job
+            for distributor_id in marked:
+                self._discard_member(distributor_id)
+        self._record(
+            (job, {"id": job.distributor_id, "terminated": True})
+            for job in map(self._tracker.get, marked)
+            if job is not None
+        )
+
+    def _cancel_targets(self, distributor_ids: Sequence[str]) -> list[str]:
+        """Job keys where every unfinished task of the job not yet terminated is wanted,
+        else the ids."""
+        wanted = set(distributor_ids)
+        targets: list[str] = []
+        named: set[str] = set()
+        with self._lock:
+            for distributor_id in distributor_ids:
+                key = self._scheduler.job_key(distributor_id)
+                if key is None or key in named:
+                    continue
+                members = self._members.get(key, {distributor_id})
+                if members <= wanted:
+                    targets.append(key)
+                    named.add(key)
+                else:
+                    targets.append(distributor_id)
+        return targets
+
+    # --- lookup by name ----------------------------------------------------------------------
+
+    @final
+    def find_by_name(self, names: Sequence[str]) -> dict[str, dict[int, str]]:
+        """Find the submissions made under each of `names` on this submit root (see
+        `SupportsLookupByName`).
+
+        Submissions whose job key was recorded are answered from the index; those whose
+        outcome was never recorded (the submitting process died, or the submit command timed
+        out) are looked for with one `BatchScheduler.find_jobs` for all of them, and, for jobs
+        the scheduler no longer lists, in the start and exit records the tasks wrote. A
+        submission found that way is recorded, so it is adopted like any other.
+
+        Raises:
+            SchedulerError: the scheduler could not be asked.
+        """
+        found: dict[str, dict[int, str]] = {}
+        unresolved: list[Submission] = []
+        for name in dict.fromkeys(names):
+            for submission in self._root.submissions(name):
+                if submission.keys:
+                    for key in submission.keys:
+                        self._add_steps(found, name, self._root.lookup(key))
+                else:
+                    unresolved.append(submission)
+        if unresolved:
+            for submission, key in self._link(unresolved):
+                ids = self._register(
+                    key, submission.task_dir, submission.array, None, submission.name,
+                    linked=True,
+                )  # fmt: skip
+                self._log.warning(
+                    "submission_linked",
+                    name=submission.name,
+                    job_key=key,
+                    task_dir=str(submission.task_dir),
+                )
+                offset = 0 if submission.array is None else submission.array[0]
+                steps = found.setdefault(submission.name, {})
+                for index, distributor_id in enumerate(ids):
+                    steps[offset + index] = distributor_id
+        return found
+
+    @staticmethod
+    def _add_steps(
+        found: dict[str, dict[int, str]], name: str, entry: TaskDirectory | None
+    ) -> None:
+        if entry is None or not isinstance(entry.meta.get("ids"), list):
+            return
+        offset = int(entry.meta.get("offset", 0))
+        steps = found.setdefault(name, {})
+        for index, distributor_id in enumerate(entry.meta["ids"]):
+            steps[offset + index] = str(distributor_id)
+
+    def _link(self, unresolved: list[Submission]) -> list[tuple[Submission, str]]:
+        """Pair submissions whose answer was lost with the jobs they created."""
+        listed = self._scheduler.find_jobs({sub.job_name for sub in unresolved})
+        free: dict[str, list[str]] = {}
+        for job in listed:
+            if self._root.lookup(job.key) is None:  # not the job of a recorded submission
+                free.setdefault(job.job_name, []).append(job.key)
+        links = []
+        for submission in unresolved:
+            keys = free.get(submission.job_name, [])
+            key = keys.pop(0) if keys else self._key_from_records(submission.task_dir)
+            if key is not None and self._root.lookup(key) is None:
+                links.append((submission, key))
+        return links
+
+    def _key_from_records(self, task_dir: Path) -> str | None:
+        """The job key named by a start or exit record a task of the submission wrote."""
+        named: list[str | None] = []
+        for path in sorted(task_dir.glob("started*.json")):
+            with contextlib.suppress(SchedulerOutputError):
+                start = read_start_record(path)
+                named.append(None if start is None else start.distributor_id)
+        for path in sorted(task_dir.glob("exit*.json")):
+            with contextlib.suppress(SchedulerOutputError):
+                end = read_exit_record(path)
+                named.append(None if end is None else end.distributor_id)
+        for distributor_id in named:
+            key = None if distributor_id is None else self._scheduler.job_key(distributor_id)
+            if key is not None:
+                return key
+        return None
+
+    # --- adoption ---------------------------------------------------------------------------
+
+    def _known_ids(self, distributor_ids: Iterable[str]) -> list[str]:
+        return [did for did in distributor_ids if self._known(did)]
+
+    def _known(self, distributor_id: str) -> bool:
+        """Whether the id is tracked, adopting it from the submit root's index if needed."""
+        if self._tracker.get(distributor_id) is not None:
+            return True
+        key = self._scheduler.job_key(distributor_id)
+        if key is None:
+            return False
+        try:
+            entry = self._root.lookup(key)
+        except SchedulerOutputError as exc:
+            self._log.warning("index_entry_corrupt", job_key=key, error=str(exc)[:300])
+            return False
+        ids = entry.meta.get("ids") if entry is not None else None
+        if entry is None or not isinstance(ids, list) or distributor_id not in ids:
+            return False
+        index = ids.index(distributor_id)
+        if "offset" in entry.meta:
+            record = entry.path / f"exit-{int(entry.meta['offset']) + index}.json"
+        else:
+            record = entry.path / "exit.json"
+        saved = self._outcomes(entry.path).get(distributor_id, {})
+        info = None
+        if "state" in saved:
+            info = RemoteExitInfo(
+                TaskInstanceStatus(saved["state"]), str(saved.get("message", "")), finalized=True
+            )
+        self._track(
+            distributor_id,
+            key,
+            record,
+            None,
+            memory_bytes=entry.meta.get("memory_bytes"),
+            runtime_seconds=entry.meta.get("runtime_seconds"),
+            terminated=bool(saved.get("terminated")),
+            info=info,
+        )
+        return True
+
+    def _outcomes(self, task_dir: Path) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            cached = self._adopted.get(task_dir)
+            if cached is not None:
+                self._adopted.move_to_end(task_dir)
+                return cached
+        outcomes = self._root.read_outcomes(task_dir)
+        with self._lock:
+            self._adopted[task_dir] = outcomes
+            while len(self._adopted) > _ADOPTION_CACHE:
+                self._adopted.popitem(last=False)
+        return outcomes
+
+    # --- after every call: keep what was decided, cancel what must not run -----------------
+
+    def _after(self) -> None:
+        news = self._tracker.drain()
+        if news.settled:
+            with self._lock:
+                for job in news.settled:
+                    self._discard_member(job.distributor_id)
+                    self._terminating.pop(job.distributor_id, None)
+            self._record(
+                (
+                    job,
+                    {
+                        "id": job.distributor_id,
+                        "state": job.info.error_state.value,
+                        "message": job.info.error_message,
+                    },
+                )
+                for job in news.settled
+                if job.info is not None
+            )
+        doomed = [*news.lost, *news.lingering]
+        if doomed:
+            try:
+                self._scheduler.cancel(list(dict.fromkeys(doomed)))
+            except SchedulerError as exc:
+                self._log.warning("cancel_failed", ids=doomed, error=str(exc)[:300])
+            else:
+                self._log.info("jobs_removed", lost=news.lost, lingering=news.lingering)
+        self._repeat_terminations()
+
+    def _discard_member(self, distributor_id: str) -> None:
+        key = self._scheduler.job_key(distributor_id)
+        members = self._members.get(key) if key is not None else None
+        if key is not None and members is not None:
+            members.discard(distributor_id)
+            if not members:
+                del self._members[key]
+
+    def _record(self, entries: Iterable[tuple[TrackedJob, dict[str, Any]]]) -> None:
+        """Append outcome-log entries, grouped by task directory."""
+        by_dir: dict[Path, list[dict[str, Any]]] = {}
+        for job, entry in entries:
+            if job.record_path is not None:
+                by_dir.setdefault(job.record_path.parent, []).append(entry)
+        for task_dir, lines in by_dir.items():
+            try:
+                self._root.record_outcomes(task_dir, lines)
+            except OSError as exc:  # a pruned or unwritable directory: memory still knows
+                self._log.warning("outcome_not_recorded", task_dir=str(task_dir), error=str(exc))
+            with self._lock:
+                self._adopted.pop(task_dir, None)
+
+    def _repeat_terminations(self) -> None:
+        """Cancel again, with `BatchScheduler.force_cancel`, the terminated jobs that are still
+        unsettled `termination_retry` seconds (doubling each time) after the previous request;
+        give up after `TERMINATION_ATTEMPTS` requests, logging ``termination_ineffective``."""
+        now = self._clock()
+        if self._termination_retry is None or now < self._next_repeat:
+            return  # cheap on every call: nothing is due before `_next_repeat`
+        due: list[str] = []
+        with self._lock:
+            for distributor_id, (when, attempts) in list(self._terminating.items()):
+                job = self._tracker.get(distributor_id)
+                if job is None or job.settled:
+                    del self._terminating[distributor_id]
+                    continue
+                if now < when or job.status is None or job.left_queue_at is not None:
+                    continue  # not due, never seen listed, or gone and being settled
+                if attempts >= TERMINATION_ATTEMPTS:
+                    del self._terminating[distributor_id]
+                    self._log.error("termination_ineffective", distributor_id=distributor_id,
+                                    attempts=attempts, state=job.status.state)  # fmt: skip
+                    continue
+                retry = self._termination_retry * 2**attempts
+                self._terminating[distributor_id] = (now + retry, attempts + 1)
+                due.append(distributor_id)
+            # A job seen neither settled nor listed yet is looked at again within a second.
+            pending = [when for when, _ in self._terminating.values()]
+            self._next_repeat = max(min(pending), now + 1.0) if pending else float("inf")
+        if not due:
+            return
+        targets = self._cancel_targets(due)
+        try:
+            self._scheduler.force_cancel(targets)
+        except SchedulerError as exc:
+            # A forced variant may need privileges (qdel -f, qdel -p): ask plainly instead.
+            self._log.warning("termination_force_refused", ids=targets, error=str(exc))
+            try:
+                self._scheduler.cancel(targets)
+            except SchedulerError as again:
+                self._log.warning("termination_repeat_failed", ids=targets, error=str(again))
+                return
+        self._log.warning("termination_repeated", ids=targets)
