@@ -28,6 +28,7 @@ from distributor.local import LocalDistributor, LocalQueue, LocalWorkerNode, plu
 from distributor.local.reaper import direct_argv
 from distributor.testing import ConformanceTarget, wait_for_exit_info, wait_until_gone
 from distributor.testing.conformance import PluginConformance
+from distributor.worker.proc import process_start_time
 
 D, E, K, U, Z = (
     TaskInstanceStatus.DONE,
@@ -386,3 +387,36 @@ def test_find_by_name_sees_every_controllers_submissions(tmp_path: Path) -> None
     second.start()
     assert second.find_by_name(["dsv_arr"]) == {"dsv_arr": steps}
     second.stop()
+
+
+def test_a_task_whose_reaper_died_runs_on_until_it_ends(tmp_path: Path) -> None:
+    """The reaper SIGKILLed under a running task: the orphan is still listed as running (so
+    nothing retries it beside itself); terminated, its process is killed and it is K; one
+    that ends by itself is a final lost U (`SupportsLostTracking` with a grace of 0)."""
+    local = LocalDistributor("local", state_dir=tmp_path / "state", kill_grace=1.0)
+    local.start()
+    try:
+        assert local.lost_grace == 0.0
+        orphan = local.submit_to_batch_distributor("sleep 300", "orphan", {})
+        ending = local.submit_to_batch_distributor("sleep 300", "ending", {})
+        deadline = time.monotonic() + 20
+        while local.get_running([orphan, ending]) != {orphan, ending}:
+            assert time.monotonic() < deadline, "the tasks never started"
+            time.sleep(0.01)
+        (reaper_dir,) = (local.state_dir / "reapers").iterdir()
+        reaper_pid = json.loads((reaper_dir / "reaper.jsonl").read_text().splitlines()[0])["pid"]
+        lines = (reaper_dir / "events.jsonl").read_text().splitlines()
+        pids = {e["id"]: e["pid"] for e in map(json.loads, lines) if e["ev"] == "started"}
+        os.kill(reaper_pid, signal.SIGKILL)
+        while process_start_time(reaper_pid) is not None:
+            assert time.monotonic() < deadline, "the reaper did not die"
+            time.sleep(0.01)
+        assert local.get_running([orphan, ending]) == {orphan, ending}
+        local.terminate_task_instances([orphan])
+        assert final(local, orphan).error_state == K
+        os.kill(pids[ending], signal.SIGKILL)  # the task ends with nobody to record how
+        info = final(local, ending)
+        assert info.error_state == U and "reaper process died" in info.error_message
+        assert process_start_time(pids[orphan]) is None
+    finally:
+        local.stop()

@@ -204,6 +204,14 @@ class LocalDistributor:
         """The directory holding every reaper's files and the task logs."""
         return self._state_dir
 
+    @property
+    def lost_grace(self) -> float:
+        """0: a task this distributor no longer lists has final exit info at once — its
+        reaper recorded how it ended, or the reaper died and the task's own process is gone
+        too (an orphan that still runs is listed as running), so it cannot run again
+        (`SupportsLostTracking`)."""
+        return 0.0
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -493,8 +501,11 @@ class LocalDistributor:
                 assert writer is not None
                 writer.write([{"op": "terminate", "ids": ids}])
                 if view is self._own:
-                    self._wake()
-            else:
+                    try:
+                        self._wake()
+                    except SubmissionError:  # it died since `alive` last looked
+                        view.dead = True
+            if not view.alive():
                 for distributor_id in ids:
                     self._kill_orphan(self._tasks[distributor_id])
         self._log.info("tasks_terminated", ids=sorted(distributor_ids))
