@@ -3,6 +3,8 @@ logs, forgetting, chunked arrays and refusals."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,16 @@ from distributor import (
     TaskInstanceStatus,
     UnknownDistributorIdError,
 )
-from distributor.batch import BatchDistributor, BatchJob, BatchScheduler, PollPolicy
+from distributor.batch import (
+    BatchDistributor,
+    BatchJob,
+    BatchScheduler,
+    CommandRunner,
+    PollPolicy,
+)
 from distributor.testing.faults import SimulatedCrash
 from distributor.worker import StartRecord, write_start_record
+from distributor.worker.proc import process_start_time
 from tests.memory_scheduler import MemoryScheduler
 
 POLICY = PollPolicy(
@@ -259,3 +268,43 @@ def test_worker_limits_are_in_the_job_script(tmp_path: Path) -> None:
     script = (scheduler.submissions[0].task_dir / "job.sh").read_text()
     assert "--memory-limit 1073741824" in script and "--runtime-limit 90" in script
     assert "--started" in script
+
+
+def test_a_lookup_waits_while_the_submit_command_may_still_run(tmp_path: Path) -> None:
+    """The controller died while its submit command ran: while that process lives, the job
+    may yet appear, so the lookup says "ask again"; once it has ended without a job, the
+    submission was never made."""
+    scheduler, clock = MemoryScheduler(), Clock()
+    distributor = make(tmp_path, scheduler, clock)
+    task_dir = distributor.submit_root.new_task_dir("slow")
+    distributor.submit_root.write_intent(task_dir, name="slow", job_name="slow", array=None)
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        distributor.submit_root.record_submitter(
+            task_dir, host=socket.gethostname(), pid=sleeper.pid,
+            ticks=process_start_time(sleeper.pid),
+        )  # fmt: skip
+        with pytest.raises(SchedulerError, match="may still be running"):
+            distributor.find_by_name(["slow"])
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert distributor.find_by_name(["slow"]) == {}
+
+
+def test_every_submission_records_its_submit_process(tmp_path: Path) -> None:
+    """A submit command run through the runner reports its pid into the task directory."""
+    recorded: list[dict[str, object] | None] = []
+
+    class RunsSubmit(MemoryScheduler):
+        def submit(self, job: BatchJob) -> str:
+            CommandRunner().submit(["true"])
+            recorded.append(distributor.submit_root.submitter(job.task_dir))
+            return super().submit(job)
+
+    scheduler, clock = RunsSubmit(), Clock()
+    distributor = make(tmp_path, scheduler, clock)
+    distributor.submit_to_batch_distributor("true", "t", {})
+    (process,) = recorded
+    assert process is not None and process["host"] == socket.gethostname()
+    assert isinstance(process["pid"], int) and process["pid"] > 0

@@ -51,3 +51,14 @@ def test_local_transport_satisfies_the_protocol() -> None:
     transport: Transport = LocalTransport()
     assert isinstance(transport, Transport)
     assert isinstance(CommandResult(("x",), 0), CommandResult)
+
+
+def test_on_start_gets_the_pid_while_the_command_runs(tmp_path: Path) -> None:
+    """on_start is called with the command's pid before the transport waits for it."""
+    seen: list[tuple[int, bool]] = []
+
+    def note(pid: int) -> None:
+        seen.append((pid, Path(f"/proc/{pid}").exists()))
+
+    result = LocalTransport().run(["sh", "-c", "echo $$"], timeout=10, on_start=note)
+    assert result.ok and seen == [(int(result.stdout), True)]

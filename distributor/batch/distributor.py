@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -45,6 +46,7 @@ from typing import Any, final
 import structlog
 
 from distributor.batch.polling import PollPolicy, StatusTracker, TrackedJob
+from distributor.batch.runner import submitting
 from distributor.batch.scheduler import BatchJob, BatchScheduler
 from distributor.batch.script import find_worker_executable, worker_node_command
 from distributor.batch.status import JobPhase
@@ -58,6 +60,7 @@ from distributor.exceptions import (
 )
 from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus
 from distributor.resources import ResourceRequest, parse_request
+from distributor.worker.proc import process_start_time
 from distributor.worker.record import read_exit_record, read_start_record
 
 __all__ = [
@@ -79,6 +82,7 @@ again (`BatchScheduler.force_cancel`); the wait doubles after each request."""
 TERMINATION_ATTEMPTS = 4
 """Termination requests per job, the first included, before the distributor gives up."""
 
+_FOREIGN_SUBMIT_WAIT = 600.0  # seconds a submit command seen from another host may still run
 _ADOPTION_CACHE = 64  # task directories whose index entry and outcome log are kept in memory
 
 
@@ -319,7 +323,8 @@ class BatchDistributor:
             array=array,
         )
         try:
-            key = scheduler.submit(job)
+            with submitting(partial(self._record_submitter, task_dir)):
+                key = scheduler.submit(job)
         except SchedulerError as exc:
             if not _refused(exc):
                 self._log.warning("submission_in_doubt", task_dir=str(task_dir), error=str(exc))
@@ -346,6 +351,14 @@ class BatchDistributor:
         # Any other exception (or the process dying) leaves the intent: the outcome is unknown.
         ids = self._register(key, task_dir, array, request, name)
         return key, ids, task_dir
+
+    def _record_submitter(self, task_dir: Path, pid: int) -> None:
+        try:
+            self._root.record_submitter(
+                task_dir, host=socket.gethostname(), pid=pid, ticks=process_start_time(pid)
+            )
+        except OSError as exc:  # the intent still says "in doubt"; lookups just wait longer
+            self._log.warning("submitter_not_recorded", task_dir=str(task_dir), error=str(exc))
 
     def _write(self, task_dir: Path, file_name: str, text: str) -> Path:
         return self._root.write_script(task_dir, text, file_name)
@@ -588,7 +601,31 @@ class BatchDistributor:
             key = keys.pop(0) if keys else self._key_from_records(submission.task_dir)
             if key is not None and self._root.lookup(key) is None:
                 links.append((submission, key))
+            elif key is None:
+                self._check_submit_over(submission)
         return links
+
+    def _check_submit_over(self, submission: Submission) -> None:
+        """Raise if the submit command of a submission nobody found may still be running: its
+        job may yet appear, so "never submitted" cannot be said now.
+
+        Raises:
+            SchedulerError: the recorded submit process still runs here, or ran on another
+                host whose processes cannot be seen (then until the runner's timeout passed).
+        """
+        process = self._root.submitter(submission.task_dir)
+        if process is None:
+            return  # the submitting process died before any submit command started
+        pid, ticks = int(process.get("pid", 0)), process.get("ticks")
+        if process.get("host") == socket.gethostname():
+            running = pid > 0 and ticks is not None and process_start_time(pid) == ticks
+        else:
+            running = time.time() - submission.created < _FOREIGN_SUBMIT_WAIT
+        if running:
+            raise SchedulerError(
+                f"the submit command of {submission.name!r} (pid {pid} on "
+                f"{process.get('host')}) may still be running: ask again later"
+            )
 
     def _key_from_records(self, task_dir: Path) -> str | None:
         """The job key named by a start or exit record a task of the submission wrote."""

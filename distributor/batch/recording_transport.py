@@ -54,8 +54,10 @@ class RecordingTransport:
         timeout: float,
         stdin: str | None = None,
         env: Mapping[str, str] | None = None,
+        on_start: Callable[[int], None] | None = None,
     ) -> CommandResult:
-        """Record `argv`, then answer it or run it on the fallback (see `Transport.run`)."""
+        """Record `argv`, then answer it or run it on the fallback (see `Transport.run`); an
+        answered command never started a process, so `on_start` is not called for it."""
         command = tuple(argv)
         self.argvs.append(command)
         self.envs.append(env)
@@ -65,4 +67,4 @@ class RecordingTransport:
                 return result
         if self._fallback is None:
             return CommandResult(command, None, error=f"no answer for {' '.join(command)!r}")
-        return self._fallback.run(command, timeout=timeout, stdin=stdin, env=env)
+        return self._fallback.run(command, timeout=timeout, stdin=stdin, env=env, on_start=on_start)

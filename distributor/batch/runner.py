@@ -31,12 +31,14 @@ runner is the one place that combines them, for every command a plugin runs:
 
 from __future__ import annotations
 
+import contextvars
 import random
 import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -45,7 +47,7 @@ import structlog
 from distributor.batch.transport import CommandResult, LocalTransport, Transport
 from distributor.exceptions import SchedulerError
 
-__all__ = ["GENERIC_TRANSIENT", "CommandRunner", "RetryPolicy"]
+__all__ = ["GENERIC_TRANSIENT", "CommandRunner", "RetryPolicy", "submitting"]
 
 log = structlog.get_logger(__name__)
 
@@ -106,6 +108,26 @@ class RetryPolicy:
         """Seconds to wait before retry number `retry` (1-based)."""
         base = min(self.max_delay, self.initial_delay * self.multiplier ** (retry - 1))
         return base * (1 + rng.uniform(-self.jitter, self.jitter))
+
+
+_SUBMITTING: contextvars.ContextVar[Callable[[int], None] | None] = contextvars.ContextVar(
+    "distributor_submitting", default=None
+)
+
+
+@contextmanager
+def submitting(on_start: Callable[[int], None]) -> Iterator[None]:
+    """Within this block (in this thread or task), every `CommandRunner.submit` passes the pid
+    of the process that carries its command to `on_start` as soon as it exists.
+
+    `distributor.batch.BatchDistributor` wraps each submission in it to record the submit
+    command's process beside the submission's intent, without the plugin's help.
+    """
+    token = _SUBMITTING.set(on_start)
+    try:
+        yield
+    finally:
+        _SUBMITTING.reset(token)
 
 
 def _compile(patterns: Sequence[str]) -> tuple[re.Pattern[str], ...]:
@@ -188,7 +210,8 @@ class CommandRunner:
 
     def submit(self, argv: Sequence[str], *, stdin: str | None = None) -> CommandResult:
         """Run a command that creates jobs: retried only after failures the scheduler's
-        `submit_transient` patterns prove harmless, never after a timeout.
+        `submit_transient` patterns prove harmless, never after a timeout. Inside `submitting`,
+        the command's pid is reported as soon as it runs.
 
         Raises:
             SchedulerError: it failed; ``timed_out`` (or ``returncode is None``) means the
@@ -212,9 +235,12 @@ class CommandRunner:
         limit = attempts if attempts is not None else self.policy.attempts
         per_call = timeout if timeout is not None else self.policy.timeout
         patterns = self._submit_transient if submission else self._transient
+        on_start = _SUBMITTING.get() if submission else None
         for attempt in range(1, limit + 1):
             environment = self._env() if self._env is not None else None
-            result = self.transport.run(command, timeout=per_call, stdin=stdin, env=environment)
+            result = self.transport.run(
+                command, timeout=per_call, stdin=stdin, env=environment, on_start=on_start
+            )
             with self._lock:
                 self._calls[program] += 1
             if result.ok:

@@ -6,6 +6,7 @@ Layout::
       <label>-<time>-<random>/      one task directory per submission (a task or an array chunk)
         submission.json             the intent: name, job name, array; written before the
                                     scheduler is asked, so a crash cannot hide a submission
+        submitter.json              the submit command's process (host, pid, start time)
         job.sh                      the job script, 0700
         ...                         logs, start and exit records written by the job
         outcomes.jsonl              exit info decided for its tasks, and terminations asked for
@@ -56,6 +57,7 @@ _KEYS = ".index-keys"
 _PRUNED = ".pruned"
 _INTENT = "submission.json"
 _OUTCOMES = "outcomes.jsonl"
+_SUBMITTER = "submitter.json"
 _RESERVED = {_INDEX, _NAMES}
 
 
@@ -306,6 +308,20 @@ class SubmitRoot:
                 found.append(submission)
         found.sort(key=lambda sub: (sub.created, sub.task_dir.name))
         return found
+
+    def record_submitter(self, task_dir: Path, *, host: str, pid: int, ticks: int | None) -> None:
+        """Record which process carries `task_dir`'s submit command (`submitter`)."""
+        _write_json_atomically(
+            self._inside(task_dir) / _SUBMITTER, {"host": host, "pid": pid, "ticks": ticks}
+        )
+
+    def submitter(self, task_dir: Path) -> dict[str, Any] | None:
+        """The submit command's process as `record_submitter` wrote it, or None."""
+        try:
+            data = json.loads((self._inside(task_dir) / _SUBMITTER).read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
 
     def record_outcomes(self, task_dir: Path, entries: Iterable[Mapping[str, Any]]) -> None:
         """Append `entries` (JSON objects with an ``id``) to `task_dir`'s outcome log.

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -65,6 +65,7 @@ class Transport(Protocol):
         timeout: float,
         stdin: str | None = None,
         env: Mapping[str, str] | None = None,
+        on_start: Callable[[int], None] | None = None,
     ) -> CommandResult:
         """Run `argv` once and report what happened.
 
@@ -73,9 +74,13 @@ class Transport(Protocol):
             timeout: seconds after which the command is killed.
             stdin: text fed to standard input (None: no input).
             env: the complete environment of the command (None: the transport's default).
+            on_start: called with the pid of the local process that carries the command as
+                soon as it exists (before waiting for it), so that a caller can record it: a
+                submission whose caller died can then be known to be still running, or over.
 
         Returns:
-            The result; failures, timeouts and start errors are reported in it, never raised.
+            The result; failures, timeouts and start errors are reported in it, never raised
+            (an exception raised by `on_start` propagates; the command is left running).
         """
         ...
 
@@ -100,45 +105,40 @@ class LocalTransport:
         timeout: float,
         stdin: str | None = None,
         env: Mapping[str, str] | None = None,
+        on_start: Callable[[int], None] | None = None,
     ) -> CommandResult:
         """Run `argv` locally (see `Transport.run`)."""
         command = tuple(argv)
         environment = env if env is not None else self._env
         began = time.monotonic()
         try:
-            completed = subprocess.run(
+            process = subprocess.Popen(
                 command,
-                input=stdin,
-                stdin=subprocess.DEVNULL if stdin is None else None,
-                capture_output=True,
+                stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
                 encoding="utf-8",
                 errors="replace",
-                timeout=timeout,
                 env=dict(environment) if environment is not None else None,
                 cwd=self._cwd,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            return CommandResult(
-                command,
-                None,
-                _text(exc.stdout),
-                _text(exc.stderr),
-                time.monotonic() - began,
-                timed_out=True,
             )
         except OSError as exc:
             return CommandResult(
                 command, None, seconds=time.monotonic() - began, error=_os_error(exc)
             )
-        return CommandResult(
-            command,
-            completed.returncode,
-            completed.stdout,
-            completed.stderr,
-            time.monotonic() - began,
-        )
+        if on_start is not None:
+            on_start(process.pid)
+        with process:
+            try:
+                stdout, stderr = process.communicate(stdin, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                stdout, stderr = process.communicate()
+                return CommandResult(
+                    command, None, stdout, stderr, time.monotonic() - began, timed_out=True
+                )
+        return CommandResult(command, process.returncode, stdout, stderr, time.monotonic() - began)
 
 
 def _text(value: str | bytes | None) -> str:
