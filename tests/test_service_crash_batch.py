@@ -47,7 +47,8 @@ from distributor.service import Cluster, Service, ServiceConfig, TaskSpec, Throt
 
 structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
                     logger_factory=structlog.PrintLoggerFactory(sys.stderr))
-work, plugin, point, nth, tasks = Path(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+work, plugin, point = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+nth, tasks = int(sys.argv[4]), int(sys.argv[5])
 policy = PollPolicy(min_interval=0.2, max_interval=1.0, accounting_interval=1.0,
                     accounting_delay=10.0, lost_grace=120.0)
 if plugin == "slurm":
