@@ -2,12 +2,13 @@
 
 * `SgeQueue` — a cluster queue with limits read from ``qconf``/``qhost`` (``h_rt``, ``h_vmem``,
   slots and the parallel environment).
-* `SgeDistributor` — ``qsub -terse`` of ``#$`` job scripts (arrays ``-t 1-n``, 1-based tasks
-  mapped to 0-based steps), one ``qstat -xml`` per poll cycle, exit info from ``qacct``, ``Eqw``
-  reported as a queueing error, ``qdel`` batched.
+* `SgeDistributor` — `distributor.batch.BatchDistributor` over an `SgeScheduler`: ``qsub
+  -terse`` of ``#$`` job scripts (arrays ``-t 1-n``, 1-based tasks mapped to 0-based steps),
+  one ``qstat -xml`` per poll cycle, exit info from ``qacct``, ``Eqw`` reported as a queueing
+  error, ``qdel`` batched, lookup by name with one ``qstat``.
 * `SgeWorkerNode` — ids from ``JOB_ID`` and ``SGE_TASK_ID``.
 
-Built on `distributor.batch`; the state map is in `distributor_sge.states`.
+The state map is in `distributor_sge.states`, the commands in `distributor_sge.client`.
 """
 
 from distributor import (
@@ -17,8 +18,9 @@ from distributor import (
     Plugin,
 )
 from distributor_sge.client import SgeClient
-from distributor_sge.distributor import DEFAULT_INHERITED, SgeDistributor
+from distributor_sge.distributor import SgeDistributor
 from distributor_sge.queue import DECLARED_RESOURCES, SgeQueue
+from distributor_sge.scheduler import DEFAULT_INHERITED, SgeScheduler
 from distributor_sge.worker import SgeWorkerNode
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "SgeClient",
     "SgeDistributor",
     "SgeQueue",
+    "SgeScheduler",
     "SgeWorkerNode",
     "plugin",
 ]

@@ -1,14 +1,16 @@
 """`SgeClient`: every Grid Engine command this plugin runs, built as argv and parsed.
 
-It is the plugin's `StatusBackend`:
-
 * `SgeClient.query_status` is **one** ``qstat -xml -u USER`` for all tracked jobs. A pending
   array is one entry with a task range (``3-1000:1``), so the output stays small however many
   tasks are tracked; ranges are matched against the wanted ids without expanding them.
 * `SgeClient.query_accounting` is **one** ``qacct`` call: ``qacct -j JOB`` when the jobs that
   left qstat belong to one job (an array, or a single job), else ``qacct -o USER -j '*' -E -b
-  TIME`` — every record of this user that ended since the earliest of their submissions
-  (``qacct`` takes only one ``-j``).
+  TIME`` — every record of this user that *ended* since ``TIME`` (``qacct`` takes only one
+  ``-j``). ``TIME`` is the earliest moment each job is known to have existed: its submission
+  by this client, or the first qstat of this client that listed it — which is what a new
+  process has for jobs adopted from an earlier one that are still queued or running. A job
+  known neither way (it ended before this process first looked) widens the window to a week.
+* `SgeClient.find_jobs` is **one** ``qstat -xml -u USER``, filtered by job name here.
 
 Commands run through a `CommandRunner` with this process's environment plus ``SGE_ROOT`` and
 ``SGE_CELL`` when given (the Debian ``/usr/bin/q*`` wrappers need neither).
@@ -19,25 +21,24 @@ from __future__ import annotations
 import os
 import pwd
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import structlog
 
-from distributor import RemoteExitInfo, SchedulerError
+from distributor import SchedulerError
 from distributor.batch import (
     GENERIC_TRANSIENT,
     CommandRunner,
     JobStatus,
+    NamedJob,
     RetryPolicy,
-    TrackedJob,
     Transport,
 )
-from distributor.worker import ExitRecord
 from distributor_sge import accounting, parsers, states
 
-__all__ = ["SGE_SUBMIT_TRANSIENT", "SGE_TRANSIENT", "JobInfo", "SgeClient", "sge_environment"]
+__all__ = ["SGE_SUBMIT_TRANSIENT", "SGE_TRANSIENT", "SgeClient", "sge_environment"]
 
 log = structlog.get_logger(__name__)
 
@@ -59,11 +60,14 @@ SGE_SUBMIT_TRANSIENT: tuple[str, ...] = (
 )
 """Failures after which ``qsub`` certainly did not submit, so it may be repeated."""
 
-_MAX_TOKENS = 2000  # ids per qdel/qstat -j argument list
+MAX_ERROR_REASON_JOBS = 2000
+"""Jobs one ``qstat -j`` is asked about (its argument stays far below the kernel's limit)."""
+
+_MAX_TOKENS = 2000  # ids per qdel argument list
 _DELETED = ("has deleted", "for deletion", "forced the deletion")  # qdel's success lines
-_STDERR_TAIL = 4096
-_QACCT_MARGIN = 600.0  # seconds subtracted from the earliest submission (clock skew)
+_QACCT_MARGIN = 600.0  # seconds subtracted from the earliest known time (clock skew)
 _FALLBACK_WINDOW = 7 * 86400.0
+_KNOWN_JOBS = 20_000  # job keys whose earliest known time is kept (oldest dropped first)
 
 
 def sge_environment(sge_root: str | None = None, sge_cell: str | None = None) -> dict[str, str]:
@@ -76,21 +80,8 @@ def sge_environment(sge_root: str | None = None, sge_cell: str | None = None) ->
     return env
 
 
-@dataclass(frozen=True, slots=True)
-class JobInfo:
-    """What the client remembers about a job it submitted or adopted.
-
-    Attributes:
-        name: the job name given to qsub (names its ``.o``/``.e`` files).
-        submitted_at: wall-clock time of the submission (bounds the accounting query).
-    """
-
-    name: str
-    submitted_at: float
-
-
 class SgeClient:
-    """Runs and parses Grid Engine commands; implements `distributor.batch.StatusBackend`.
+    """Runs and parses Grid Engine commands (see the module docstring).
 
     Args:
         sge_root / sge_cell: ``SGE_ROOT``/``SGE_CELL`` for every command (default: the
@@ -99,6 +90,7 @@ class SgeClient:
         retry_policy: timeouts and retries (default: 60 s, 4 tries); which failures are
             retried is `SGE_TRANSIENT` (queries) and `SGE_SUBMIT_TRANSIENT` (submissions).
         user: whose jobs qstat and qacct list (default: the effective user of this process).
+        clock: wall-clock seconds, for the accounting window (injectable for tests).
     """
 
     def __init__(
@@ -109,6 +101,7 @@ class SgeClient:
         transport: Transport | None = None,
         retry_policy: RetryPolicy | None = None,
         user: str | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.runner = CommandRunner(
             transport,
@@ -119,17 +112,15 @@ class SgeClient:
         )
         # the owner Grid Engine records is the effective user, whatever $USER says
         self.user = user or pwd.getpwuid(os.geteuid()).pw_name
-        self._jobs: dict[str, JobInfo] = {}
+        self._clock = clock
+        self._existed_at: OrderedDict[str, float] = OrderedDict()  # job → earliest time it existed
 
-    # --- what the client remembers --------------------------------------------------------
-
-    def remember(self, job: str, info: JobInfo) -> None:
-        """Record a job's name and submission time (for log files and accounting queries)."""
-        self._jobs[job] = info
-
-    def job_info(self, job: str) -> JobInfo | None:
-        """What `remember` recorded for `job`, if anything."""
-        return self._jobs.get(job)
+    def _note(self, jobs: Iterable[str], when: float) -> None:
+        for job in jobs:
+            if job not in self._existed_at:
+                self._existed_at[job] = when
+                if len(self._existed_at) > _KNOWN_JOBS:
+                    self._existed_at.popitem(last=False)
 
     # --- submission and deletion ----------------------------------------------------------
 
@@ -140,9 +131,12 @@ class SgeClient:
             SchedulerError: qsub failed (not retried after a timeout: it may have submitted).
             SchedulerOutputError: qsub printed no job number.
         """
+        submitted_at = self._clock()
         argv = ["qsub", "-terse", str(script)]
         result = self.runner.submit(argv)
-        return parsers.parse_qsub(result.stdout, argv)
+        job = parsers.parse_qsub(result.stdout, argv)
+        self._note([job], submitted_at)
+        return job
 
     def delete(self, tokens: Sequence[str], *, force: bool = False) -> None:
         """``qdel`` jobs and tasks (``123``, ``123.4``) in as few calls as possible.
@@ -204,16 +198,46 @@ class SgeClient:
         argv = ["qhost", "-q", "-xml"]
         return parsers.parse_qhost(self.runner.run(argv).stdout, argv)
 
-    def error_reasons(self, jobs: Sequence[str]) -> dict[str, dict[int, str]]:
-        """The ``error reason`` of jobs in an error state (``qstat -j J1,J2``): job → task →
-        reason."""
-        reasons: dict[str, dict[int, str]] = {}
-        for start in range(0, len(jobs), _MAX_TOKENS):
-            argv = ["qstat", "-j", ",".join(jobs[start : start + _MAX_TOKENS])]
-            reasons.update(parsers.parse_error_reasons(self.runner.run(argv).stdout))
-        return reasons
+    # --- jobs ----------------------------------------------------------------------------
 
-    # --- StatusBackend ---------------------------------------------------------------------
+    def error_reasons(self, jobs: Sequence[str]) -> dict[str, dict[int, str]]:
+        """The ``error reason`` of jobs in an error state with one ``qstat -j J1,J2,...`` (the
+        first `MAX_ERROR_REASON_JOBS` of them): job → task → reason. Jobs that no longer
+        exist have none.
+
+        Raises:
+            SchedulerError: qstat failed for another reason.
+        """
+        if not jobs:
+            return {}
+        argv = ["qstat", "-j", ",".join(jobs[:MAX_ERROR_REASON_JOBS])]
+        try:
+            return parsers.parse_error_reasons(self.runner.run(argv).stdout)
+        except SchedulerError as exc:
+            # qstat -j exits 1 only when none of the jobs exists (any longer)
+            if exc.returncode == 1 and "do not exist" in exc.stderr:
+                return {}
+            raise
+
+    def find_jobs(self, job_names: Collection[str]) -> list[NamedJob]:
+        """The jobs of this user that qstat lists (queued or running) under any of
+        `job_names`, oldest (lowest job number) first, with one ``qstat -xml -u USER``.
+
+        Raises:
+            SchedulerError: qstat failed.
+            SchedulerOutputError: its output could not be parsed.
+        """
+        wanted = set(job_names)
+        if not wanted:
+            return []
+        argv = ["qstat", "-xml", "-u", self.user]
+        now = self._clock()
+        listed = parsers.parse_named_jobs(self.runner.run(argv).stdout, argv)
+        found = [job for job in listed if job.job_name in wanted]
+        self._note((job.key for job in found), now)
+        return found
+
+    # --- status and accounting ------------------------------------------------------------
 
     def query_status(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
         """One ``qstat -xml`` for all ids (see `distributor.batch.StatusBackend.query_status`)."""
@@ -225,7 +249,9 @@ class SgeClient:
         if not wanted:
             return {}
         argv = ["qstat", "-xml", "-u", self.user]
+        now = self._clock()
         entries = parsers.parse_qstat(self.runner.run(argv).stdout, argv)
+        self._note({entry.job for entry in entries if entry.job in wanted}, now)
         statuses: dict[str, JobStatus] = {}
         for entry in entries:
             for distributor_id, task in wanted.get(entry.job, ()):
@@ -248,19 +274,16 @@ class SgeClient:
         Raises:
             SchedulerError: qacct failed for another reason than "no such job".
         """
-        jobs = sorted({key for key in map(parsers.job_key, distributor_ids) if key})
+        jobs = sorted({key for key in map(parsers.job_key, distributor_ids) if key}, key=int)
         if not jobs:
             return {}
         if len(jobs) == 1:
             argv = ["qacct", "-j", jobs[0]]
         else:
-            known = [
-                info.submitted_at
-                for job in jobs
-                if (info := self._jobs.get(job)) is not None and info.submitted_at > 0
-            ]
-            # a job without a known submission time widens the window to a week
-            since = min(known) if len(known) == len(jobs) else time.time() - _FALLBACK_WINDOW
+            known = [when for job in jobs if (when := self._existed_at.get(job)) is not None]
+            # a job that ended before this client first looked widens it to a week
+            complete = len(known) == len(jobs)
+            since = min(known) if complete else self._clock() - _FALLBACK_WINDOW
             stamp = time.strftime("%Y%m%d%H%M.%S", time.localtime(since - _QACCT_MARGIN))
             argv = ["qacct", "-o", self.user, "-j", "*", "-E", "-b", stamp]
         try:
@@ -273,35 +296,3 @@ class SgeClient:
         records = accounting.latest_records(accounting.parse_qacct(result.stdout, argv))
         wanted = set(distributor_ids)
         return {did: rec.to_status() for did, rec in records.items() if did in wanted}
-
-    def stderr_path(self, job: TrackedJob) -> Path | None:
-        """The job's stderr file (``<task dir>/<name>.e<job>[.<task>]``), if it can be named."""
-        split = parsers.split_id(job.distributor_id)
-        if split is None or job.record_path is None:
-            return None
-        info = self._jobs.get(split[0])
-        if info is None:
-            return None
-        suffix = f".{split[1]}" if split[1] is not None else ""
-        return job.record_path.parent / f"{info.name}.e{split[0]}{suffix}"
-
-    def _stderr_tail(self, job: TrackedJob) -> str:
-        path = self.stderr_path(job)
-        if path is None:
-            return ""
-        try:
-            with path.open("rb") as handle:
-                size = handle.seek(0, os.SEEK_END)
-                handle.seek(max(0, size - _STDERR_TAIL))
-                return handle.read().decode("utf-8", errors="replace")
-        except OSError:
-            return ""
-
-    def classify(
-        self, job: TrackedJob, status: JobStatus, record: ExitRecord | None
-    ) -> RemoteExitInfo:
-        """The Grid Engine state map (`distributor_sge.states.classify`), with the tail of
-        the job's stderr for anything but a success."""
-        succeeded = status.exit_code == 0 and status.state == "failed 0"
-        tail = "" if succeeded else self._stderr_tail(job)
-        return states.classify(job, status, record, tail)

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from distributor import SchedulerOutputError
+from distributor.batch import NamedJob
 
 __all__ = [
     "DISTRIBUTOR_ID",
@@ -30,6 +31,7 @@ __all__ = [
     "parse_complexes",
     "parse_error_reasons",
     "parse_key_values",
+    "parse_named_jobs",
     "parse_qhost",
     "parse_qstat",
     "parse_qsub",
@@ -155,36 +157,64 @@ def _parse_xml(text: str, argv: Sequence[str], what: str) -> ET.Element:
         ) from exc
 
 
+def _qstat_jobs(text: str, argv: Sequence[str]) -> list[tuple[str, ET.Element]]:
+    """The ``<job_list>`` elements of ``qstat -xml`` with their job numbers."""
+    root = _parse_xml(text, argv, "qstat -xml output")
+    if root.tag != "job_info":
+        raise SchedulerOutputError(
+            f"qstat -xml output has root <{root.tag}>, not <job_info>", text, argv=argv
+        )
+    jobs = []
+    for element in root.iter("job_list"):
+        job = (element.findtext("JB_job_number") or "").strip()
+        if not job.isdigit():
+            raise SchedulerOutputError(
+                f"qstat -xml job entry without a job number (job {job!r})", text, argv=argv
+            )
+        jobs.append((str(int(job)), element))
+    return jobs
+
+
 def parse_qstat(text: str, argv: Sequence[str] = ()) -> list[QstatEntry]:
     """Parse ``qstat -xml`` into its job entries (running ones first, as printed).
 
     Raises:
         SchedulerOutputError: not qstat's XML, or an entry without job number or state.
     """
-    root = _parse_xml(text, argv, "qstat -xml output")
-    if root.tag != "job_info":
-        raise SchedulerOutputError(
-            f"qstat -xml output has root <{root.tag}>, not <job_info>", text, argv=argv
-        )
     entries = []
-    for element in root.iter("job_list"):
-        job = (element.findtext("JB_job_number") or "").strip()
+    for job, element in _qstat_jobs(text, argv):
         state = (element.findtext("state") or "").strip()
-        tasks_text = element.findtext("tasks")
-        if not job.isdigit() or not state:
+        if not state:
             raise SchedulerOutputError(
-                f"qstat -xml job entry without a job number or state (job {job!r}, "
-                f"state {state!r})",
-                text,
-                argv=argv,
+                f"qstat -xml entry of job {job} without a state", text, argv=argv
             )
+        tasks_text = element.findtext("tasks")
         try:
             tasks = parse_task_ranges(tasks_text.strip()) if tasks_text is not None else None
         except ValueError as exc:
             raise SchedulerOutputError(f"qstat -xml: {exc}", text, argv=argv) from exc
         queue = (element.findtext("queue_name") or "").strip()
-        entries.append(QstatEntry(str(int(job)), state, tasks, queue))
+        entries.append(QstatEntry(job, state, tasks, queue))
     return entries
+
+
+def parse_named_jobs(text: str, argv: Sequence[str] = ()) -> list[NamedJob]:
+    """The jobs ``qstat -xml`` lists, once per job number (the entries of an array's tasks
+    share it) with the job's name exactly as Grid Engine shows it, oldest (lowest job
+    number) first.
+
+    Raises:
+        SchedulerOutputError: not qstat's XML, or an entry without job number or name.
+    """
+    found: dict[int, NamedJob] = {}
+    for job, element in _qstat_jobs(text, argv):
+        name = element.findtext("JB_name")
+        if name is None:
+            raise SchedulerOutputError(
+                f"qstat -xml entry of job {job} without a name (JB_name)", text, argv=argv
+            )
+        found.setdefault(int(job), NamedJob(job, name))
+    return [found[number] for number in sorted(found)]
 
 
 def parse_error_reasons(text: str) -> dict[str, dict[int, str]]:

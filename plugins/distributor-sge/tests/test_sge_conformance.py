@@ -30,6 +30,7 @@ class TestSgeConformance(PluginConformance):
                 sge_root=ENV.get("SGE_ROOT"),
                 sge_cell=ENV.get("SGE_CELL"),
                 poll_policy=TEST_POLL_POLICY,
+                max_array_size=2,  # arrays longer than a chunk stay small
             ),
             make_queue=lambda: SgeQueue(1, QUEUE, {}),
             resources={"memory": "256M", "runtime": 300, "queue": QUEUE},

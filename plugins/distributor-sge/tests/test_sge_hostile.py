@@ -14,7 +14,7 @@ from distributor import ResourceError, TaskInstanceStatus, UnknownDistributorIdE
 from distributor.batch import SubmitRootError
 from distributor.testing import wait_for_exit_info
 from distributor_sge import SgeDistributor
-from distributor_sge.distributor import sge_job_name
+from distributor_sge.scheduler import sge_job_name
 from distributor_sge.testing import cell_environment, dev_distributor, unavailable_reason
 
 ENV = cell_environment()
@@ -122,7 +122,9 @@ def test_unsafe_paths_and_options_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ResourceError, match="environment"):
         SgeDistributor("dev", submit_root=tmp_path / "r", inherit_environment=["PATH;id"])
     with pytest.raises(TypeError, match="bogus"):
-        SgeDistributor("dev", submit_root=tmp_path / "r", bogus=1)
+        SgeDistributor("dev", submit_root=tmp_path / "r", bogus=1)  # type: ignore[call-arg]  # on purpose
+    with pytest.raises(TypeError, match="positional"):
+        SgeDistributor("dev", tmp_path / "r")  # type: ignore[call-arg]  # options are keyword-only
 
 
 @live

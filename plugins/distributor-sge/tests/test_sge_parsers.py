@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from distributor import SchedulerOutputError
-from distributor.batch import JobPhase
+from distributor.batch import JobPhase, NamedJob
 from distributor_sge import parsers
 from distributor_sge.accounting import AccountingRecord, parse_qacct, parse_scaled_bytes
 
@@ -192,7 +192,7 @@ _ENTRY = st.builds(
     tasks=st.none() | st.lists(_RANGE, min_size=1, max_size=4).map(tuple),
     queue=st.sampled_from(["", "all.q@vm", "long.q@node-1.example.org"]),
 )
-_NAME = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20)
+_NAME = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc", "Cn")), max_size=20)
 
 
 def render_qstat(entries: list[parsers.QstatEntry], names: list[str]) -> str:
@@ -227,6 +227,48 @@ def test_qstat_round_trip(entries: list[parsers.QstatEntry], names: list[str]) -
     parsed = parsers.parse_qstat(render_qstat(entries, names))
     expected = [e for e in entries if e.queue] + [e for e in entries if not e.queue]
     assert parsed == expected
+
+
+def test_named_jobs_sample_parses() -> None:
+    """The recorded qstat -xml gives each job once with its exact (unescaped) name, oldest
+    first; an entry without a name is refused with the raw text."""
+    with_name = QSTAT_SAMPLE.replace(
+        "<JB_job_number>16</JB_job_number>",
+        "<JB_job_number>16</JB_job_number><JB_name>x&amp;y</JB_name>",
+    )
+    assert parsers.parse_named_jobs(with_name) == [NamedJob("16", "x&y"), NamedJob("161", "arr")]
+    with pytest.raises(SchedulerOutputError, match="JB_name") as caught:
+        parsers.parse_named_jobs(QSTAT_SAMPLE)
+    assert caught.value.raw == QSTAT_SAMPLE
+
+
+@st.composite
+def named_listings(draw: st.DrawFn) -> tuple[str, list[NamedJob]]:
+    """A qstat -xml listing of several jobs, each with one or more entries (array tasks
+    running and pending), and the named jobs it must parse into."""
+    numbers = draw(st.lists(st.integers(1, 10**9), unique=True, max_size=8))
+    entries: list[parsers.QstatEntry] = []
+    names: list[str] = []
+    jobs = []
+    for number in numbers:
+        name = draw(_NAME)
+        jobs.append(NamedJob(str(number), name))
+        for entry in draw(st.lists(_ENTRY, min_size=1, max_size=3)):
+            entries.append(parsers.QstatEntry(str(number), entry.state, entry.tasks, entry.queue))
+            names.append(name)
+    order = draw(st.permutations(range(len(entries))))
+    text = render_qstat([entries[i] for i in order], [names[i] for i in order])
+    return text, sorted(jobs, key=lambda job: int(job.key))
+
+
+@given(named_listings())
+def test_named_jobs_round_trip(listing: tuple[str, list[NamedJob]]) -> None:
+    """Every job qstat lists comes back once, with its name unchanged, oldest (lowest job
+    number) first, however its entries are ordered; and exactly the jobs parse_qstat sees."""
+    text, jobs = listing
+    parsed = parsers.parse_named_jobs(text)
+    assert parsed == jobs
+    assert {job.key for job in parsed} == {entry.job for entry in parsers.parse_qstat(text)}
 
 
 @given(st.lists(_RANGE, min_size=1, max_size=6))
@@ -313,6 +355,8 @@ _XMLISH = st.lists(
             "</state>",
             "<tasks>",
             "</tasks>",
+            "<JB_name>",
+            "</JB_name>",
             "12",
             "r",
             "1-x:1",
@@ -332,6 +376,13 @@ _XMLISH = st.lists(
 def test_qstat_garbage_raises_with_raw_text(text: str) -> None:
     """Garbage either parses or raises SchedulerOutputError carrying the raw text."""
     error = refusal(parsers.parse_qstat, text)
+    assert error is None or error.raw == text
+
+
+@given(st.text() | _XMLISH)
+def test_named_jobs_garbage_raises_with_raw_text(text: str) -> None:
+    """Garbage either parses or raises SchedulerOutputError carrying the raw text."""
+    error = refusal(parsers.parse_named_jobs, text)
     assert error is None or error.raw == text
 
 

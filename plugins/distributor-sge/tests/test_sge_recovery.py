@@ -5,7 +5,9 @@ made to fail."""
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -75,20 +77,36 @@ def test_a_termination_without_effect_is_forced(tmp_path: Path) -> None:
     """A running job still listed `termination_retry` seconds after its qdel is deleted with
     ``qdel -f`` and ends K; its process is gone."""
     transport = deaf()
-    sge = dev_distributor(tmp_path / "root", transport=transport)
-    sge.termination_retry = 2.0
-    marker = tmp_path / "alive"
+    sge = dev_distributor(tmp_path / "root", transport=transport, termination_retry=2.0)
+    pid_file = tmp_path / "pid"
     distributor_id = sge.submit_to_batch_distributor(
-        f"while :; do touch {marker}; sleep 0.2; done", "deaf", {}
+        f"echo $$ > {pid_file}; while :; do sleep 0.2; done", "deaf", {}
     )
     wait_until_running(sge, [distributor_id], TIMEOUT, 0.2)
+    wait_for(lambda: pid_file.exists() and pid_file.read_text().endswith("\n"), "its pid")
+    pid = int(pid_file.read_text())
     sge.terminate_task_instances([distributor_id])
     assert sge.get_submitted_or_running([distributor_id]) == {distributor_id}
     wait_until_gone(sge, [distributor_id], TIMEOUT, 0.2)
     assert [argv[:2] for argv in transport.of("qdel")] == [("qdel", distributor_id), ("qdel", "-f")]
     info = wait_for_exit_info(sge, distributor_id, TIMEOUT, 0.2)
     assert info.error_state == TaskInstanceStatus.KILLED_SELF
-    time.sleep(1.0)
-    touched = marker.stat().st_mtime
-    time.sleep(1.0)
-    assert marker.stat().st_mtime == touched, "the job's process outlived qdel -f"
+    wait_for(lambda: not _alive(pid), "the job's process to end after qdel -f")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    """Poll `condition` until it holds; AssertionError after `TIMEOUT` seconds."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"waited {TIMEOUT}s for {what}")
