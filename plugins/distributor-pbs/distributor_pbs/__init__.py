@@ -1,8 +1,9 @@
 """The PBS plugin for distributor (entry point ``pbs``): PBS Professional / OpenPBS and Torque.
 
 * `PbsQueue` — a queue with limits read from ``qstat -Q -f``.
-* `PbsDistributor` — ``qsub`` with ``#PBS`` directives (arrays ``-J``/``-t`` chunked by the
-  server's array limit), one ``qstat`` per poll cycle, documented ``Exit_status`` codes.
+* `PbsDistributor` — `distributor.batch.BatchDistributor` over a `PbsScheduler`: ``qsub`` with
+  ``#PBS`` directives (arrays ``-J``/``-t`` chunked by the server's array limit), one ``qstat``
+  per poll cycle, documented ``Exit_status`` codes, lookup by name with one ``qstat``.
 * `PbsWorkerNode` — ids from ``PBS_JOBID``/``PBS_ARRAY_INDEX``/``PBS_ARRAYID``, usage from the
   worker's exit record.
 
@@ -20,6 +21,7 @@ from distributor import (
 from distributor_pbs.client import PbsClient
 from distributor_pbs.distributor import PbsDistributor
 from distributor_pbs.queue import DECLARED_RESOURCES, PbsQueue
+from distributor_pbs.scheduler import PbsScheduler
 from distributor_pbs.worker import PbsWorkerNode
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "PbsClient",
     "PbsDistributor",
     "PbsQueue",
+    "PbsScheduler",
     "PbsWorkerNode",
     "plugin",
 ]

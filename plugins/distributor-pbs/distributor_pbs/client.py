@@ -1,6 +1,6 @@
 """`PbsClient`: every PBS command this plugin runs, built as argv and parsed.
 
-It is the plugin's `distributor.batch.StatusBackend`:
+It answers for `distributor_pbs.scheduler.PbsScheduler` (which hands it to the batch layer):
 
 * `PbsClient.query_status` is **one** qstat for all tracked ids — ``qstat -x -f -F json -t``
   (PBS Pro) or ``qstat -x -t`` (Torque, XML) — naming each array once as ``123[].server``
@@ -12,6 +12,16 @@ It is the plugin's `distributor.batch.StatusBackend`:
   status command, and Torque offers users no history (``tracejob`` needs the server's logs).
   The tracker then waits its accounting delay and falls back on the worker's exit record.
 * `PbsClient.classify` is `distributor_pbs.states.classify` for the client's flavour.
+* `PbsClient.find_jobs` is **one** qstat listing every job the server shows —
+  ``qstat -f -x -F json`` (PBS Pro, history included) or ``qstat -x`` (Torque, arrays
+  summarised as ``123[].server``) — filtered here by ``Job_Name``: ``qselect -N`` takes one
+  name per call, and neither flavour combines ``-u`` with the full formats. As with Slurm's
+  ``squeue --name``, other users' jobs are not excluded (a server with ``query_other_jobs``
+  shows them), so lookup by name relies on names no one else uses (the service's carry its
+  own ids).
+
+The flavour of an ``auto`` client is asked with ``qstat --version`` before its first command
+that depends on it (submission, status, lookup, array limit, forced delete), once.
 
 Commands run through a `CommandRunner` whose environment is this process's minus
 ``PBS_QSTAT_*`` (``PBS_QSTAT_NO_COMPLETE`` would hide Torque's completed jobs), plus
@@ -24,7 +34,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import structlog
@@ -34,6 +44,7 @@ from distributor.batch import (
     GENERIC_TRANSIENT,
     CommandRunner,
     JobStatus,
+    NamedJob,
     RetryPolicy,
     TrackedJob,
     Transport,
@@ -99,7 +110,7 @@ def _tokens(distributor_ids: Sequence[str]) -> list[str]:
 
 
 class PbsClient:
-    """Runs and parses PBS commands; implements `distributor.batch.StatusBackend`.
+    """Runs and parses PBS commands (a `distributor.batch.StatusBackend`, among others).
 
     Args:
         flavour: ``pro``, ``torque``, or ``auto`` (ask ``qstat --version`` once, when first
@@ -243,6 +254,23 @@ class PbsClient:
     def query_accounting(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
         """Nothing: the status command already reads PBS Pro's history, and Torque has none."""
         return {}
+
+    def find_jobs(self, job_names: Collection[str]) -> list[NamedJob]:
+        """The jobs and arrays the server lists under any of `job_names` (queued, running,
+        held, and finished ones while history or ``keep_completed`` keeps them), oldest first,
+        with one qstat (see the module docstring); no command for no names.
+
+        Raises:
+            SchedulerError: qstat failed.
+            SchedulerOutputError: its output could not be parsed.
+        """
+        wanted = set(job_names)
+        if not wanted:
+            return []
+        flavour = self.flavour
+        argv = ["qstat", *flavour.list_options]
+        listed = flavour.parse_named(self.runner.run(argv).stdout, argv)
+        return [job for job in listed if job.job_name in wanted]
 
     def classify(
         self, job: TrackedJob, status: JobStatus, record: ExitRecord | None

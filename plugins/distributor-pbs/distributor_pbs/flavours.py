@@ -10,12 +10,16 @@ array             ``-J 0-9`` (at least 2 subjobs,  ``-t 0-9``; ``PBS_ARRAYID``
                   ``PBS_ARRAY_INDEX``
 resources         ``-l select=1:ncpus=N:mem=Mmb``  ``-l nodes=1:ppn=N`` ``-l mem=Mmb``
 status            ``qstat -x -f -F json -t IDS``   ``qstat -x -t IDS`` (XML)
+every job         ``qstat -f -x -F json``          ``qstat -x`` (arrays summarised)
 finished jobs     ``F``, kept in history           ``C``, kept ``keep_completed`` seconds
                   (``job_history_enable``)
 limit kills       ``Exit_status`` -29 walltime,    -11 walltime, -10 memory, -12 cput
                   -27 mem, -26 vmem, -28 cput
 array size cap    server ``max_array_size``        server ``max_job_array_size``
 forced delete     ``qdel -W force``                ``qdel -p`` (purge)
+walltime checked  every 10-120 s (MoM's            every 45 s (``$check_poll_time``),
+                  ``$min/max_check_poll``), then   then ``kill_delay`` (2 s)
+                  ``kill_delay`` (10 s)
 ================  ===============================  =====================================
 """
 
@@ -26,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from distributor import ResourceError, ResourceRequest
-from distributor.batch import check_directive_value
+from distributor.batch import NamedJob, check_directive_value
 from distributor_pbs import parsers
 from distributor_pbs.codes import ExitCodeTable, exit_codes
 
@@ -71,8 +75,13 @@ class Flavour:
         array_size_attribute: the server attribute capping an array's length.
         arrays_need_rerun: arrays are refused unless rerunnable (``-r y``).
         status_options: qstat options before the ids; parse_status: their parser.
+        list_options: qstat options listing every job (no ids); parse_named: their parser.
         resources: the ``-l`` directives of a request.
         force_delete: qdel's options to delete a job whose MoM does not answer.
+        runtime_backstop: seconds past ``walltime`` before ``distributor-worker`` stops the
+            command itself: longer than the MoM may take to notice the overrun and kill the
+            job (its poll interval plus ``kill_delay``), so that PBS's own verdict
+            (``Exit_status`` -29 / -11) is the one reported wherever PBS enforces walltime.
     """
 
     name: str
@@ -84,8 +93,11 @@ class Flavour:
     arrays_need_rerun: bool
     status_options: tuple[str, ...]
     parse_status: Callable[[str, Sequence[str]], dict[str, parsers.PbsJobStatus]]
+    list_options: tuple[str, ...]
+    parse_named: Callable[[str, Sequence[str]], list[NamedJob]]
     resources: Callable[[ResourceRequest], list[tuple[str, str | None]]]
     force_delete: tuple[str, ...]
+    runtime_backstop: float
 
     @property
     def codes(self) -> ExitCodeTable:
@@ -129,8 +141,11 @@ PRO = Flavour(
     arrays_need_rerun=True,
     status_options=("-x", "-f", "-F", "json", "-t"),
     parse_status=parsers.parse_pro_status,
+    list_options=("-f", "-x", "-F", "json"),
+    parse_named=parsers.parse_pro_named_jobs,
     resources=_pro_resources,
     force_delete=("-W", "force"),
+    runtime_backstop=150.0,  # $max_check_poll 120 s + kill_delay 10 s, and a margin
 )
 """PBS Professional / OpenPBS."""
 
@@ -144,8 +159,11 @@ TORQUE = Flavour(
     arrays_need_rerun=False,
     status_options=("-x", "-t"),
     parse_status=parsers.parse_torque_status,
+    list_options=("-x",),
+    parse_named=parsers.parse_torque_named_jobs,
     resources=_torque_resources,
     force_delete=("-p",),
+    runtime_backstop=60.0,  # $check_poll_time 45 s + kill_delay 2 s, and a margin
 )
 """Torque (Adaptive Computing)."""
 

@@ -12,12 +12,15 @@
 * ``qstat -Q -f`` / ``qstat -B -f``: ``Queue: name`` / ``Server: name`` blocks of indented
   ``attribute = value`` lines; a line starting with a tab continues the previous value.
 * ``qstat --version``: ``pbs_version = 2022.1.5`` (PBS Pro) or ``Version: 6.1.3`` (Torque).
+* ``qstat -f -x -F json`` (PBS Pro) / ``qstat -x`` (Torque) without ids: every job the server
+  lists, read by `parse_pro_named_jobs` / `parse_torque_named_jobs` for its ``Job_Name`` only.
 
 Every parser raises `SchedulerOutputError` carrying the complete raw text when the text does not
 have the documented shape.
 
 Distributor ids are the job ids PBS prints: ``123.server`` for a job, ``123[4].server`` for
-subjob 4 of array ``123[].server`` (both flavours).
+subjob 4 of array ``123[].server`` (both flavours). A job's key is the id qsub printed:
+``123.server``, or ``123[].server`` for an array (`job_key`).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 from distributor import SchedulerOutputError
-from distributor.batch import JobPhase, JobStatus
+from distributor.batch import JobPhase, JobStatus, NamedJob
 from distributor_pbs.codes import JOB_STATES, SIGNAL_BASE, SUBSTATE_TERMINATED
 
 __all__ = [
@@ -43,9 +46,11 @@ __all__ = [
     "parse_duration",
     "parse_flavour",
     "parse_job_id",
+    "parse_pro_named_jobs",
     "parse_pro_status",
     "parse_qsub",
     "parse_size",
+    "parse_torque_named_jobs",
     "parse_torque_status",
     "status_from_attributes",
     "subjob_id",
@@ -116,9 +121,13 @@ def parse_job_id(text: str) -> JobId | None:
 
 
 def job_key(distributor_id: str) -> str | None:
-    """The sequence number an id belongs to (``123`` for ``123[4].server``), or None."""
+    """The id qsub printed for the job a distributor id belongs to: ``123[].server`` for
+    subjob ``123[4].server``, ``123.server`` for itself; None for an array id (it names no one
+    task) and for text that is not a job id."""
     parsed = parse_job_id(distributor_id)
-    return parsed.seq if parsed is not None else None
+    if parsed is None or parsed.array:
+        return None
+    return array_token(distributor_id)
 
 
 def array_token(distributor_id: str) -> str | None:
@@ -317,16 +326,15 @@ def parse_pro_status(text: str, argv: Sequence[str] = ()) -> dict[str, PbsJobSta
     return statuses
 
 
-def parse_torque_status(text: str, argv: Sequence[str] = ()) -> dict[str, PbsJobStatus]:
-    """Statuses from Torque's ``qstat -x`` XML (empty output: no jobs).
+def _load_xml(text: str, argv: Sequence[str]) -> ElementTree.Element | None:
+    """The ``<Data>`` root of Torque's XML; None for empty output (no jobs).
 
     Raises:
-        SchedulerOutputError: not XML of the documented shape, or XML declaring a document type
-            (entities are refused outright: nothing legitimate needs them).
+        SchedulerOutputError: not XML, a document type declared, or another root element.
     """
     body = text.strip()
     if not body:
-        return {}
+        return None
     if "<!DOCTYPE" in body or "<!ENTITY" in body:
         raise SchedulerOutputError("qstat XML declares a document type", text, argv=argv)
     try:
@@ -334,18 +342,45 @@ def parse_torque_status(text: str, argv: Sequence[str] = ()) -> dict[str, PbsJob
         root = ElementTree.fromstring(body)  # noqa: S314
     except (ElementTree.ParseError, ValueError) as exc:
         raise SchedulerOutputError(f"qstat printed invalid XML ({exc})", text, argv=argv) from exc
+    if root.tag != "Data":
+        raise SchedulerOutputError(
+            f"unexpected qstat XML (root element is <{root.tag}>, not <Data>)", text, argv=argv
+        )
+    return root
+
+
+def _xml_jobs(root: ElementTree.Element) -> list[dict[str, str]]:
+    """Each ``<Job>`` as attribute → text, nested ones flattened (``resources_used.mem``).
+
+    Raises:
+        ValueError: ``<Data>`` holds something other than ``<Job>``.
+    """
+    jobs = []
+    for job in root:
+        if job.tag != "Job":
+            raise ValueError(f"<Data> contains <{job.tag}>, not <Job>")
+        attributes: dict[str, str] = {}
+        for child in job:
+            for item in child if len(child) else [child]:
+                key = f"{child.tag}.{item.tag}" if item is not child else child.tag
+                attributes[key] = (item.text or "").strip()
+        jobs.append(attributes)
+    return jobs
+
+
+def parse_torque_status(text: str, argv: Sequence[str] = ()) -> dict[str, PbsJobStatus]:
+    """Statuses from Torque's ``qstat -x`` XML (empty output: no jobs).
+
+    Raises:
+        SchedulerOutputError: not XML of the documented shape, or XML declaring a document type
+            (entities are refused outright: nothing legitimate needs them).
+    """
+    root = _load_xml(text, argv)
+    if root is None:
+        return {}
     statuses: dict[str, PbsJobStatus] = {}
     try:
-        if root.tag != "Data":
-            raise ValueError(f"root element is <{root.tag}>, not <Data>")
-        for job in root:
-            if job.tag != "Job":
-                raise ValueError(f"<Data> contains <{job.tag}>, not <Job>")
-            attributes: dict[str, str] = {}
-            for child in job:
-                for item in child if len(child) else [child]:
-                    key = f"{child.tag}.{item.tag}" if item is not child else child.tag
-                    attributes[key] = (item.text or "").strip()
+        for attributes in _xml_jobs(root):
             job_id = attributes.get("Job_Id", "")
             if parse_job_id(job_id) is None:
                 raise ValueError(f"<Job_Id> {job_id!r} is not a job id")
@@ -353,6 +388,76 @@ def parse_torque_status(text: str, argv: Sequence[str] = ()) -> dict[str, PbsJob
     except ValueError as exc:
         raise SchedulerOutputError(f"unexpected qstat XML ({exc})", text, argv=argv) from exc
     return statuses
+
+
+def _named_jobs(listed: Sequence[tuple[str, str]]) -> list[NamedJob]:
+    """One `NamedJob` per job or array of (id, ``Job_Name``) pairs, lowest sequence number
+    (oldest) first; a subjob stands for its array, named without Torque's ``-<index>``.
+
+    Raises:
+        ValueError: an id is not a job id.
+    """
+    found: dict[str, tuple[int, NamedJob]] = {}
+    for job_id, name in listed:
+        parsed = parse_job_id(job_id)
+        if parsed is None:
+            raise ValueError(f"{job_id!r} is not a job id")
+        key = str(JobId(parsed.seq, None, parsed.array or parsed.index is not None, parsed.server))
+        if parsed.index is not None:  # Torque's qstat -t names subjob i of array "x" "x-i"
+            name = name.removesuffix(f"-{parsed.index}")
+        found.setdefault(key, (int(parsed.seq), NamedJob(key, name)))
+    return [job for _, job in sorted(found.values(), key=lambda entry: entry[0])]
+
+
+def parse_pro_named_jobs(text: str, argv: Sequence[str] = ()) -> list[NamedJob]:
+    """The jobs and arrays of PBS Pro's ``qstat -f -x -F json`` (no ids: every job the server
+    lists, finished ones from its history included) with their ``Job_Name``, oldest first; jobs
+    without a name are left out (empty output: none).
+
+    Raises:
+        SchedulerOutputError: not JSON of the documented shape (raw text kept).
+    """
+    if not text.strip():
+        return []
+    data = _load_json(text, argv)
+    jobs = data.get("Jobs", {}) if isinstance(data, dict) else None
+    if not isinstance(jobs, dict):
+        raise SchedulerOutputError('qstat JSON has no "Jobs" object', text, argv=argv)
+    listed = []
+    for job_id, attributes in jobs.items():
+        if not isinstance(attributes, dict):
+            raise SchedulerOutputError(
+                f"unexpected qstat JSON (job {job_id!r} is not an object)", text, argv=argv
+            )
+        name = attributes.get("Job_Name")
+        if isinstance(name, str):
+            listed.append((job_id, name))
+    try:
+        return _named_jobs(listed)
+    except ValueError as exc:
+        raise SchedulerOutputError(f"unexpected qstat JSON ({exc})", text, argv=argv) from exc
+
+
+def parse_torque_named_jobs(text: str, argv: Sequence[str] = ()) -> list[NamedJob]:
+    """The jobs and arrays of Torque's ``qstat -x`` (no ids: every job the server lists, an
+    array summarised as ``123[].server``, completed jobs kept ``keep_completed`` seconds) with
+    their ``Job_Name``, oldest first; jobs without a name are left out (empty output: none).
+
+    Raises:
+        SchedulerOutputError: not XML of the documented shape (raw text kept).
+    """
+    root = _load_xml(text, argv)
+    if root is None:
+        return []
+    try:
+        listed = [
+            (attributes.get("Job_Id", ""), attributes["Job_Name"])
+            for attributes in _xml_jobs(root)
+            if "Job_Name" in attributes
+        ]
+        return _named_jobs(listed)
+    except ValueError as exc:
+        raise SchedulerOutputError(f"unexpected qstat XML ({exc})", text, argv=argv) from exc
 
 
 def parse_attribute_blocks(text: str, argv: Sequence[str] = ()) -> dict[str, dict[str, str]]:

@@ -8,7 +8,9 @@ condition                                              code  notes
 X = 0                                                  D     even if termination was requested
 termination requested through this distributor         K
 X is a documented limit kill (Pro -29/-28, -27/-26,    Z     runtime, memory or CPU limit
--25/-24; Torque -11/-12, -10)
+-25/-24; Torque -11/-12, -10)                                (PBS's verdict wins)
+the worker's record says it stopped the command for    Z     ``distributor-worker`` enforced the
+exceeding its memory or runtime limit                        request itself
 ``resources_used.walltime`` ≥ ``Resource_List.``       Z     servers that report limit kills as
 ``walltime`` and PBS signalled the job                       signals (256+N, or 128+N through the
                                                              worker) instead of codes
@@ -34,6 +36,7 @@ from distributor.batch import (
     command_phrase,
     exit_info_from_record,
     killed_for_memory,
+    limit_exit_info,
     mebibytes,
     peak_memory,
 )
@@ -104,7 +107,8 @@ def _memory_message(
 def _limit_kill(
     flavour: Flavour, job: TrackedJob, status: PbsJobStatus, record: ExitRecord | None
 ) -> RemoteExitInfo | None:
-    """Z for a documented limit code or for signals that only a limit explains."""
+    """Z for a documented limit code, the worker's own limit verdict, or signals that only a
+    limit explains."""
     exit_status = status.exit_status
     detail = _detail(flavour, status)
     codes = flavour.codes
@@ -121,6 +125,9 @@ def _limit_kill(
             TaskInstanceStatus.RESOURCE_ERROR,
             f"used more CPUs than it requested and was killed {detail}",
         )
+    worker = limit_exit_info(record) if record is not None else None
+    if worker is not None:
+        return RemoteExitInfo(worker.error_state, f"{worker.error_message} {detail}")
     over_time = (
         status.walltime_used is not None
         and status.walltime_limit is not None

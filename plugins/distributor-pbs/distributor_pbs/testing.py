@@ -65,6 +65,7 @@ def conformance_target(
     resources: Mapping[str, Any] | None = None,
     poll_policy: PollPolicy | None = None,
     timeout: float = 300.0,
+    max_array_size: int = 4,
 ) -> ConformanceTarget:
     """The conformance kit's target for `queue` of the PBS server the clients reach.
 
@@ -73,6 +74,8 @@ def conformance_target(
         resources: the modest request every check submits (default: 256 MiB, 10 minutes).
         poll_policy: default: 1–5 s polling and a 60 s accounting delay.
         timeout: seconds any one check may wait for a job (queues may be busy).
+        max_array_size: subjobs per array chunk, small so that the kit's array longer than a
+            chunk (twice it plus one) exercises chunking without flooding the queue.
     """
     policy = poll_policy or PollPolicy(
         min_interval=1.0, max_interval=5.0, accounting_delay=60.0, lost_grace=300.0
@@ -85,6 +88,7 @@ def conformance_target(
             flavour=flavour,
             environment=environment,
             poll_policy=policy,
+            max_array_size=max_array_size,
         ),
         make_queue=lambda: PbsQueue(
             1, queue, {}, client=PbsClient(flavour=flavour, environment=environment)

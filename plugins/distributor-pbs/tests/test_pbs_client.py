@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from distributor import SchedulerError, SchedulerOutputError
+from distributor import (
+    RemoteExitInfoNotAvailable,
+    SchedulerError,
+    SchedulerOutputError,
+    TaskInstanceStatus,
+)
 from distributor.batch import CommandResult, RecordingTransport, RetryPolicy
+from distributor.testing import wait_until_gone
 from distributor_pbs import PbsClient, PbsDistributor
 from distributor_pbs.client import pbs_environment
 from distributor_pbs.testing import FAST_POLLING, fake_environment
@@ -129,3 +135,36 @@ def test_job_that_can_never_run_is_a_queueing_error(tmp_path: Path) -> None:
     assert list(errors) == [big]
     assert "Can never run: Insufficient amount of resource: ncpus (R: 4" in errors[big]
     pbs.terminate_task_instances([big, small])
+
+
+@pytest.mark.parametrize("flavour", ["pro", "torque"])
+def test_a_job_pbs_forgot_without_a_record_is_looked_for_then_lost(
+    tmp_path: Path, flavour: str
+) -> None:
+    """Without history or keep_completed, a job whose worker died leaves no trace: its exit
+    info is not available (waiting for accounting, then "still looking") until the lost-job
+    grace has passed, then it is a final U."""
+    env = fake_environment(FAKES, tmp_path / "pbs", flavour=flavour, history=False,
+                           keep_completed=0)  # fmt: skip
+    pbs = PbsDistributor(
+        "fake", submit_root=tmp_path / "r", environment=env, poll_policy=FAST_POLLING
+    )
+    did = pbs.submit_to_batch_distributor("kill -9 $PPID", "orphan", {})
+    wait_until_gone(pbs, [did], 30, 0.05)
+    gone = time.monotonic()
+    waits: list[str] = []
+    deadline = gone + 30
+    while time.monotonic() < deadline:
+        try:
+            info = pbs.get_remote_exit_info(did)
+        except RemoteExitInfoNotAvailable as exc:
+            waits.append(str(exc))
+            time.sleep(0.05)
+            continue
+        break
+    else:
+        raise AssertionError(f"no exit info for {did} after 30s: {waits[-1:]}")
+    assert time.monotonic() - gone >= FAST_POLLING.lost_grace - 1.0
+    assert any("still looking" in wait for wait in waits), waits[-1:]
+    assert info.finalized and info.error_state is TaskInstanceStatus.UNKNOWN_ERROR
+    assert "lost" in info.error_message

@@ -20,7 +20,11 @@ def fake_target(tmp_path: Path, flavour: str, queue: str, **settings: object) ->
     return ConformanceTarget(
         plugin=plugin,
         make_distributor=lambda: PbsDistributor(
-            "fake", submit_root=tmp_path / "root", environment=env, poll_policy=FAST_POLLING
+            "fake",
+            submit_root=tmp_path / "root",
+            environment=env,
+            poll_policy=FAST_POLLING,
+            max_array_size=3,  # arrays longer than a chunk stay short
         ),
         make_queue=lambda: PbsQueue(1, queue, {}, client=PbsClient(environment=env)),
         resources={"memory": "100M", "runtime": 120},

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,15 +49,28 @@ class Matrix:
     ids: dict[str, str] = field(default_factory=dict)
     owner: dict[str, PbsDistributor] = field(default_factory=dict)
     infos: dict[str, RemoteExitInfo] = field(default_factory=dict)
+    envs: dict[Path, dict[str, str]] = field(default_factory=dict)  # submit root → server
+
+
+def started_record(pbs: PbsDistributor, did: str) -> Path:
+    """Where the worker of `did` writes its start record (found through the submit root's
+    index)."""
+    entry = pbs.submit_root.lookup(str(pbs.scheduler.job_key(did)))
+    assert entry is not None, did
+    if "offset" not in entry.meta:
+        return entry.path / "started.json"
+    step = int(entry.meta["offset"]) + list(entry.meta["ids"]).index(did)
+    return entry.path / f"started-{step}.json"
 
 
 def wait_running(pbs: PbsDistributor, did: str, timeout: float = 20.0) -> None:
-    """Wait until PBS runs `did`, plus a moment for the worker to start the command."""
+    """Wait until PBS runs `did` and its worker wrote its start record (from then on the
+    worker traps SIGTERM and passes it on to the command)."""
+    record = started_record(pbs, did)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = pbs.tracker.statuses([did]).get(did)
-        if status is not None and status.phase is JobPhase.RUNNING:
-            time.sleep(0.3)
+        if status is not None and status.phase is JobPhase.RUNNING and record.exists():
             return
         time.sleep(0.05)
     raise AssertionError(f"{did} did not start within {timeout}s")
@@ -68,11 +82,14 @@ def fake(tmp: Path, flavour: str, **settings: object) -> tuple[PbsDistributor, d
     env = fake_environment(
         FAKES, tmp / "pbs", flavour=flavour, server=tmp.name, queues=queues, **settings
     )
-    pbs = PbsDistributor(
-        "fake", submit_root=tmp / "root", environment=env, poll_policy=FAST_POLLING
-    )
+    return restarted(tmp / "root", env), env
+
+
+def restarted(root: Path, env: dict[str, str]) -> PbsDistributor:
+    """A started distributor on `root` (a new one answers for the ids of earlier ones)."""
+    pbs = PbsDistributor("fake", submit_root=root, environment=env, poll_policy=FAST_POLLING)
     pbs.start()
-    return pbs, env
+    return pbs
 
 
 def qdel_outside(env: dict[str, str], did: str) -> None:
@@ -83,9 +100,11 @@ def qdel_outside(env: dict[str, str], did: str) -> None:
 def submit_all(tmp: Path, flavour: str) -> Matrix:
     """Submit every case of one flavour (a documented, an old and a forgetful server)."""
     pbs, env = fake(tmp / "documented", flavour)
-    old, _ = fake(tmp / "signal", flavour, limit_codes="signal")
-    gone, _ = fake(tmp / "forgetful", flavour, history=False, keep_completed=0)
+    old, old_env = fake(tmp / "signal", flavour, limit_codes="signal")
+    gone, gone_env = fake(tmp / "forgetful", flavour, history=False, keep_completed=0)
     m = Matrix(flavour, pbs, old, gone, env)
+    for distributor, server_env in ((pbs, env), (old, old_env), (gone, gone_env)):
+        m.envs[distributor.submit_root.path] = server_env
     main = {"queue": "main", "runtime": 60}
     hog = {**main, "memory": "100M"}
     cases: list[tuple[str, PbsDistributor, str, dict[str, object]]] = [
@@ -230,11 +249,22 @@ def test_whole_array_is_killed(matrices: dict[str, Matrix], flavour: str) -> Non
     assert all(info.error_state == K for info in steps)
 
 
-def test_matrix_report(matrices: dict[str, Matrix], capsys: pytest.CaptureFixture[str]) -> None:
-    """The observed matrix is printed (run with -s to see it)."""
-    with capsys.disabled():
-        for flavour, matrix in matrices.items():
-            print(f"\n--- {flavour}")
-            for case, info in matrix.infos.items():
-                did = matrix.ids.get(case, "")
-                print(f"{case:28} {did:>18} {info.error_state.value} {info.error_message}")
+@pytest.mark.parametrize("flavour", ["pro", "torque"])
+def test_decided_exit_info_outlives_the_distributor(
+    matrices: dict[str, Matrix], flavour: str
+) -> None:
+    """Every case's exit info was written to its task directory's outcome log: new
+    distributors on the same submit roots answer each at once and identically, without a
+    single PBS command — the lost job included, of which neither PBS nor the worker left a
+    trace."""
+    m = matrices[flavour]
+    fresh = {root: restarted(root, env) for root, env in m.envs.items()}
+    for case, did in m.ids.items():
+        again = fresh[m.owner[did].submit_root.path].get_remote_exit_info(did)
+        decided = m.infos[case]
+        assert (again.error_state, again.error_message, again.finalized) == (
+            decided.error_state,
+            decided.error_message,
+            True,
+        ), case
+    assert all(distributor.client.runner.calls == Counter() for distributor in fresh.values())

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from distributor import SchedulerOutputError
-from distributor.batch import JobPhase
+from distributor.batch import JobPhase, NamedJob
 from distributor_pbs import parsers
 from distributor_pbs.codes import JOB_STATES
 
@@ -165,6 +165,13 @@ def test_pro_json_defects_in_variable_list_are_repaired(variable_list: str) -> N
             '<!DOCTYPE d [<!ENTITY a "aaaa">]><Data><Job><Job_Id>1.s</Job_Id>'
             "<job_state>&a;</job_state></Job></Data>",
         ),
+        (parsers.parse_pro_named_jobs, '{"Jobs": {"not an id": {"Job_Name": "a"}}}'),
+        (parsers.parse_pro_named_jobs, '{"Jobs": {"40.pbs": "a"}}'),
+        (parsers.parse_pro_named_jobs, '{"Jobs": []}'),
+        (parsers.parse_pro_named_jobs, PRO_RECORDED[:200]),
+        (parsers.parse_torque_named_jobs, "<Data><Job><Job_Name>a</Job_Name></Job></Data>"),
+        (parsers.parse_torque_named_jobs, "<Data><Queue/></Data>"),
+        (parsers.parse_torque_named_jobs, TORQUE_RECORDED[:120]),
         (parsers.parse_attribute_blocks, "    orphan = 1\n"),
         (parsers.parse_attribute_blocks, "Queue: q\nno equals sign here\n"),
         (parsers.parse_qsub, "qsub: Unknown queue\n"),
@@ -181,6 +188,8 @@ def test_malformed_output_raises_with_raw_text(parse: Callable[[str], Any], text
 PARSERS = [
     parsers.parse_pro_status,
     parsers.parse_torque_status,
+    parsers.parse_pro_named_jobs,
+    parsers.parse_torque_named_jobs,
     parsers.parse_attribute_blocks,
     parsers.parse_qsub,
 ]
@@ -213,16 +222,23 @@ job_ids = st.builds(
 
 @given(job_ids)
 def test_job_id_round_trip(job_id: parsers.JobId) -> None:
-    """Ids print and parse back; a subjob's array token names its array."""
+    """Ids print and parse back; a subjob's array token, and its job key, name its array; a
+    job is its own key."""
     text = str(job_id)
     assert parsers.parse_job_id(text) == job_id
-    assert parsers.job_key(text) == job_id.seq
     token = parsers.array_token(text)
+    assert parsers.job_key(text) == token
     if job_id.index is None:
         assert token == text
     else:
         assert token == f"{job_id.seq}[].{job_id.server}"
         assert parsers.subjob_id(str(token), job_id.index) == text
+
+
+@pytest.mark.parametrize("text", ["12[].server", "12[]", "x12.server", "12.", ""])
+def test_array_ids_and_other_text_have_no_job_key(text: str) -> None:
+    """An array id names no single task, so it is no distributor id and has no key."""
+    assert parsers.job_key(text) is None
 
 
 @pytest.mark.parametrize("text", ["1;touch x", "12 13", "-1", "12[", "12[].", "$(id)", ""])
@@ -386,3 +402,107 @@ def test_unit_parsers_raise_only_value_error(parse: Callable[[str], int], text: 
 def test_flavour_detection_never_raises(text: str) -> None:
     """Any qstat --version output gives pro, torque or None."""
     assert parsers.parse_flavour(text) in ("pro", "torque", None)
+
+
+# --- lookup by name: qstat listing every job --------------------------------------------------
+
+
+def test_pro_listing_names_jobs_and_arrays_oldest_first() -> None:
+    """PBS Pro's listing (history included) gives one entry per job or array, by sequence
+    number; a job without a Job_Name is left out."""
+    text = json.dumps(
+        {
+            "pbs_server": "pbs",
+            "Jobs": {
+                "112[].pbs": {"Job_Name": "fit", "job_state": "B", "array": True},
+                "40.pbs": json.loads(PRO_RECORDED)["Jobs"]["40.pbs"],
+                "9.pbs": {"Job_Name": "fit", "job_state": "F", "Exit_status": 0},
+                "113.pbs": {"job_state": "Q"},
+            },
+        }
+    )
+    assert parsers.parse_pro_named_jobs(text) == [
+        NamedJob("9.pbs", "fit"),
+        NamedJob("40.pbs", "pbs_sleep"),
+        NamedJob("112[].pbs", "fit"),
+    ]
+
+
+def test_torque_listing_names_subjobs_by_their_array() -> None:
+    """Torque's array summary is the array; a subjob listed by ``-t`` stands for its array,
+    named without its ``-<index>``."""
+    text = (
+        "<Data><Job><Job_Id>7[].srv</Job_Id><Job_Name>arr</Job_Name></Job>"
+        "<Job><Job_Id>8[3].srv</Job_Id><Job_Name>fit-3</Job_Name></Job>"
+        "<Job><Job_Id>8[4].srv</Job_Id><Job_Name>fit-4</Job_Name></Job>"
+        "<Job><Job_Id>2.srv</Job_Id><Job_Name>one-1</Job_Name></Job></Data>"
+    )
+    assert parsers.parse_torque_named_jobs(TORQUE_RECORDED) == [  # the queued job has no name
+        NamedJob("4564045.pbsserver", "r180405_snvJoinVcfFiles")
+    ]
+    assert parsers.parse_torque_named_jobs(text) == [
+        NamedJob("2.srv", "one-1"),
+        NamedJob("7[].srv", "arr"),
+        NamedJob("8[].srv", "fit"),
+    ]
+
+
+listed_jobs = st.lists(
+    st.fixed_dictionaries(
+        {
+            "seq": st.integers(1, 10**9),
+            "array": st.integers(0, 4),  # 0: a plain job; n: an array of n subjobs
+            "name": st.from_regex(r"[A-Za-z][A-Za-z0-9_.-]{0,59}", fullmatch=True),
+            "server": st.from_regex(r"[a-z][a-z0-9-]{0,8}(\.[a-z]{1,5})?", fullmatch=True),
+            "state": st.sampled_from(sorted(JOB_STATES)),
+        }
+    ),
+    max_size=10,
+    unique_by=lambda job: job["seq"],
+)
+
+
+def expected_named(jobs: list[dict[str, Any]]) -> list[NamedJob]:
+    """The listing's jobs as find_jobs should see them: keys as qsub printed, oldest first."""
+    return [
+        NamedJob(f"{job['seq']}{'[]' if job['array'] else ''}.{job['server']}", job["name"])
+        for job in sorted(jobs, key=lambda job: job["seq"])
+    ]
+
+
+@given(listed_jobs, st.randoms(use_true_random=False))
+def test_pro_listing_round_trip(jobs: list[dict[str, Any]], rng: Any) -> None:
+    """Jobs and arrays rendered as ``qstat -f -x -F json`` prints them, in any order, parse
+    back to their keys and names, oldest first."""
+    rng.shuffle(jobs)
+    rendered = {
+        f"{job['seq']}{'[]' if job['array'] else ''}.{job['server']}": {
+            "Job_Name": job["name"],
+            "job_state": job["state"],
+            "Resource_List": {"ncpus": 1},
+            **({"array": True} if job["array"] else {}),
+        }
+        for job in jobs
+    }
+    text = json.dumps({"pbs_server": "s", "Jobs": rendered}, indent=4, separators=(",", ":"))
+    assert parsers.parse_pro_named_jobs(text) == expected_named(jobs)
+
+
+@given(listed_jobs, st.booleans())
+def test_torque_listing_round_trip(jobs: list[dict[str, Any]], expanded: bool) -> None:
+    """Jobs and arrays rendered as Torque's ``qstat -x`` prints them (arrays summarised, or
+    expanded into ``name-i`` subjobs as ``-t`` does) parse back to their keys and names."""
+    parts = []
+    for job in jobs:
+        seq, server, name = job["seq"], job["server"], job["name"]
+        if job["array"] and expanded:
+            ids = [(f"{seq}[{i}].{server}", f"{name}-{i}") for i in range(job["array"])]
+        else:
+            ids = [(f"{seq}{'[]' if job['array'] else ''}.{server}", name)]
+        for job_id, job_name in ids:
+            parts.append(
+                f"<Job><Job_Id>{job_id}</Job_Id><Job_Name>{job_name}</Job_Name>"
+                f"<job_state>{job['state']}</job_state></Job>"
+            )
+    text = '<?xml version="1.0"?>\n<Data>' + "".join(parts) + "</Data>"
+    assert parsers.parse_torque_named_jobs(text) == expected_named(jobs)

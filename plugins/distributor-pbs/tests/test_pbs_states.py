@@ -44,6 +44,22 @@ def job(**fields: Any) -> TrackedJob:
 
 
 SIGTERMED = record(returncode=143, exit_code=None, signal="SIGTERM", signals_received=("SIGTERM",))
+WORKER_MEMORY = record(  # the worker stopped the command at its memory request
+    returncode=137,
+    exit_code=None,
+    signal="SIGKILL",
+    exceeded="memory",
+    limit=100 * MIB,
+    used=120 * MIB,
+)
+WORKER_RUNTIME = record(  # the worker stopped the command at runtime + backstop
+    returncode=143,
+    exit_code=None,
+    signal="SIGTERM",
+    exceeded="runtime",
+    limit=120.0,
+    used=120.4,
+)
 CASES = [
     # (flavour, Exit_status, extra attributes, job, record, expected code, words)
     (PRO, 0, {}, job(), None, D, ""),
@@ -104,6 +120,9 @@ CASES = [
     (TORQUE, None, {}, job(), None, U, "completed without an exit status"),
     (PRO, None, {"job_state": "X"}, job(), None, U, "expired subjob without an exit status"),
     (PRO, None, {"job_state": "M"}, job(), None, U, "moved to another server"),
+    (PRO, 137, {}, job(memory_bytes=100 * MIB), WORKER_MEMORY, Z, "SIGKILL by distributor-worker"),
+    (TORQUE, 143, {}, job(runtime_seconds=60), WORKER_RUNTIME, Z, "SIGTERM by distributor-worker"),
+    (PRO, -29, {}, job(runtime_seconds=60), WORKER_RUNTIME, Z, "-29 JOB_EXEC_KILL_WALLTIME"),
 ]
 
 

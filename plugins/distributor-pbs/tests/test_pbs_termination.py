@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -38,19 +39,41 @@ def test_a_termination_without_effect_is_forced(
         environment=fake_environment(FAKES, tmp_path / "pbs", flavour=flavour),
         poll_policy=FAST_POLLING,
         transport=transport,
+        termination_retry=1.0,
     )
     pbs.start()
-    pbs.termination_retry = 1.0
-    marker = tmp_path / "alive"
+    pid_file = tmp_path / "pid"
     did = pbs.submit_to_batch_distributor(
-        f"while :; do touch {marker}; sleep 0.1; done", "deaf", {}
+        f"echo $$ > {pid_file}; while :; do sleep 0.1; done", "deaf", {}
     )
     wait_until_running(pbs, [did], 30, 0.05)
+    pid = int(wait_for_file(pid_file, 30))
     pbs.terminate_task_instances([did])
     wait_until_gone(pbs, [did], 30, 0.05)
     assert [argv[1:-1] for argv in transport.of("qdel")] == [(), forced]
     assert wait_for_exit_info(pbs, did, 30, 0.05).error_state == TaskInstanceStatus.KILLED_SELF
-    time.sleep(0.5)
-    touched = marker.stat().st_mtime
-    time.sleep(0.5)
-    assert marker.stat().st_mtime == touched, "the job's process outlived the forced qdel"
+    deadline = time.monotonic() + 10
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(pid), "the job's process outlived the forced qdel"
+
+
+def wait_for_file(path: Path, timeout: float) -> str:
+    """The text of `path` once it has a complete line."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(FileNotFoundError):
+            text = path.read_text()
+            if text.endswith("\n"):
+                return text
+        time.sleep(0.05)
+    raise AssertionError(f"{path} was not written within {timeout}s")
+
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"

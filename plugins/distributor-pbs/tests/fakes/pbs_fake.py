@@ -25,10 +25,15 @@ Documented behaviour it reproduces (sources in the plugin README):
   substate is 91 after qdel, 93 after a limit kill, 92 otherwise; a job deleted while queued
   has no ``Exit_status``. qdel of a running job sends SIGTERM, then SIGKILL after ``kill_delay``;
   ``qdel -W force`` (Pro) / ``qdel -p`` (Torque) sends SIGKILL at once.
-* ``qstat -x -f -F json -t IDS`` (Pro; ``json_defects`` adds a bare ``005`` to Variable_List as
-  openpbs/openpbs#1255 describes), ``qstat -x -t IDS`` (Torque XML), ``qstat -Q -f``,
-  ``qstat -B -f``, ``qstat --version``. Unknown ids: ``qstat: Unknown Job Id <id>`` (Pro) /
-  ``qstat: Unknown Job Id Error <id>`` (Torque) on stderr, exit 153, other jobs still printed.
+* ``qstat -f -F json [-x] [-t] [IDS]`` (Pro; ``json_defects`` adds a bare ``005`` to
+  Variable_List as openpbs/openpbs#1255 describes), ``qstat -x [-t] [IDS]`` (Torque XML),
+  ``qstat -Q -f``, ``qstat -B -f``, ``qstat --version``. Without ids, every job of the server,
+  oldest first. Without ``-t`` an array is one entry: PBS Pro's parent (``B`` while it runs),
+  Torque's summary (``R``/``Q``/``C`` from its subjobs); ``-t`` adds the subjobs (Pro) or lists
+  them instead (Torque), Torque naming subjob ``i`` of ``x`` ``x-i``. PBS Pro shows finished
+  jobs only with ``-x`` (else ``qstat: <id> Job has finished, use -x or -H …``, exit 35).
+  Unknown ids: ``qstat: Unknown Job Id <id>`` (Pro) / ``qstat: Unknown Job Id Error <id>``
+  (Torque) on stderr, exit 153, other jobs still printed.
 * qdel messages for ended jobs: ``qdel: Job <id> has finished`` (Pro), ``qdel: Request invalid
   for state of job MSG=invalid state for job - COMPLETE <id>`` (Torque).
 
@@ -77,6 +82,7 @@ DEFAULTS: dict[str, Any] = {
 _VERSIONS = {"pro": "pbs_version = 19.1.3", "torque": "Version: 6.1.3\nCommit: fake"}
 _LIMIT_CODES = {"pro": {"walltime": -29, "mem": -27}, "torque": {"walltime": -11, "mem": -10}}
 _UNKNOWN = 153  # PBSE_UNKJOBID 15001 & 0xff
+_HISTORY = 35  # PBSE_HISTJOBID 15139 & 0xff: a finished job asked about without -x
 _SIZE = re.compile(r"([0-9]+)([kmgtp]?)b?", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40, "p": 2**50}
 
@@ -542,7 +548,7 @@ def mom(seq: int) -> None:
     running: dict[str, _Running] = {}
     rss: dict[int, int] = {}
     scanned = 0.0
-    if parent["array"]:
+    if parent["array"] and cfg["flavour"] == "pro":  # Torque has no B; see _torque_summary
         update(str(seq), state="B", substate=70)
     while waiting or running:
         now = time.monotonic()
@@ -602,13 +608,55 @@ def mom(seq: int) -> None:
 # --- qstat ----------------------------------------------------------------------------------
 
 
-def _visible(job: dict[str, Any], cfg: dict[str, Any]) -> bool:
-    """Finished jobs are visible while history (Pro) or keep_completed (Torque) keeps them."""
+def _visible(job: dict[str, Any], cfg: dict[str, Any], history: bool) -> bool:
+    """Finished jobs are visible while history (Pro, asked for with ``-x``) or keep_completed
+    (Torque) keeps them."""
     if job["state"] not in ("F", "C"):
         return True
     if cfg["flavour"] == "pro":
-        return bool(cfg["history"])
+        return history and bool(cfg["history"])
     return bool(time.time() - job.get("comp_time", 0) <= float(cfg["keep_completed"]))
+
+
+def _shown(job: dict[str, Any], flavour: str, expand: bool) -> bool:
+    """Without ``-t`` an array is one entry (Pro: the parent, ``B`` while it runs; Torque: its
+    summary); with ``-t`` Pro adds the subjobs and Torque lists the subjobs instead."""
+    if job["index"] is not None:
+        return expand
+    return not (job["array"] and expand and flavour != "pro")
+
+
+def _all_jobs() -> list[dict[str, Any]]:
+    """Every stored record (arrays: parent, then subjobs), lowest sequence number first."""
+    jobs = []
+    for path in (state_dir() / "jobs").glob("*.json"):
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            jobs.append(json.loads(path.read_text()))
+    return sorted(jobs, key=lambda job: (job["seq"], -1 if job["index"] is None else job["index"]))
+
+
+def _job_options(args: list[str], flavour: str) -> tuple[set[str], list[str]]:
+    """qstat's job-status options (``-f``, ``-x``, ``-t``; Pro's ``-F json``) and job ids.
+
+    Raises:
+        Fail: another option (fake wording, getopt style).
+    """
+    options: set[str] = set()
+    tokens = []
+    words = iter(args)
+    for word in words:
+        if word == "-F" and flavour == "pro":
+            form = next(words, "")
+            if form != "json":  # fake wording
+                raise Fail(f"qstat: pbs_fake renders only -F json, not {form!r}", 2)
+            options.add("-F json")
+        elif word in ("-f", "-x", "-t"):
+            options.add(word)
+        elif word.startswith("-"):  # fake wording
+            raise Fail(f"qstat: invalid option -- '{word.lstrip('-')}'", 2)
+        else:
+            tokens.append(word)
+    return options, tokens
 
 
 def _lookup(token: str, cfg: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -714,12 +762,21 @@ def _xml_element(tag: str, value: Any) -> str:
     return f"<{tag}>{escape(str(value))}</{tag}>"
 
 
+def _torque_summary(parent: dict[str, Any]) -> str:
+    """The state Torque's array summary shows: R while a subjob runs, else Q while one is
+    queued, else C."""
+    states = {(load(f"{parent['seq']}-{i}") or {}).get("state") for i in parent["indices"]}
+    return "R" if states & {"R", "E"} else "Q" if "Q" in states else "C"
+
+
 def _torque_xml(jobs: list[dict[str, Any]], cfg: dict[str, Any]) -> str:
     host = socket.gethostname()
     parts = []
     for job in jobs:
         res = job["resources"]
-        attrs: dict[str, Any] = {"Job_Id": job["id"], "Job_Name": job["name"]}
+        # Torque names subjob i of array "x" "x-i" (the array's summary keeps "x")
+        name = job["name"] if job["index"] is None else f"{job['name']}-{job['index']}"
+        attrs: dict[str, Any] = {"Job_Id": job["id"], "Job_Name": name}
         attrs["Job_Owner"] = f"{os.environ.get('USER', 'user')}@{host}"
         if "used" in job:
             attrs["resources_used"] = {
@@ -728,7 +785,7 @@ def _torque_xml(jobs: list[dict[str, Any]], cfg: dict[str, Any]) -> str:
                 "vmem": f"{job['used']['mem'] // 1024}kb",
                 "walltime": clock(job["used"]["walltime"]),
             }
-        attrs["job_state"] = job["state"]
+        attrs["job_state"] = _torque_summary(job) if job["array"] else job["state"]
         attrs["queue"] = job["queue"]
         attrs["server"] = cfg["server"]
         attrs["ctime"] = int(job["ctime"])
@@ -782,23 +839,34 @@ def qstat(args: list[str]) -> tuple[str, str, int]:
         size_key = "max_array_size" if flavour == "pro" else "max_job_array_size"
         attributes = {"server_state": "Active", size_key: cfg["max_array_size"]}
         return _attribute_block("Server", cfg["server"], attributes), "", 0
-    expected = ["-x", "-f", "-F", "json", "-t"] if flavour == "pro" else ["-x", "-t"]
-    options = [a for a in args if a.startswith("-") or a == "json"]
-    if options != expected:  # fake wording: this fake answers only the forms the plugin uses
-        bad = next((a for a in options if a not in expected), options[0] if options else "")
-        return "", f"qstat: invalid option -- '{bad.lstrip('-')}'\n", 2
+    options, tokens = _job_options(args, flavour)
+    pro = flavour == "pro"
+    if (pro and not {"-f", "-F json"} <= options) or (not pro and "-x" not in options):
+        # fake wording: this fake renders only the long JSON (Pro) and XML (Torque) forms
+        return "", "qstat: pbs_fake renders only -f -F json (Pro) or -x (Torque)\n", 2
+    history = "-x" in options or not pro  # Torque's -x is XML; its C jobs show regardless
+    expand = "-t" in options
     found: list[dict[str, Any]] = []
     errors = []
-    for token in [a for a in args if a not in expected]:
-        jobs = _lookup(token, cfg)
-        visible = [job for job in jobs or [] if _visible(job, cfg)]
-        if not visible:
-            suffix = "" if flavour == "pro" else "Error "
-            errors.append(f"qstat: Unknown Job Id {suffix}{token}")
-            continue
-        found += [job for job in visible if flavour == "pro" or not job["array"]]
-    out = _pro_json(found, cfg) if flavour == "pro" else _torque_xml(found, cfg)
-    return out, "".join(line + "\n" for line in errors), _UNKNOWN if errors else 0
+    status = 0
+    if not tokens:  # every job the server holds, in the order they were submitted
+        found = [job for job in _all_jobs() if _visible(job, cfg, history)]
+        found = [job for job in found if _shown(job, flavour, expand)]
+    for token in tokens:
+        jobs = _lookup(token, cfg) or []
+        visible = [job for job in jobs if _visible(job, cfg, history)]
+        if not visible and any(_visible(job, cfg, True) for job in jobs):
+            errors.append(
+                f"qstat: {token} Job has finished, use -x or -H to obtain historical job "
+                "information"
+            )
+            status = status or _HISTORY
+        elif not visible:
+            errors.append(f"qstat: Unknown Job Id {'' if pro else 'Error '}{token}")
+            status = _UNKNOWN
+        found += [job for job in visible if _shown(job, flavour, expand)]
+    out = _pro_json(found, cfg) if pro else _torque_xml(found, cfg)
+    return out, "".join(line + "\n" for line in errors), status
 
 
 # --- qdel -----------------------------------------------------------------------------------
@@ -832,7 +900,7 @@ def qdel(args: list[str]) -> tuple[str, int]:
                     else "qdel: Request invalid for state of job MSG=invalid state for job - "
                     f"COMPLETE {token}"
                 )
-                status = 35 if pro else 170
+                status = _HISTORY if pro else 170
                 continue
             for job in live:
                 if job["state"] == "Q":
