@@ -178,3 +178,13 @@ def test_slurm_controller_killed_at_20_points_runs_every_task_once(tmp_path: Pat
     if why_not is not None:
         pytest.skip(why_not)
     crash_and_recover(tmp_path, "slurm")
+
+
+@pytest.mark.slow
+def test_sge_controller_killed_at_20_points_runs_every_task_once(tmp_path: Path) -> None:
+    """Real Grid Engine: 20 kills around submissions, then a clean run; each task ran once."""
+    testing = pytest.importorskip("distributor_sge.testing")
+    why_not = testing.unavailable_reason()
+    if why_not is not None:
+        pytest.skip(why_not)
+    crash_and_recover(tmp_path, "sge")
