@@ -1,13 +1,14 @@
 """The IBM Spectrum LSF plugin for distributor (entry point ``lsf``).
 
 * `LsfQueue` — an LSF queue with limits read from ``bqueues -l``.
-* `LsfDistributor` — ``bsub < job.sh`` with ``#BSUB`` directives (arrays as
-  ``-J "name[1-n]"``), one ``bjobs -a -o ... -json`` per poll cycle, ``bhist -l`` for what
-  mbatchd has cleaned, ``TERM_*`` exit reasons mapped to exit info.
+* `LsfDistributor` — `distributor.batch.BatchDistributor` over an `LsfScheduler`:
+  ``bsub < job.sh`` with ``#BSUB`` directives (arrays as ``-J "name[1-n]"``), one
+  ``bjobs -a -o ... -json`` per poll cycle, ``bhist -l`` for what mbatchd has cleaned,
+  ``TERM_*`` exit reasons mapped to exit info, lookup by name with one ``bjobs -a``.
 * `LsfWorkerNode` — ids from ``LSB_JOBID``/``LSB_JOBINDEX``.
 
-Built on `distributor.batch`; the state map is in `distributor_lsf.states`. Verified against
-LSF's documented output formats with fake commands, not a live cluster (see the README).
+The state map is in `distributor_lsf.states`. Verified against LSF's documented output formats
+with fake commands, not a live cluster (see the README).
 """
 
 from distributor import (
@@ -19,6 +20,7 @@ from distributor import (
 from distributor_lsf.client import LsfClient
 from distributor_lsf.distributor import LsfDistributor
 from distributor_lsf.queue import DECLARED_RESOURCES, LsfQueue
+from distributor_lsf.scheduler import LsfScheduler
 from distributor_lsf.worker import LsfWorkerNode
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "LsfClient",
     "LsfDistributor",
     "LsfQueue",
+    "LsfScheduler",
     "LsfWorkerNode",
     "plugin",
 ]

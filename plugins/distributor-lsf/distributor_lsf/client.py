@@ -1,13 +1,14 @@
 """`LsfClient`: every LSF command this plugin runs, built as argv and parsed.
 
-It is the plugin's `StatusBackend`:
-
 * `LsfClient.query_status` is **one** ``bjobs -a -o ... -json`` call for all ids (array
   elements are asked for by their job id). ``-a`` makes bjobs report jobs that finished less
   than ``CLEAN_PERIOD`` (lsb.params, default 1 hour) ago with their final state, so the
   history command is needed only for jobs mbatchd has already cleaned.
 * `LsfClient.query_accounting` is one ``bhist -a -l`` call for the jobs bjobs no longer
   knows.
+* `LsfClient.find_jobs` is one ``bjobs -a -o "jobid jobindex job_name" -json`` listing all of
+  the user's jobs, filtered here by name (``bjobs -J`` takes a single name).
+* `LsfClient.max_array_size` reads ``MAX_JOB_ARRAY_SIZE`` from ``bparams -a``.
 
 Jobs are submitted as ``bsub < job.sh`` (the script on standard input): that is the form in
 which every LSF version reads the ``#BSUB`` lines (``bsub job.sh`` needs
@@ -21,23 +22,23 @@ Commands run through a `CommandRunner` whose environment is this process's, minu
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import structlog
 
-from distributor import RemoteExitInfo, SchedulerError
+from distributor import SchedulerError
 from distributor.batch import (
     GENERIC_TRANSIENT,
     CommandRunner,
     JobStatus,
+    NamedJob,
     RetryPolicy,
-    TrackedJob,
     Transport,
 )
-from distributor.worker import ExitRecord
-from distributor_lsf import parsers, states
+from distributor_lsf import parsers
 
 __all__ = [
+    "DEFAULT_MAX_JOB_ARRAY_SIZE",
     "LSF_SUBMIT_TRANSIENT",
     "LSF_TRANSIENT",
     "LsfClient",
@@ -63,6 +64,9 @@ LSF_SUBMIT_TRANSIENT: tuple[str, ...] = (
     r"Cannot connect to LSF",
 )
 """Failures after which ``bsub`` certainly did not submit, so it may be repeated."""
+
+DEFAULT_MAX_JOB_ARRAY_SIZE = 1000
+"""LSF's ``MAX_JOB_ARRAY_SIZE`` where lsb.params does not set it."""
 
 _DROPPED = {"LSB_BJOBS_FORMAT", "LSB_BQUEUES_FORMAT", "LSB_BHOSTS_FORMAT", "LSB_HIST_FORMAT"}
 _MAX_TOKENS = 2000  # job ids per command line; beyond that, ask about all of the user's jobs
@@ -94,7 +98,7 @@ def tokens(distributor_ids: Sequence[str]) -> list[str]:
 
 
 class LsfClient:
-    """Runs and parses LSF commands; implements `distributor.batch.StatusBackend`.
+    """Runs and parses LSF commands.
 
     Args:
         env: extra environment for every command (``LSF_ENVDIR``, ``PATH``, ...).
@@ -171,7 +175,38 @@ class LsfClient:
             self.runner.run(argv).stdout, argv, unit_for_limits=self.unit_for_limits
         )
 
-    # --- StatusBackend ---------------------------------------------------------------------
+    def max_array_size(self) -> int:
+        """The cluster's ``MAX_JOB_ARRAY_SIZE`` (``bparams -a``; LSF's default 1000 where it
+        is not set or not a number).
+
+        Raises:
+            SchedulerError: bparams failed, or printed no parameters.
+        """
+        argv = ["bparams", "-a"]
+        value = parsers.parse_bparams(self.runner.run(argv).stdout, argv).get(
+            "MAX_JOB_ARRAY_SIZE", ""
+        )
+        return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_MAX_JOB_ARRAY_SIZE
+
+    # --- status --------------------------------------------------------------------------
+
+    def _bjobs(self, argv: list[str]) -> str | None:
+        """Run a ``bjobs ... -json``; its JSON text, or None when it found no job at all."""
+        try:
+            result = self.runner.run(argv)
+        except SchedulerError as exc:
+            # no job found: bjobs exits 255 (every id unknown, or with
+            # LSB_BJOBS_CONSISTENT_EXIT_CODE=Y), with JSON error records or plain lines
+            if exc.returncode is None:
+                raise
+            if parsers.not_found_only(exc.stderr) and not exc.stdout.strip():
+                return None
+            if '"RECORDS"' not in exc.stdout:
+                raise
+            return exc.stdout
+        if not result.stdout.strip() and parsers.not_found_only(result.stderr):
+            return None  # "No job found" instead of a JSON document, exit status 0
+        return result.stdout
 
     def query_status(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
         """One ``bjobs`` for all ids (see `distributor.batch.StatusBackend.query_status`)."""
@@ -181,17 +216,9 @@ class LsfClient:
         argv = ["bjobs", "-a", "-o", parsers.BJOBS_FORMAT, "-json"]
         if len(job_tokens) <= _MAX_TOKENS:
             argv += job_tokens
-        try:
-            text = self.runner.run(argv).stdout
-        except SchedulerError as exc:
-            # every id unknown: bjobs exits non-zero, with JSON error records or plain lines
-            if exc.returncode is None:
-                raise
-            if parsers.not_found_only(exc.stderr) and not exc.stdout.strip():
-                return {}
-            if '"RECORDS"' not in exc.stdout:
-                raise
-            text = exc.stdout
+        text = self._bjobs(argv)
+        if text is None:
+            return {}
         result = parsers.parse_bjobs(text, argv)
         for token, error in result.errors.items():
             log.warning("bjobs_record_error", job=token, error=error[:300])
@@ -217,8 +244,22 @@ class LsfClient:
                     found[did] = status
         return found
 
-    def classify(
-        self, job: TrackedJob, status: JobStatus, record: ExitRecord | None
-    ) -> RemoteExitInfo:
-        """The LSF state map (`distributor_lsf.states.classify`)."""
-        return states.classify(job, status, record)
+    def find_jobs(self, job_names: Collection[str]) -> list[NamedJob]:
+        """The jobs bjobs lists under any of `job_names` (pending, running, suspended, and
+        finished less than ``CLEAN_PERIOD`` ago), oldest first, with one
+        ``bjobs -a -o "jobid jobindex job_name" -json``.
+
+        bjobs lists the jobs of the user running it when no user is named, which is the
+        submitting user also when the commands run elsewhere (a remote `Transport`).
+
+        Raises:
+            SchedulerError: bjobs failed, or its output could not be parsed.
+        """
+        names = set(job_names)
+        if not names:
+            return []
+        argv = ["bjobs", "-a", "-o", parsers.NAMED_FORMAT, "-json"]
+        text = self._bjobs(argv)
+        if text is None:
+            return []
+        return [job for job in parsers.parse_named_jobs(text, argv) if job.job_name in names]

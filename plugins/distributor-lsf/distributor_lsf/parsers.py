@@ -8,6 +8,10 @@ documents they were written from):
 * ``bjobs -o "jobid jobindex stat ..." -json``: ``{"COMMAND":"bjobs","JOBS":n,"RECORDS":[...]}``,
   one record per job or array element, every value a string; an id bjobs does not know gives
   a record ``{"JOBID":"123","ERROR":"Job <123> is not found"}``.
+* ``bjobs -a -o "jobid jobindex job_name" -json`` (no ids: all of the user's jobs): the same
+  records; an array element's ``JOB_NAME`` is the array's name with its index
+  (``name[4]``). Without any job, bjobs may print ``No job found`` on standard error instead.
+* ``bparams -a``: ``NAME = value`` lines, among them ``MAX_JOB_ARRAY_SIZE = 1000``.
 * ``bhist -l``: one block per job (``Job <123[4]>, ...``) separated by dashed lines, events
   prefixed by a time stamp, lines wrapped at 79 columns with 21-space continuation indents.
 * ``bqueues -l``: ``QUEUE: name`` sections with ``DEFAULT LIMITS:``/``MAXIMUM LIMITS:`` blocks of
@@ -27,22 +31,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distributor import SchedulerOutputError
-from distributor.batch import JobPhase, JobStatus
+from distributor.batch import JobPhase, JobStatus, NamedJob
 from distributor_lsf.states import TERMINATION_REASONS, phase_of
 
 __all__ = [
     "BJOBS_FIELDS",
     "BJOBS_FORMAT",
     "DISTRIBUTOR_ID",
+    "NAMED_FORMAT",
     "BjobsResult",
     "QueueInfo",
     "job_key",
     "not_found_only",
     "parse_bhist",
     "parse_bjobs",
+    "parse_bparams",
     "parse_bqueues",
     "parse_bsub",
     "parse_memory",
+    "parse_named_jobs",
     "termination_reason",
     "unwrap",
 ]
@@ -62,6 +69,9 @@ BJOBS_FIELDS = (
 )
 BJOBS_FORMAT = " ".join(BJOBS_FIELDS)
 """``bjobs -o`` value: the fields the status parser reads (JSON keys are their upper case)."""
+
+NAMED_FORMAT = "jobid jobindex job_name"
+"""``bjobs -o`` value of the lookup by job name (`parse_named_jobs`)."""
 
 _BSUB = re.compile(r"Job <(?P<job>\d+)> is submitted to (?:default )?queue <(?P<queue>[^<>]*)>\.")
 _NOT_FOUND = re.compile(r"Job <[^<>]*> is not found")
@@ -86,6 +96,8 @@ _EVENT = re.compile(r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d(?: \d{4})?: (?P<text>.*
 _BHIST_JOB = re.compile(r"Job <(?P<id>\d+(?:\[\d+\])?)>")
 _MINUTES = re.compile(r"(\d+(?:\.\d+)?)\s*min\b")
 _LIMIT_NAME = re.compile(r"[A-Z][A-Z_]*LIMIT")
+_ELEMENT_NAME = re.compile(r"(?P<name>.*)\[[1-9][0-9]{0,8}\]", re.DOTALL)
+_PARAMETER = re.compile(r"\s*(?P<name>[A-Z][A-Z0-9_]*)\s*=\s*(?P<value>.*?)\s*")
 
 
 def job_key(distributor_id: str) -> str | None:
@@ -164,10 +176,16 @@ def _text(record: Mapping[str, Any], key: str) -> str:
     return str(value).strip()
 
 
+def _index(record: Mapping[str, Any]) -> str:
+    """The record's JOBINDEX, "" outside arrays (LSF prints 0 there)."""
+    index = _text(record, "JOBINDEX")
+    return "" if index in ("", "0") else index
+
+
 def _record_id(record: Mapping[str, Any]) -> str:
     job = _text(record, "JOBID")
-    index = _text(record, "JOBINDEX")
-    candidate = job if "[" in job or index in ("", "0") else f"{job}[{index}]"
+    index = _index(record)
+    candidate = job if "[" in job or not index else f"{job}[{index}]"
     if DISTRIBUTOR_ID.fullmatch(candidate) is None:
         raise ValueError(f"JOBID {job!r} / JOBINDEX {index!r} is not a job id")
     return candidate
@@ -214,13 +232,8 @@ def parse_bjobs(text: str, argv: Sequence[str] = ()) -> BjobsResult:
         SchedulerOutputError: not JSON of that shape, or a record without a usable JOBID/STAT.
     """
     try:
-        document = json.loads(text)
-        if not isinstance(document, dict) or not isinstance(document.get("RECORDS"), list):
-            raise ValueError("no RECORDS list")
         result = BjobsResult()
-        for record in document["RECORDS"]:
-            if not isinstance(record, dict):
-                raise ValueError("a record is not an object")
+        for record in _bjobs_records(text):
             error = _text(record, "ERROR")
             if error:
                 token = _text(record, "JOBID") or "?"
@@ -236,6 +249,66 @@ def parse_bjobs(text: str, argv: Sequence[str] = ()) -> BjobsResult:
             f"unexpected bjobs -json output ({exc})", text, argv=argv
         ) from exc
     return result
+
+
+def _bjobs_records(text: str) -> list[dict[str, Any]]:
+    """The records of a ``bjobs -json`` document, with a ValueError for any other shape."""
+    document = json.loads(text)
+    if not isinstance(document, dict) or not isinstance(document.get("RECORDS"), list):
+        raise ValueError("no RECORDS list")
+    records = [record for record in document["RECORDS"] if isinstance(record, dict)]
+    if len(records) != len(document["RECORDS"]):
+        raise ValueError("a record is not an object")
+    return records
+
+
+def parse_named_jobs(text: str, argv: Sequence[str] = ()) -> list[NamedJob]:
+    """Parse ``bjobs -a -o NAMED_FORMAT -json`` output: one `NamedJob` per job or array (its
+    job id and its name, without an element's ``[index]``), oldest (lowest job id) first
+    (bjobs orders by state and priority; LSF numbers jobs in submission order until its ids
+    wrap at ``MAX_JOBID``). Records with an ``ERROR`` are skipped.
+
+    Raises:
+        SchedulerOutputError: not JSON of that shape, or a record without a usable JOBID or a
+            string JOB_NAME.
+    """
+    found: dict[int, NamedJob] = {}
+    try:
+        for record in _bjobs_records(text):
+            if _text(record, "ERROR"):
+                continue
+            key = _record_id(record).split("[")[0]
+            name = record.get("JOB_NAME")
+            if not isinstance(name, str):
+                raise ValueError(f"JOB_NAME of job {key} is not a string")
+            element = _ELEMENT_NAME.fullmatch(name)
+            if element is not None and ("[" in _text(record, "JOBID") or _index(record)):
+                name = element["name"]
+            found.setdefault(int(key), NamedJob(key, name))
+    except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
+        raise SchedulerOutputError(
+            f"unexpected bjobs -json output ({exc})", text, argv=argv
+        ) from exc
+    return [found[job] for job in sorted(found)]
+
+
+def parse_bparams(text: str, argv: Sequence[str] = ()) -> dict[str, str]:
+    """Parse ``bparams -a`` output: parameter → value (as printed), from its ``NAME = value``
+    lines.
+
+    Raises:
+        SchedulerOutputError: no such line.
+    """
+    parameters = {}
+    for line in text.splitlines():
+        match = _PARAMETER.fullmatch(line)
+        if match is not None:
+            parameters[match["name"]] = match["value"]
+    if not parameters:
+        raise SchedulerOutputError(
+            "unexpected bparams -a output: no 'NAME = value' line", text, argv=argv
+        )
+    return parameters
 
 
 def not_found_only(text: str) -> bool:

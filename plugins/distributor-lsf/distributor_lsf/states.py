@@ -31,6 +31,8 @@ reason                                          code  notes
 TERM_RUNLIMIT, TERM_MEMLIMIT, TERM_SWAP,        Z     a limit of the job or its queue
 TERM_CPULIMIT, TERM_PROCESSLIMIT,
 TERM_THREADLIMIT, TERM_DEADLINE
+(the worker's record says it enforced a limit)  Z     memory or runtime, with what was used (unless
+                                                      LSF named a limit, or somebody killed it)
 TERM_OWNER, TERM_ADMIN, TERM_FORCE_*,           K     ``bkill`` (the message says by whom)
 TERM_REQUEUE_OWNER/ADMIN, TERM_BUCKET_KILL
 TERM_EXTERNAL_SIGNAL                            E     a signal from outside LSF
@@ -52,6 +54,7 @@ from distributor.batch import (
     TrackedJob,
     command_phrase,
     killed_for_memory,
+    limit_exit_info,
     mebibytes,
     peak_memory,
 )
@@ -226,7 +229,14 @@ def classify(job: TrackedJob, status: JobStatus, record: ExitRecord | None) -> R
             f"killed {_killer(reason)} outside this distributor; "
             f"{command_phrase(status, record)} {detail}",
         )
-    if reason in LIMIT_REASONS or killed_for_memory(status, record, job.memory_bytes):
+    if reason in LIMIT_REASONS:
+        return RemoteExitInfo(
+            TaskInstanceStatus.RESOURCE_ERROR, _limit_message(job, status, record)
+        )
+    enforced = limit_exit_info(record) if record is not None else None
+    if enforced is not None:  # the worker says which limit, and by how much
+        return RemoteExitInfo(enforced.error_state, f"{enforced.error_message} {detail}")
+    if killed_for_memory(status, record, job.memory_bytes):
         return RemoteExitInfo(
             TaskInstanceStatus.RESOURCE_ERROR, _limit_message(job, status, record)
         )

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Fake IBM Spectrum LSF 10.1 commands for the lsf plugin's tests: bsub/bjobs/bkill/bhist/bqueues.
+"""Fake IBM Spectrum LSF 10.1 commands for the lsf plugin's tests: bsub/bjobs/bkill/bhist/bqueues/
+bparams.
 
 One multi-call program: ``tests/bin/<command>`` are symlinks to this file and the name it is
 called by selects the command. Each command's function says which documented behaviour it
@@ -18,14 +19,16 @@ Settings (environment variables; the ones that govern a job are read by bsub and
 =========================== ======= ==================================================
 FAKE_LSF_MINUTE             60      seconds per minute of ``-W``/``RUNLIMIT`` (tests shrink it)
 FAKE_LSF_TERMINATE_INTERVAL 10      JOB_TERMINATE_INTERVAL: seconds between SIGINT, SIGTERM, SIGKILL
-FAKE_LSF_RUNLIMIT_GRACE     600     seconds between the run limit's SIGUSR2 and SIGKILL
+FAKE_LSF_RUNLIMIT_GRACE     600     seconds between the run limit's SIGUSR2 and its kill
 FAKE_LSF_SLOTS              4       jobs running at once
 FAKE_LSF_DISPATCH_DELAY     0       least seconds a job stays PEND
 FAKE_LSF_CLEAN_PERIOD       3600    CLEAN_PERIOD: seconds bjobs still shows a finished job
 FAKE_LSF_HISTORY            on      ``off``: bhist finds no job (event log unavailable)
 FAKE_LSF_ADMIN              (unset) ``1``: bkill acts as an LSF administrator (TERM_ADMIN)
-FAKE_LSF_MAX_ARRAY_SIZE     1000    MAX_JOB_ARRAY_SIZE
+FAKE_LSF_MAX_ARRAY_SIZE     1000    MAX_JOB_ARRAY_SIZE (bsub, bparams)
 FAKE_LSF_ACCEPT_JOBS        (inf)   submissions accepted; later ones are refused as by an esub
+LSB_JOB_MEMLIMIT            y       ``n``: ``-M`` is only the OS per-process RSS limit, which
+                                    Linux ignores (an lsf.conf parameter, read by bsub here)
 =========================== ======= ==================================================
 """
 
@@ -214,6 +217,8 @@ def bsub(args: list[str]) -> None:
         fail("Cannot exceed queue's hard limit(s). Job not submitted.")
     if minutes is None:
         minutes = queue_minutes(queue, "DEFAULT") or max_minutes
+    # LSB_JOB_MEMLIMIT=n leaves -M to setrlimit(RLIMIT_RSS), which Linux ignores
+    enforce_memory = os.environ.get("LSB_JOB_MEMLIMIT", "y").lower() != "n"
     root = state_dir()
     (root / "jobs").mkdir(parents=True, exist_ok=True)
     with open(root / "counter", "a+", encoding="utf-8") as counter:
@@ -256,7 +261,7 @@ def bsub(args: list[str]) -> None:
             "cwd": os.getcwd(),
             "out": path(options.get("-o")),
             "err": path(options.get("-e")),
-            "memlimit_kb": memlimit,
+            "memlimit_kb": memlimit if enforce_memory else None,
             "runlimit": None if minutes is None else minutes * setting("MINUTE", 60),
             "terminate_interval": setting("TERMINATE_INTERVAL", 10),
             "runlimit_grace": setting("RUNLIMIT_GRACE", 600),
@@ -311,11 +316,15 @@ def memory_text(kb: int) -> str:
 def bjobs(args: list[str]) -> None:
     """``bjobs [-a] -o "field ..." -json [ids]``: ``{"COMMAND":"bjobs","JOBS":n,"RECORDS":[...]}``
     with every value a string, one record per job or array element (JOBID without the index
-    unless LSB_BJOBS_DISPLAY_ENH, JOBINDEX 0 outside arrays); finished jobs are shown for
-    CLEAN_PERIOD seconds (without ids, only with -a); an unknown id gives the record
-    ``{"JOBID":"123","ERROR":"Job <123> is not found"}``; the exit status is 255 if no job is
-    found, or, with LSB_BJOBS_CONSISTENT_EXIT_CODE=Y (an lsf.conf parameter, read from the
-    environment here), if any id is not found, the found ones still printed."""
+    unless LSB_BJOBS_DISPLAY_ENH, JOBINDEX 0 outside arrays, JOB_NAME ``name[index]`` for an
+    element); finished jobs are shown for CLEAN_PERIOD seconds (without ids, only with -a); an
+    unknown id gives the record ``{"JOBID":"123","ERROR":"Job <123> is not found"}``; the exit
+    status is 255 if no job is found, or, with LSB_BJOBS_CONSISTENT_EXIT_CODE=Y (an lsf.conf
+    parameter, read from the environment here), if any id is not found, the found ones still
+    printed. Without ids: the jobs of the user running bjobs ("By default, displays
+    information about your own pending, running, and suspended jobs"), and when there is none,
+    ``No unfinished job found`` (``No job found`` with -a) on standard error instead of any
+    output, exit status 0 (255 with LSB_BJOBS_CONSISTENT_EXIT_CODE=Y)."""
     show_all, fields, as_json, ids = False, ["jobid", "stat"], False, []
     words = iter(args)
     for word in words:
@@ -351,8 +360,13 @@ def bjobs(args: list[str]) -> None:
         jobs = [
             job
             for job in all_jobs(state_dir())
-            if visible(job) and (show_all or job["finish"] is None)
+            if visible(job)
+            and (show_all or job["finish"] is None)
+            and job["user"] == getpass.getuser()
         ]
+        if not jobs:
+            print("No job found" if show_all else "No unfinished job found", file=sys.stderr)
+            sys.exit(255 if os.environ.get("LSB_BJOBS_CONSISTENT_EXIT_CODE") == "Y" else 0)
         missing = []
     records: list[dict[str, str]] = [
         {name.upper(): FIELDS[name](job) for name in fields} for job in jobs
@@ -463,6 +477,29 @@ def bhist(args: list[str]) -> None:
     print(("\n" + "-" * 78 + "\n\n").join(blocks))
 
 
+# --- bparams ---------------------------------------------------------------------------------
+
+
+def bparams(args: list[str]) -> None:
+    r"""``bparams -a``: "all the configurable parameters set in the lsb.params file", one
+    ``NAME = value`` line each after a ``lsb.params configuration at <time>`` heading
+    (MAX_JOB_ARRAY_SIZE as a MathWorks LSF integration script reads it:
+    ``MAX_JOB_ARRAY_SIZE\s*=\s*(\d+)``)."""
+    if args != ["-a"]:
+        fail("fake bparams: only -a is implemented")
+    values = {
+        "DEFAULT_QUEUE": DEFAULT_QUEUE,
+        "MBD_SLEEP_TIME": "10",
+        "SBD_SLEEP_TIME": "7",
+        "JOB_ACCEPT_INTERVAL": "0",
+        "CLEAN_PERIOD": f"{setting('CLEAN_PERIOD', 3600):g}",
+        "JOB_TERMINATE_INTERVAL": f"{setting('TERMINATE_INTERVAL', 10):g}",
+        "MAX_JOB_ARRAY_SIZE": f"{setting('MAX_ARRAY_SIZE', 1000):g}",
+    }
+    print(f"lsb.params configuration at {stamp(time.time())}")
+    print("\n".join(f"    {name} = {value}" for name, value in values.items()))
+
+
 # --- bqueues ---------------------------------------------------------------------------------
 
 
@@ -518,7 +555,14 @@ def bqueues(args: list[str]) -> None:
 
 def main() -> None:
     """Run the command named by the name this program was called by."""
-    commands = {"bsub": bsub, "bjobs": bjobs, "bkill": bkill, "bhist": bhist, "bqueues": bqueues}
+    commands = {
+        "bsub": bsub,
+        "bjobs": bjobs,
+        "bkill": bkill,
+        "bhist": bhist,
+        "bqueues": bqueues,
+        "bparams": bparams,
+    }
     name = Path(sys.argv[0]).name
     if name not in commands:
         fail(f"fake_lsf: call me as one of {', '.join(commands)}, not {name}")

@@ -67,12 +67,14 @@ def sbatchd(root: Path, job_id: str, index: str) -> None:
     """Run one job or array element: PEND until a slot is free (and FAKE_LSF_DISPATCH_DELAY
     has passed, and fewer than the array's ``%cap`` elements run), then RUN the job script
     with LSB_JOBID and LSB_JOBINDEX (0 outside arrays) in the submission environment and
-    directory; enforce ``-M`` on the job's total memory (LSB_JOB_MEMLIMIT=Y: SIGINT, SIGTERM,
-    SIGKILL, JOB_TERMINATE_INTERVAL apart → TERM_MEMLIMIT) and ``-W`` (SIGUSR2, then SIGKILL
-    after the grace → TERM_RUNLIMIT); carry out bkill (SIGINT, SIGTERM, SIGKILL → TERM_OWNER,
-    or TERM_ADMIN; ``bkill -r``: SIGKILL at once → TERM_FORCE_*); end DONE for exit 0, else
-    EXIT with the exit code (128+N for a job script killed by signal N, whose bhist event says
-    ``Exited by signal N``)."""
+    directory; enforce ``-M`` on the job's total memory (LSB_JOB_MEMLIMIT=y: SIGINT, SIGTERM,
+    SIGKILL, JOB_TERMINATE_INTERVAL apart → TERM_MEMLIMIT) and ``-W`` (SIGUSR2; a job still
+    running after the grace, ten minutes, "is killed" as by bkill: SIGINT, SIGTERM, SIGKILL,
+    JOB_TERMINATE_INTERVAL apart → TERM_RUNLIMIT); carry out bkill (SIGINT, SIGTERM, SIGKILL
+    → TERM_OWNER, or TERM_ADMIN; ``bkill -r``: SIGKILL at once → TERM_FORCE_*); end DONE
+    for exit 0, else EXIT with the exit code (128+N for a job script killed by signal N, whose
+    bhist event says ``Exited by signal N``). With LSB_JOB_MEMLIMIT=n at submission, ``-M``
+    is not enforced."""
     job_dir = root / "jobs" / job_id
     record_path = job_dir / f"{index}.json"
     job: JSONish = json.loads(record_path.read_text(encoding="utf-8"))
@@ -157,8 +159,11 @@ def sbatchd(root: Path, job_id: str, index: str) -> None:
         elif not reason and job["memlimit_kb"] and memory > job["memlimit_kb"] * 1024:
             reason, steps = "TERM_MEMLIMIT", sequence
         elif not reason and job["runlimit"] and now - job["start"] > job["runlimit"]:
+            # bsub -W: "the job is sent a SIGUSR2 signal, and is killed if it does not
+            # terminate within ten minutes" (killed: "see bkill", i.e. the TERMINATE action)
             reason = "TERM_RUNLIMIT"
-            steps = [(now, signal.SIGUSR2), (now + float(job["runlimit_grace"]), signal.SIGKILL)]
+            grace = float(job["runlimit_grace"])
+            steps = [(now, signal.SIGUSR2)] + [(at + grace, sig) for at, sig in sequence]
         while steps and steps[0][0] <= now:
             signal_session(child.pid, steps.pop(0)[1])
         time.sleep(0.05)

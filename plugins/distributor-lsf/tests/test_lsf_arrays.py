@@ -80,14 +80,14 @@ def test_steps_map_to_lsf_indices_across_chunks(chunked: LsfDistributor, tmp_pat
 
 
 def test_job_script_of_a_chunk(chunked: LsfDistributor) -> None:
-    """The second chunk's script names the array 1-n and adds its offset to LSB_JOBINDEX."""
+    """The second chunk's script names the array 1-n and turns LSB_JOBINDEX into its step."""
     chunked.submit_array_to_batch_distributor(
         "true", "a b", {"runtime": 90, "lsf.array_cap": "1", "memory": "1G"}, 3
     )
     scripts = sorted(chunked.submit_root.path.glob("*/job.sh"), key=lambda p: p.stat().st_mtime)
     second = scripts[-1].read_text()
     assert "#BSUB -J a_b[1-1]%1\n" in second
-    assert "DISTRIBUTOR_ARRAY_STEP_ID=$((LSB_JOBINDEX - 1 + 2))" in second
+    assert "DISTRIBUTOR_ARRAY_STEP_ID=$((LSB_JOBINDEX + 1))" in second
     assert 'DISTRIBUTOR_ID="${LSB_JOBID}[${LSB_JOBINDEX}]"' in second
     assert "#BSUB -W 0:02\n" in second and "#BSUB -M 1024MB\n" in second
     assert "#BSUB -R rusage[mem=1024MB]\n" in second

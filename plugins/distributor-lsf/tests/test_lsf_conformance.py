@@ -35,17 +35,26 @@ class TestLsfConformance(PluginConformance):
 
     @staticmethod
     def env(tmp_path: Path) -> dict[str, str]:
-        """The fake cluster of this test (state under `tmp_path`, fast bkill)."""
+        """The fake cluster of this test (state under `tmp_path`, fast bkill, an LSF minute of
+        10 s: a run limit of ``-W 0:01`` is enforced after 10 s, ``-W 0:05`` leaves 50 s)."""
         return command_environment(
-            BIN, FAKE_LSF_STATE=str(tmp_path / "lsf"), FAKE_LSF_TERMINATE_INTERVAL="0.3"
+            BIN,
+            FAKE_LSF_STATE=str(tmp_path / "lsf"),
+            FAKE_LSF_TERMINATE_INTERVAL="0.3",
+            FAKE_LSF_MINUTE="10",
         )
 
     def make_target(self, tmp_path: Path) -> ConformanceTarget:
         env = self.env(tmp_path)
         return ConformanceTarget(
             plugin=plugin,
+            # chunks of 2: arrays of the kit span several bsub calls
             make_distributor=lambda: LsfDistributor(
-                "fake", submit_root=tmp_path / "root", lsf_env=env, poll_policy=FAST
+                "fake",
+                submit_root=tmp_path / "root",
+                lsf_env=env,
+                poll_policy=FAST,
+                max_array_size=2,
             ),
             make_queue=lambda: LsfQueue(1, "normal", {"lsf_env": env}),
             resources={"memory": "100M", "runtime": 300},

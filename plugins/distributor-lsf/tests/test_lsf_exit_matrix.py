@@ -48,12 +48,14 @@ class Matrix:
 
 
 def wait_running(distributor: LsfDistributor, did: str, timeout: float = 30.0) -> None:
-    """Wait until LSF runs `did`, plus a moment for the worker to start the command."""
+    """Wait until LSF runs `did` and the worker recorded that it starts the command."""
+    job = distributor.tracker.get(did)
+    assert job is not None and job.record_path is not None
+    started = job.record_path.with_name(job.record_path.name.replace("exit", "started", 1))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = distributor.tracker.statuses([did]).get(did)
-        if status is not None and status.phase is JobPhase.RUNNING:
-            time.sleep(1.0)
+        if status is not None and status.phase is JobPhase.RUNNING and started.exists():
             return
         time.sleep(0.1)
     raise AssertionError(f"{did} did not start within {timeout}s")
@@ -84,7 +86,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         m.ids["exit 0"] = submit("true", "exit0", LONG)
         m.ids["exit 3"] = submit("exit 3", "exit3", LONG)
         m.ids["kill -9 $$"] = submit("kill -9 $$", "kill9", LONG)
-        m.ids["TERM_MEMLIMIT"] = submit(HOG, "hog", {"memory": "150M", **LONG})
+        m.ids["memory over the request"] = submit(HOG, "hog", {"memory": "150M", **LONG})
         m.ids["TERM_RUNLIMIT"] = submit("sleep 600", "runlimit", {"runtime": 60})
         m.ids["bkill (TERM_OWNER)"] = submit("sleep 600", "owner", LONG)
         m.ids["bkill (TERM_ADMIN)"] = submit("sleep 600", "admin", LONG)
@@ -121,7 +123,7 @@ CASES = [
         "the command exited with status 3 (LSF EXIT, exit code 3)",
     ),
     ("kill -9 $$", TaskInstanceStatus.ERROR, "the command was killed by signal SIGKILL"),
-    ("TERM_MEMLIMIT", TaskInstanceStatus.RESOURCE_ERROR, "exceeded its memory limit of 150.0 MiB"),
+    ("memory over the request", TaskInstanceStatus.RESOURCE_ERROR, "memory limit of 150.0 MiB"),
     ("TERM_RUNLIMIT", TaskInstanceStatus.RESOURCE_ERROR, "exceeded its runtime limit of 00:01:00"),
     ("bkill (TERM_OWNER)", TaskInstanceStatus.KILLED_SELF, "killed by its owner outside"),
     ("bkill (TERM_ADMIN)", TaskInstanceStatus.KILLED_SELF, "by root or an LSF administrator"),
@@ -141,6 +143,21 @@ def test_exit_matrix(matrix: Matrix, case: str, state: TaskInstanceStatus, words
     assert words in info.error_message, f"{case}: {info.error_message!r}"
     if case.startswith("TERM_") or "(TERM_" in case:
         assert case.split("(")[-1].rstrip(")") in info.error_message
+
+
+def test_memory_is_enforced_by_lsf_or_the_worker(matrix: Matrix) -> None:
+    """LSF (``-M``, TERM_MEMLIMIT) and the worker (the request) both watch the memory, at the
+    same limit; whichever sees it first ends the task, and the message says which."""
+    message = matrix.infos["memory over the request"].error_message
+    assert ("TERM_MEMLIMIT" in message) != ("by distributor-worker" in message), message
+
+
+def test_run_limit_ends_an_unprepared_command_with_sigusr2(matrix: Matrix) -> None:
+    """At the run limit LSF sends SIGUSR2, which ends a command that does not catch it: exit
+    code 140 = 128 + SIGUSR2, long before the worker's own limit."""
+    info = matrix.infos["TERM_RUNLIMIT"]
+    assert "exit code 140" in info.error_message
+    assert "distributor-worker" not in info.error_message
 
 
 def test_whole_array_is_killed_with_one_bkill(matrix: Matrix) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from distributor import RemoteExitInfoNotAvailable, TaskInstanceStatus, UnknownDistributorIdError
 from distributor.batch import PollPolicy
-from distributor.testing import wait_for_exit_info
+from distributor.testing import wait_for_exit_info, wait_until_running
 from distributor_lsf import LsfDistributor
 from distributor_lsf.testing import command_environment, killing_all_jobs
 
@@ -75,7 +75,7 @@ def test_bhist_settles_jobs_bjobs_forgot(forgetful: LsfDistributor) -> None:
     failed = forgetful.submit_to_batch_distributor("exit 5", "five", {"runtime": 600})
     done = forgetful.submit_to_batch_distributor("true", "ok", {"runtime": 600})
     killed = forgetful.submit_to_batch_distributor("sleep 600", "killed", {"runtime": 600})
-    time.sleep(1.0)
+    wait_until_running(forgetful, [killed], 30)
     forgetful.terminate_task_instances([killed])
     info = wait_for_exit_info(forgetful, failed, 30, 0.1)
     assert info.error_state == TaskInstanceStatus.ERROR
@@ -122,6 +122,35 @@ def test_lost_job_is_unknown_never_done(amnesiac: LsfDistributor) -> None:
     assert any("still looking" in reason for reason in waiting)
     assert [info.error_state for info in seen] == [TaskInstanceStatus.UNKNOWN_ERROR]
     assert seen[0].finalized and "lost" in seen[0].error_message
+
+
+def test_decided_exit_info_outlives_every_trace(amnesiac: LsfDistributor) -> None:
+    """Decided exit info (and a termination) is written to the task directory's outcome log,
+    so a new distributor answers the same after LSF and the records have forgotten the job,
+    without asking LSF."""
+    bad = amnesiac.submit_to_batch_distributor("exit 4", "bad", {"runtime": 600})
+    killed = amnesiac.submit_to_batch_distributor("sleep 600", "killed", {"runtime": 600})
+    info = wait_for_exit_info(amnesiac, bad, 30, 0.1)
+    amnesiac.terminate_task_instances([killed])
+    assert wait_for_exit_info(amnesiac, killed, 30, 0.1).error_state == (
+        TaskInstanceStatus.KILLED_SELF
+    )
+    amnesiac.stop()
+    for did, state in ((bad, "E"), (killed, "K")):
+        job = amnesiac.tracker.get(did)
+        assert job is not None and job.record_path is not None
+        logged = amnesiac.submit_root.read_outcomes(job.record_path.parent)[did]
+        assert logged["state"] == state and (state != "K" or logged["terminated"])
+        job.record_path.unlink(missing_ok=True)
+    later = LsfDistributor(
+        "fake",
+        submit_root=amnesiac.submit_root.path,
+        lsf_env=amnesiac.client.env,
+        poll_policy=amnesiac.tracker.policy,
+    )
+    assert later.get_remote_exit_info(bad) == info
+    assert later.get_remote_exit_info(killed).error_state == TaskInstanceStatus.KILLED_SELF
+    assert later.client.runner.calls == {}
 
 
 def test_new_distributor_adopts_ids_from_the_submit_root(forgetful: LsfDistributor) -> None:

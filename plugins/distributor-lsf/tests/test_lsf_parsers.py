@@ -1,9 +1,10 @@
-"""Parsers of bsub, bjobs -json, bhist -l and bqueues -l output: documented samples, round
-trips and garbage."""
+"""Parsers of bsub, bjobs -json (status and lookup), bparams -a, bhist -l and bqueues -l output:
+documented samples, round trips and garbage."""
 
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from distributor import SchedulerOutputError
-from distributor.batch import JobPhase
+from distributor.batch import JobPhase, NamedJob
 from distributor_lsf import parsers
 from distributor_lsf.states import FINAL_STATES, QUEUED_STATES, RUNNING_STATES, TERMINATION_REASONS
 
@@ -170,6 +171,73 @@ def test_bjobs_display_enh_ids_and_other_errors() -> None:
     assert result.errors == {"9": "Permission denied"}
 
 
+def test_named_jobs_sample() -> None:
+    """bjobs -a of a single job, a two-element array (LSF shows ``name[i]`` per element) and an
+    error record: one entry per job, element indices stripped, oldest first."""
+    text = """{
+  "COMMAND":"bjobs",
+  "JOBS":4,
+  "RECORDS":[
+    {"JOBID":"4712","JOBINDEX":"2","JOB_NAME":"fit_arr[2]"},
+    {"JOBID":"4711","JOBINDEX":"0","JOB_NAME":"fit"},
+    {"JOBID":"4712","JOBINDEX":"1","JOB_NAME":"fit_arr[1]"},
+    {"JOBID":"4713[3]","JOBINDEX":"3","JOB_NAME":"enh[3]"},
+    {"JOBID":"4710","JOBINDEX":"0","JOB_NAME":"single[7]"},
+    {"JOBID":"9","ERROR":"Permission denied"}
+  ]
+}"""
+    assert parsers.parse_named_jobs(text) == [
+        NamedJob("4710", "single[7]"),
+        NamedJob("4711", "fit"),
+        NamedJob("4712", "fit_arr"),
+        NamedJob("4713", "enh"),
+    ]
+
+
+job_names = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=30) | (
+    st.from_regex(r"[a-z_]{1,8}\[[1-9][0-9]{0,3}\]", fullmatch=True)
+)
+
+
+@given(
+    st.dictionaries(job_ids, st.tuples(job_names, st.none() | st.integers(1, 5)), max_size=8),
+    st.booleans(),
+    st.randoms(use_true_random=False),
+)
+def test_named_jobs_round_trip(
+    jobs: dict[int, tuple[str, int | None]], display_enh: bool, rng: random.Random
+) -> None:
+    """Any jobs and arrays, their records in any order, with or without the element index in
+    JOBID (LSB_BJOBS_DISPLAY_ENH), parse back to one entry per job, by job id."""
+    records = []
+    for job, (name, length) in jobs.items():
+        if length is None:
+            records.append({"JOBID": str(job), "JOBINDEX": "0", "JOB_NAME": name})
+        for index in range(1, (length or 0) + 1):
+            shown = f"{job}[{index}]" if display_enh else str(job)
+            records.append({"JOBID": shown, "JOBINDEX": str(index), "JOB_NAME": f"{name}[{index}]"})
+    rng.shuffle(records)
+    text = json.dumps({"COMMAND": "bjobs", "JOBS": len(records), "RECORDS": records}, indent=2)
+    assert parsers.parse_named_jobs(text) == [
+        NamedJob(str(job), jobs[job][0]) for job in sorted(jobs)
+    ]
+
+
+def test_bparams_parameters() -> None:
+    """``bparams -a`` lines give each parameter's value as printed."""
+    text = (
+        "lsb.params configuration at Tue Dec 23 14:46:43 2025\n"
+        "    DEFAULT_QUEUE = normal\n"
+        "    MAX_JOB_ARRAY_SIZE = 10000\n"
+        "    DEFAULT_PROJECT = default\n"
+    )
+    assert parsers.parse_bparams(text) == {
+        "DEFAULT_QUEUE": "normal",
+        "MAX_JOB_ARRAY_SIZE": "10000",
+        "DEFAULT_PROJECT": "default",
+    }
+
+
 def test_bhist_documented_blocks() -> None:
     """Wrapped published bhist/bacct blocks give signal, exit code, reason and memory."""
     parsed = parsers.parse_bhist(BHIST_SAMPLE)
@@ -300,6 +368,11 @@ def test_bqueues_round_trip(
         (parsers.parse_bjobs, '{"RECORDS":[{"JOBID":"1","STAT":"EXIT","EXIT_CODE":"lots"}]}'),
         (parsers.parse_bjobs, '{"RECORDS":[{"JOBID":"1","STAT":"RUN","MAX_MEM":"huge"}]}'),
         (parsers.parse_bjobs, '{"RECORDS":[["1","RUN"]]}'),
+        (parsers.parse_named_jobs, "No job found\n"),
+        (parsers.parse_named_jobs, '{"RECORDS":[{"JOBID":"1","JOBINDEX":"0"}]}'),
+        (parsers.parse_named_jobs, '{"RECORDS":[{"JOBID":"1[2","JOB_NAME":"x"}]}'),
+        (parsers.parse_named_jobs, '{"RECORDS":[{"JOBID":"1","JOB_NAME":["x"]}]}'),
+        (parsers.parse_bparams, "bparams: LSF is down\n"),
         (parsers.parse_bhist, "Summary of time in seconds spent in various states\n"),
         (parsers.parse_bqueues, "QUEUE_NAME PRIO STATUS\nnormal 30 Open:Active\n"),
         (parsers.parse_bqueues, "QUEUE: q\nMAXIMUM LIMITS:\n RUNLIMIT\n forever\n"),
@@ -325,6 +398,8 @@ json_values = st.recursive(
 PARSERS: tuple[Callable[[str], object], ...] = (
     parsers.parse_bsub,
     parsers.parse_bjobs,
+    parsers.parse_named_jobs,
+    parsers.parse_bparams,
     parsers.parse_bhist,
     parsers.parse_bqueues,
 )
@@ -354,6 +429,16 @@ def test_bjobs_hostile_records(record: dict[str, object]) -> None:
     """A record of any shape is parsed or refused with SchedulerOutputError."""
     text = json.dumps({"RECORDS": [record]})
     assert raw_seen(parsers.parse_bjobs, text) == text
+
+
+named_keys = st.sampled_from(["JOBID", "JOBINDEX", "JOB_NAME", "ERROR"])
+
+
+@given(st.dictionaries(named_keys, json_values))
+def test_named_jobs_hostile_records(record: dict[str, object]) -> None:
+    """A lookup record of any shape is parsed or refused with SchedulerOutputError."""
+    text = json.dumps({"RECORDS": [record]})
+    assert raw_seen(parsers.parse_named_jobs, text) == text
 
 
 def test_small_value_parsers() -> None:

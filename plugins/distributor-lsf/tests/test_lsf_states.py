@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -10,7 +12,7 @@ from distributor import TaskInstanceStatus
 from distributor.batch import JobPhase, JobStatus, TrackedJob
 from distributor.worker import ExitRecord
 from distributor_lsf import LsfWorkerNode, states
-from distributor_lsf.distributor import memory_limit
+from distributor_lsf.scheduler import memory_limit
 
 Z, K, U, E, D = (
     TaskInstanceStatus.RESOURCE_ERROR,
@@ -88,6 +90,26 @@ def test_sigkill_near_the_memory_request_is_a_memory_kill() -> None:
     far = final(code=137, maxrss=10 * 2**20)
     assert states.classify(job, far, None).error_state == E
     assert states.classify(TrackedJob("7"), near, None).error_state == E
+
+
+def test_a_limit_the_worker_enforced_is_z_unless_lsf_named_one() -> None:
+    """The worker's record of an enforced limit gives Z with its numbers; LSF's own TERM_*
+    limit, a bkill and a termination request still decide first."""
+    job = TrackedJob("7", memory_bytes=100 * 2**20)
+    killed = replace(
+        record(signal="SIGKILL"), exceeded="memory", limit=100 * 2**20, used=120 * 2**20
+    )
+    info = states.classify(job, final(code=137), killed)
+    assert info.error_state == Z
+    assert "killed with SIGKILL by distributor-worker" in info.error_message
+    assert (
+        "20.0 MiB over" in info.error_message and "(LSF EXIT, exit code 137)" in info.error_message
+    )
+    lsf_said = states.classify(job, final(reason="TERM_MEMLIMIT", code=137), killed)
+    assert lsf_said.error_state == Z and "TERM_MEMLIMIT" in lsf_said.error_message
+    assert states.classify(job, final(reason="TERM_OWNER"), killed).error_state == K
+    terminated = TrackedJob("7", memory_bytes=100 * 2**20, terminated=True)
+    assert states.classify(terminated, final(code=137), killed).error_state == K
 
 
 def test_record_phrases() -> None:
