@@ -308,3 +308,19 @@ def test_every_submission_records_its_submit_process(tmp_path: Path) -> None:
     (process,) = recorded
     assert process is not None and process["host"] == socket.gethostname()
     assert isinstance(process["pid"], int) and process["pid"] > 0
+
+
+def test_an_explicit_array_cap_serves_when_the_scheduler_cannot_be_asked(tmp_path: Path) -> None:
+    """The scheduler's array limit is unreadable: max_array_size alone sizes the chunks;
+    without one, the error says why arrays cannot be submitted."""
+    scheduler, clock = MemoryScheduler(), Clock()
+
+    def unreadable() -> int:
+        raise SchedulerError("bparams failed", argv=["bparams"], returncode=255)
+
+    scheduler.array_limit = unreadable  # type: ignore[method-assign]
+    capped = make(tmp_path / "a", scheduler, clock, max_array_size=2)
+    assert len(capped.submit_array_to_batch_distributor("true", "a", {}, 5)) == 5
+    assert len(scheduler.submissions) == 3
+    with pytest.raises(SchedulerError, match="bparams"):
+        make(tmp_path / "b", scheduler, clock).submit_array_to_batch_distributor("true", "b", {}, 2)

@@ -198,3 +198,18 @@ def test_no_limit_no_verdict(tmp_path: Path) -> None:
     )  # fmt: skip
     loaded = read_exit_record(record)
     assert status == 4 and loaded is not None and loaded.exceeded == ""
+
+
+def test_the_record_is_written_even_under_a_rain_of_sigterm(tmp_path: Path) -> None:
+    """A scheduler may keep signalling after the command ended (LSF: SIGINT, SIGTERM,
+    SIGKILL): the wrapper writes the exit record before it stops trapping signals."""
+    record = tmp_path / "exit.json"
+    # The rain starts once the command is reaped ($$ and $PPID keep the shell's values in the
+    # subshell): exactly while the wrapper writes its record.
+    rain = (
+        "(while kill -0 $$ 2>/dev/null; do :; done; "
+        "while kill -TERM $PPID 2>/dev/null; do sleep 0.001; done) & exit 3"
+    )
+    run_worker("--record", str(record), "--", "sh", "-c", rain)
+    loaded = read_exit_record(record)
+    assert loaded is not None and loaded.exit_code == 3

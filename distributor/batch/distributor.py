@@ -47,10 +47,10 @@ import structlog
 
 from distributor.batch.polling import PollPolicy, StatusTracker, TrackedJob
 from distributor.batch.runner import submitting
-from distributor.batch.scheduler import BatchJob, BatchScheduler
+from distributor.batch.scheduler import BatchJob, BatchScheduler, NamedJob
 from distributor.batch.script import find_worker_executable, worker_node_command
 from distributor.batch.status import JobPhase
-from distributor.batch.submit_root import Submission, SubmitRoot, TaskDirectory
+from distributor.batch.submit_root import Submission, SubmitRoot, SubmitRootError, TaskDirectory
 from distributor.exceptions import (
     ResourceError,
     SchedulerError,
@@ -200,9 +200,20 @@ class BatchDistributor:
     @final
     def array_chunk_size(self) -> int:
         """Tasks per array chunk: the scheduler's limit (asked once), capped by
-        ``max_array_size``."""
+        ``max_array_size`` (which alone is used if the scheduler cannot be asked).
+
+        Raises:
+            SchedulerError: the scheduler could not be asked and no ``max_array_size`` given.
+        """
         if self._chunk is None:
-            limit = self._scheduler.array_limit()
+            try:
+                limit = self._scheduler.array_limit()
+            except SchedulerError as exc:
+                if self._max_array_size is None:
+                    raise
+                self._log.warning("array_limit_unknown", error=str(exc)[:300],
+                                  using=self._max_array_size)  # fmt: skip
+                limit = self._max_array_size
             if self._max_array_size is not None:
                 limit = min(limit, self._max_array_size)
             self._chunk = max(1, limit)
@@ -561,10 +572,16 @@ class BatchDistributor:
                     unresolved.append(submission)
         if unresolved:
             for submission, key in self._link(unresolved):
-                ids = self._register(
-                    key, submission.task_dir, submission.array, None, submission.name,
-                    linked=True,
-                )  # fmt: skip
+                try:
+                    ids = self._register(
+                        key, submission.task_dir, submission.array, None, submission.name,
+                        linked=True,
+                    )  # fmt: skip
+                except (SchedulerOutputError, SubmitRootError) as exc:
+                    self._log.error(
+                        "submission_not_linked", name=submission.name, job_key=key, error=str(exc)
+                    )
+                    continue
                 self._log.warning(
                     "submission_linked",
                     name=submission.name,
@@ -591,19 +608,35 @@ class BatchDistributor:
     def _link(self, unresolved: list[Submission]) -> list[tuple[Submission, str]]:
         """Pair submissions whose answer was lost with the jobs they created."""
         listed = self._scheduler.find_jobs({sub.job_name for sub in unresolved})
-        free: dict[str, list[str]] = {}
+        free: dict[str, list[NamedJob]] = {}
         for job in listed:
             if self._root.lookup(job.key) is None:  # not the job of a recorded submission
-                free.setdefault(job.job_name, []).append(job.key)
+                free.setdefault(job.job_name, []).append(job)
         links = []
         for submission in unresolved:
-            keys = free.get(submission.job_name, [])
-            key = keys.pop(0) if keys else self._key_from_records(submission.task_dir)
+            key = self._pick(free.get(submission.job_name, []), submission)
+            if key is None:
+                key = self._key_from_records(submission.task_dir)
             if key is not None and self._root.lookup(key) is None:
                 links.append((submission, key))
             elif key is None:
                 self._check_submit_over(submission)
         return links
+
+    @staticmethod
+    def _pick(candidates: list[NamedJob], submission: Submission) -> str | None:
+        """Take the job of `submission` out of `candidates` (unrecorded jobs of its name,
+        oldest first): the one whose reported path lies in its task directory; else, among
+        jobs that report no path (another root's or a hand-made job of the same name reports
+        its own), the oldest."""
+        inside = str(submission.task_dir) + os.sep
+        for index, job in enumerate(candidates):
+            if job.path is not None and job.path.startswith(inside):
+                return candidates.pop(index).key
+        for index, job in enumerate(candidates):
+            if job.path is None:
+                return candidates.pop(index).key
+        return None
 
     def _check_submit_over(self, submission: Submission) -> None:
         """Raise if the submit command of a submission nobody found may still be running: its

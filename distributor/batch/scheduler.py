@@ -103,6 +103,7 @@ class BatchJob:
         environment: Mapping[str, str] | None = None,
         generator: str = "distributor",
         runtime_backstop: float = 0.0,
+        memory_backstop: float = 0.0,
     ) -> str:
         """The job script: directives, identity, and ``distributor-worker`` running the
         command with this job's records and limits (see `distributor.batch.script.JobScript`).
@@ -117,8 +118,10 @@ class BatchJob:
             generator: the plugin's name, for the header comment.
             runtime_backstop: seconds past the runtime limit before the worker enforces it
                 itself: 0 where the scheduler does not enforce limits reliably; about a minute
-                where it does, so that the scheduler's own verdict is the one reported. The
-                memory limit is always enforced at the request.
+                where it does, so that the scheduler's own verdict is the one reported.
+            memory_backstop: the share of the memory request the worker allows on top before
+                it kills: 0 where the scheduler does not enforce memory; about 0.1 where it
+                does (cgroups), so that its own verdict is the one reported.
 
         Raises:
             ResourceError: a directive or environment name is unsafe.
@@ -130,7 +133,11 @@ class BatchJob:
             worker=self.worker,
             record=self.record,
             started=self.started,
-            memory_limit=self.request.memory_bytes,
+            memory_limit=(
+                None
+                if self.request.memory_bytes is None
+                else int(self.request.memory_bytes * (1 + memory_backstop))
+            ),
             runtime_limit=(
                 None
                 if self.request.runtime_seconds is None
@@ -154,10 +161,14 @@ class NamedJob:
     Attributes:
         key: its job key, as `BatchScheduler.submit` returned it.
         job_name: the name the scheduler shows.
+        path: a path the scheduler reports for the job, if the same command shows one cheaply
+            (its script, output file or working directory); it lets the lookup match the job
+            to its own task directory, not only by name and order.
     """
 
     key: str
     job_name: str
+    path: str | None = None
 
 
 @runtime_checkable

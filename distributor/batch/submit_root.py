@@ -50,7 +50,7 @@ __all__ = ["Submission", "SubmitRoot", "SubmitRootError", "TaskDirectory"]
 log = structlog.get_logger(__name__)
 
 _SAFE_PATH = re.compile(r"[A-Za-z0-9._/+@,:=~-]+")
-_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@\[\]-]{0,127}")
+_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@\[\]-]{0,249}")  # + ".json" fits a file name
 _INDEX = "index"
 _NAMES = "names"
 _KEYS = ".index-keys"

@@ -179,6 +179,29 @@ def run_wrapped(
                 started_at=started_at,
             ),
         )
+    try:
+        returncode = _run_and_record(argv, record_path, task_instance_id, limits,
+                                     started_at, began, received, child_pid)  # fmt: skip
+    finally:
+        # Only now: a SIGTERM between the command's end and the written record (a scheduler
+        # following its kill sequence) must not kill the wrapper before it has said how the
+        # command ended.
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return returncode
+
+
+def _run_and_record(
+    argv: Sequence[str],
+    record_path: Path | None,
+    task_instance_id: int | None,
+    limits: _Limits,
+    started_at: float,
+    began: float,
+    received: list[str],
+    child_pid: list[int],
+) -> int:
+    """Run the command, then write its exit record; the caller's handlers stay installed."""
     exit_code: int | None = None
     killed_by: str | None = None
     maxrss = 0
@@ -210,15 +233,13 @@ def run_wrapped(
         else:
             exit_code = os.WEXITSTATUS(status)
             returncode = exit_code
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    signals_received = tuple(received)  # while the command ran, not while we write
     if record_path is not None:
         record = ExitRecord(
             returncode=returncode,
             exit_code=exit_code,
             signal=killed_by,
-            signals_received=tuple(received),
+            signals_received=signals_received,
             maxrss_bytes=maxrss,
             cpu_seconds=round(cpu, 6),
             wall_seconds=round(time.monotonic() - began, 6),

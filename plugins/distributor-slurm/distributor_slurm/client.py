@@ -208,7 +208,7 @@ class SlurmClient:
             "--noheader",
             "--states=all",
             f"--name={','.join(names)}",
-            "--Format=ArrayJobID:|,Name:|",
+            "--Format=ArrayJobID:|,Name:|,Command:|",
         ]
         return parsers.parse_named_jobs(self.runner.run(argv).stdout, argv)
 

@@ -153,23 +153,27 @@ def _squeue_status(fields: list[str]) -> JobStatus:
 
 
 def parse_named_jobs(stdout: str, argv: Sequence[str] = ()) -> list[NamedJob]:
-    """Jobs from ``squeue --noheader --Format=ArrayJobID:|,Name:|``, one per job or array,
-    oldest (lowest id) first.
+    """Jobs from ``squeue --noheader --Format=ArrayJobID:|,Name:|,Command:|``, one per job or
+    array, oldest (lowest id) first, with the batch script's path.
 
     Raises:
-        SchedulerOutputError: a line is not ``<job id>|<name>|``.
+        SchedulerOutputError: a line is not ``<job id>|<name>|<command>|``.
     """
     found: dict[int, NamedJob] = {}
     for number, line in enumerate(stdout.splitlines(), 1):
         if not line.strip():
             continue
         parts = line.split("|")
-        if len(parts) < 2 or not re.fullmatch(r"[1-9][0-9]{0,11}", parts[0].strip()):
+        if len(parts) < 3 or not re.fullmatch(r"[1-9][0-9]{0,11}", parts[0].strip()):
             raise SchedulerOutputError(
-                f"squeue line {number} is not '<job id>|<name>|': {line!r}", stdout, argv=argv
+                f"squeue line {number} is not '<job id>|<name>|<command>|': {line!r}",
+                stdout,
+                argv=argv,
             )
         key = parts[0].strip()
-        found.setdefault(int(key), NamedJob(key, parts[1]))
+        rest = "|".join(parts[2:])  # the script path may hold '|'; one more ends the line
+        command = rest[:-1] if rest.endswith("|") else rest
+        found.setdefault(int(key), NamedJob(key, parts[1], command or None))
     return [found[job] for job in sorted(found)]
 
 

@@ -21,7 +21,12 @@ from distributor_slurm import parsers, states
 from distributor_slurm.client import SlurmClient
 from distributor_slurm.queue import DECLARED_RESOURCES
 
-__all__ = ["RUNTIME_BACKSTOP", "SlurmScheduler"]
+__all__ = ["MEMORY_BACKSTOP", "RUNTIME_BACKSTOP", "SlurmScheduler"]
+
+MEMORY_BACKSTOP = 0.1
+"""Share of ``--mem`` the worker allows on top before it kills: with cgroups Slurm kills at
+``--mem`` itself (``OUT_OF_MEMORY``); without, it samples every ``JobAcctGatherFrequency``
+(30 s) and the worker's kill at 110 % is what stops a short spike."""
 
 RUNTIME_BACKSTOP = 90.0
 """Seconds past ``--time`` before the worker enforces the runtime itself: slurmctld checks
@@ -77,6 +82,7 @@ class SlurmScheduler:
             directives=self._directives(job),
             generator="distributor-slurm",
             runtime_backstop=RUNTIME_BACKSTOP,
+            memory_backstop=MEMORY_BACKSTOP,
         )
         return self.client.submit(job.write("job.sh", script))
 
