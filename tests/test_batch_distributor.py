@@ -3,14 +3,18 @@ logs, forgetting, chunked arrays and refusals."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from distributor import (
     RemoteExitInfoNotAvailable,
+    ResourceError,
     SchedulerError,
     SubmissionError,
     SupportsLookupByName,
@@ -20,10 +24,12 @@ from distributor import (
     UnknownDistributorIdError,
 )
 from distributor.batch import (
+    TERMINATION_ATTEMPTS,
     BatchDistributor,
     BatchJob,
     BatchScheduler,
     CommandRunner,
+    JobStatus,
     PollPolicy,
 )
 from distributor.testing.faults import SimulatedCrash
@@ -324,3 +330,138 @@ def test_an_explicit_array_cap_serves_when_the_scheduler_cannot_be_asked(tmp_pat
     assert len(scheduler.submissions) == 3
     with pytest.raises(SchedulerError, match="bparams"):
         make(tmp_path / "b", scheduler, clock).submit_array_to_batch_distributor("true", "b", {}, 2)
+
+
+class DeafScheduler(MemoryScheduler):
+    """Ignores plain cancels; a forced one works from the second request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forced: list[list[str]] = []
+
+    def cancel(self, targets: Sequence[str]) -> None:
+        self.cancelled.extend(targets)
+
+    def force_cancel(self, targets: Sequence[str]) -> None:
+        self.forced.append(list(targets))
+        if len(self.forced) >= 2:
+            super().cancel(targets)
+
+
+def test_a_termination_without_effect_is_repeated_with_force(tmp_path: Path) -> None:
+    """A terminated job still listed `termination_retry` seconds later is force-cancelled,
+    the wait doubling, until the scheduler drops it; then it ends K."""
+    scheduler, clock = DeafScheduler(), Clock()
+    distributor = make(tmp_path, scheduler, clock, termination_retry=10.0)
+    ids = list(distributor.submit_array_to_batch_distributor("sleep 1", "a", {}, 2).values())
+    scheduler.run(ids[0])
+    distributor.get_submitted_or_running(ids)
+    start = clock.now
+    with capture_logs() as logs:
+        distributor.terminate_task_instances(ids)
+
+        def poll_at(offset: float) -> set[str]:
+            clock.now = start + offset
+            return distributor.get_submitted_or_running(ids)
+
+        assert poll_at(9.9) == set(ids) and scheduler.forced == []
+        assert poll_at(10.0) == set(ids) and scheduler.forced == [["1"]]
+        assert poll_at(29.9) == set(ids) and scheduler.forced == [["1"]]  # waits 20 s
+        poll_at(30.0)
+        assert poll_at(30.0) == set() and scheduler.forced == [["1"], ["1"]]
+    assert [e["event"] for e in logs].count("termination_repeated") == 2
+    assert {distributor.get_remote_exit_info(i).error_state for i in ids} == {"K"}
+
+
+def test_an_ineffective_termination_is_given_up_and_logged(tmp_path: Path) -> None:
+    """After TERMINATION_ATTEMPTS requests the distributor stops and logs an error; a refused
+    forced cancel is followed by a plain one; failures are logged, never raised from a poll."""
+    scheduler, clock = DeafScheduler(), Clock()
+
+    def refuse(targets: Sequence[str]) -> None:
+        scheduler.forced.append(list(targets))
+        raise SchedulerError("qdel -f refused", argv=["qdel", "-f"], returncode=1)
+
+    def fail(targets: Sequence[str]) -> None:
+        scheduler.cancelled.extend(targets)
+        if len(scheduler.cancelled) > 2:  # the first request and one plain repeat get through
+            raise SchedulerError("qdel: cannot connect", argv=["qdel"], returncode=2)
+
+    scheduler.force_cancel = refuse  # type: ignore[method-assign]
+    scheduler.cancel = fail  # type: ignore[method-assign]
+    distributor = make(tmp_path, scheduler, clock, termination_retry=10.0)
+    did = distributor.submit_to_batch_distributor("sleep 1", "t", {})
+    distributor.get_submitted_or_running([did])
+    with capture_logs() as logs:
+        distributor.terminate_task_instances([did])
+        for _hour in range(1, 48):
+            clock.now += 3600.0
+            assert distributor.get_submitted_or_running([did]) == {did}
+    assert len(scheduler.forced) == TERMINATION_ATTEMPTS - 1
+    assert len(scheduler.cancelled) == TERMINATION_ATTEMPTS
+    events = [e["event"] for e in logs]
+    assert events.count("termination_force_refused") == TERMINATION_ATTEMPTS - 1
+    assert events.count("termination_repeated") == 1
+    assert events.count("termination_repeat_failed") == TERMINATION_ATTEMPTS - 2
+    assert events.count("termination_ineffective") == 1
+
+
+def test_queueing_errors_ask_the_scheduler_about_queued_jobs_only(tmp_path: Path) -> None:
+    """Only queued jobs go to the scheduler's queueing_errors, whose answer is passed on."""
+    asked: list[list[str]] = []
+
+    class Picky(MemoryScheduler):
+        def queueing_errors(self, statuses: Mapping[str, JobStatus]) -> Mapping[str, str]:
+            asked.append(sorted(statuses))
+            return {did: "never" for did in statuses if did.endswith(".1")}
+
+    scheduler, clock = Picky(), Clock()
+    distributor = make(tmp_path, scheduler, clock)
+    ids = list(distributor.submit_array_to_batch_distributor("true", "a", {}, 3).values())
+    scheduler.run(ids[0])
+    assert distributor.get_queueing_errors(ids) == {"1.1": "never"}
+    assert asked == [["1.1", "1.2"]]
+
+
+def test_start_prunes_expired_task_directories(tmp_path: Path) -> None:
+    """`start` deletes task directories unchanged for `retention` seconds with their index
+    entries and name listings; a fresh one, and everything under retention=None, stay."""
+    scheduler, clock = MemoryScheduler(), Clock()
+    distributor = make(tmp_path, scheduler, clock)
+    distributor.submit_to_batch_distributor("true", "old", {})
+    expired = distributor.submit_root.lookup("1")
+    assert expired is not None
+    for path in [*expired.path.iterdir(), expired.path]:
+        os.utime(path, (1, 1))
+    fresh = distributor.submit_root.new_task_dir("fresh")
+    make(tmp_path, scheduler, clock, retention=None).start()
+    assert expired.path.exists()
+    distributor.start()
+    assert not expired.path.exists() and distributor.submit_root.lookup("1") is None
+    assert distributor.find_by_name(["old"]) == {} and fresh.exists()
+
+
+@pytest.mark.parametrize("retention", [0, -1.0, float("nan")])
+def test_retention_must_be_positive(tmp_path: Path, retention: float) -> None:
+    """A retention that would delete everything at once is refused, naming the value."""
+    with pytest.raises(ValueError, match="retention="):
+        make(tmp_path, MemoryScheduler(), Clock(), retention=retention)
+
+
+@pytest.mark.parametrize("length", [0, -1, True, 2.0, "3"])
+def test_array_length_must_be_a_positive_int(tmp_path: Path, length: object) -> None:
+    """Lengths that are not ints of at least 1 are refused before anything is submitted."""
+    scheduler = MemoryScheduler()
+    distributor = make(tmp_path, scheduler, Clock())
+    with pytest.raises(ResourceError):
+        distributor.submit_array_to_batch_distributor("true", "a", {}, length)  # type: ignore[arg-type]
+    assert scheduler.submissions == []
+
+
+def test_default_submit_root_is_named_by_the_scheduler(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``$DISTRIBUTOR_SUBMIT_ROOT/<scheduler>/<cluster>``, the cluster name made safe."""
+    monkeypatch.setenv("DISTRIBUTOR_SUBMIT_ROOT", str(tmp_path))
+    distributor = BatchDistributor("a b", MemoryScheduler(), worker="/w")
+    assert distributor.submit_root.path == tmp_path / "memory" / "a_b"
