@@ -1,12 +1,13 @@
 """The HTCondor plugin for distributor (entry point ``htcondor``).
 
 * `HTCondorQueue` — limits from queue parameters (HTCondor has no queues to ask).
-* `HTCondorDistributor` — submit descriptions with ``queue N`` (``$(Process)`` is the 0-based
-  step), one ``condor_q -json`` per poll cycle, ``condor_history -json`` for jobs that left the
-  queue, hold reasons and policy removals in the exit info.
+* `HTCondorDistributor` — `distributor.batch.BatchDistributor` over an `HTCondorScheduler`:
+  submit descriptions with ``queue N`` (``$(Process)`` is the 0-based step), one ``condor_q
+  -json`` per poll cycle, ``condor_history -json`` for jobs that left the queue, hold reasons
+  and policy removals in the exit info, lookup by name with one ``condor_q -constraint``.
 * `HTCondorWorkerNode` — ids from the job script's variables or ``_CONDOR_JOB_AD``.
 
-Built on `distributor.batch`; the state map is in `distributor_htcondor.states`.
+The commands are `HTCondorClient`'s; the state map is in `distributor_htcondor.states`.
 """
 
 from distributor import (
@@ -18,6 +19,7 @@ from distributor import (
 from distributor_htcondor.client import HTCondorClient
 from distributor_htcondor.distributor import HTCondorDistributor
 from distributor_htcondor.queue import DECLARED_RESOURCES, HTCondorQueue
+from distributor_htcondor.scheduler import HTCondorScheduler
 from distributor_htcondor.worker import HTCondorWorkerNode
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "HTCondorClient",
     "HTCondorDistributor",
     "HTCondorQueue",
+    "HTCondorScheduler",
     "HTCondorWorkerNode",
     "plugin",
 ]

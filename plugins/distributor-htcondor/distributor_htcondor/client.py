@@ -1,50 +1,51 @@
 """`HTCondorClient`: every HTCondor command this plugin runs, built as argv and parsed.
 
-It is the plugin's `StatusBackend`:
-
-* `HTCondorClient.query_status` is **one** ``condor_q -json -attributes ... C1 C2 ...`` for all
-  tracked ids (each cluster named once; beyond `MAX_CLUSTERS` clusters, all of the user's jobs).
-* `HTCondorClient.query_accounting` is one ``condor_history -json -match N -constraint ...``
-  for the jobs that left the queue.
-* `HTCondorClient.classify` is the state map of `distributor_htcondor.states`, fed with the
-  job ad that the last query returned for the id.
-
-Jobs held for a resource limit are final (their attempt is over) but stay in the queue; the
-client remembers them, and `HTCondorClient.take_held` hands them to the distributor, which
-removes them.
+* `HTCondorClient.submit`: ``condor_submit FILE`` → ``(cluster, number of jobs)``.
+* `HTCondorClient.queue_ads`: **one** ``condor_q -json -attributes ... C1 C2 ...`` for any
+  number of ids (each cluster named once; beyond `MAX_CLUSTERS` clusters, all of the user's
+  jobs).
+* `HTCondorClient.history_ads`: one ``condor_history -json -match N -constraint ...`` per
+  `MAX_CLUSTERS` clusters of jobs that left the queue.
+* `HTCondorClient.remove`: ``condor_rm`` of clusters and jobs; ids already gone are ignored.
+* `HTCondorClient.find_jobs`: **one** ``condor_q -constraint '(DistributorName =?= "a") || ...'
+  -af:t ClusterId DistributorName Cmd``.
 
 Commands run through a `CommandRunner` whose environment is this process's plus
-``CONDOR_CONFIG`` and any extra variables given; ``-name``/``-pool`` select a schedd.
+``CONDOR_CONFIG`` and any extra variables given; ``-name``/``-pool`` select a schedd. Every
+value on a command line is an argv element (never a shell word); the one text that reaches
+HTCondor's own parser, a constraint, is built from integers or `constraint_string` literals.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import structlog
 
-from distributor import RemoteExitInfo, SchedulerError, TaskInstanceStatus
+from distributor import SchedulerError
 from distributor.batch import (
     GENERIC_TRANSIENT,
     CommandRunner,
-    JobStatus,
+    NamedJob,
     RetryPolicy,
-    TrackedJob,
     Transport,
 )
-from distributor.worker import ExitRecord
-from distributor_htcondor import parsers, states
+from distributor_htcondor import parsers
 from distributor_htcondor.parsers import JobAd
 
 __all__ = [
     "HTCONDOR_SUBMIT_TRANSIENT",
     "HTCONDOR_TRANSIENT",
     "MAX_CLUSTERS",
+    "NAME_ATTRIBUTE",
     "HTCondorClient",
+    "constraint_string",
     "condor_environment",
+    "history_constraint",
+    "name_constraint",
 ]
 
 log = structlog.get_logger(__name__)
@@ -69,6 +70,12 @@ HTCONDOR_SUBMIT_TRANSIENT: tuple[str, ...] = (
 MAX_CLUSTERS = 2000
 """Cluster ids named on one command line; beyond that condor_q lists all of the user's jobs."""
 
+NAME_ATTRIBUTE = "DistributorName"
+"""The job attribute carrying the job name (``+DistributorName`` in the submit description):
+this plugin's own, so the jobs of other tools never match a lookup by name."""
+
+_LITERAL_TEXT = re.compile(r"[^\x00-\x1f\x7f\\]*")
+
 
 def condor_environment(
     condor_config: str | None = None, extra: Mapping[str, str] | None = None
@@ -86,7 +93,7 @@ def _clusters(distributor_ids: Sequence[str]) -> dict[int, list[int]]:
     """Cluster → procs of the ids that are ``cluster.proc``, in first-seen order."""
     out: dict[int, list[int]] = {}
     for distributor_id in distributor_ids:
-        parts = parsers.split_id(distributor_id)
+        parts = parsers.job_id_parts(distributor_id)
         if parts is not None:
             out.setdefault(parts[0], []).append(parts[1])
     return out
@@ -101,8 +108,44 @@ def history_constraint(clusters: Mapping[int, Sequence[int]]) -> str:
     return " || ".join(terms)
 
 
+def constraint_string(value: str) -> str:
+    """`value` as a ClassAd string literal for a constraint: ``"..."`` with ``\\"`` for each
+    double quote.
+
+    condor_q parses constraints in old ClassAd syntax (``ParseClassAdRvalExpr``), where a
+    backslash is special only before a double quote, while new syntax also reads ``\\\\`` and
+    ``\\n``: text with a backslash or a control character has no literal that both read
+    alike, so it is refused. A literal is always followed by more text in this plugin's
+    constraints, as old syntax requires for an escaped quote.
+
+    Raises:
+        ValueError: `value` contains a backslash or a control character.
+    """
+    if not _LITERAL_TEXT.fullmatch(value):
+        raise ValueError(f"{value!r} cannot be written as a ClassAd string literal")
+    return '"' + value.replace('"', '\\"') + '"'
+
+
+def name_constraint(job_names: Collection[str]) -> str:
+    """``(DistributorName =?= "a") || (DistributorName =?= "b")`` for every name `constraint_string`
+    can write (the others cannot be job names: `HTCondorScheduler.job_name` gives only
+    ``[A-Za-z0-9_.-]``); an empty string when none is left.
+
+    ``=?=`` compares strings case-sensitively and is false where the attribute is undefined.
+    """
+    terms = []
+    for name in sorted(set(job_names)):
+        try:
+            literal = constraint_string(name)
+        except ValueError:
+            log.debug("job_name_not_looked_up", job_name=name)
+            continue
+        terms.append(f"({NAME_ATTRIBUTE} =?= {literal})")
+    return " || ".join(terms)
+
+
 class HTCondorClient:
-    """Runs and parses HTCondor commands; implements `distributor.batch.StatusBackend`.
+    """Runs and parses HTCondor commands (see the module docstring).
 
     Args:
         schedd: the schedd to talk to (``-name``; default: the local one).
@@ -133,9 +176,6 @@ class HTCondorClient:
             env=lambda: condor_environment(condor_config, extra),
         )
         self._where = [*(["-name", schedd] if schedd else []), *(["-pool", pool] if pool else [])]
-        self._ads: dict[str, JobAd] = {}
-        self._held: list[str] = []
-        self._lock = threading.Lock()
 
     # --- submission and removal -------------------------------------------------------------
 
@@ -167,30 +207,15 @@ class HTCondorClient:
                     continue
                 raise
 
-    def take_held(self) -> list[str]:
-        """Ids classified as held for a resource limit since the last call (to be removed)."""
-        with self._lock:
-            held, self._held = self._held, []
-        return held
+    # --- queries --------------------------------------------------------------------------
 
-    # --- StatusBackend ---------------------------------------------------------------------
+    def queue_ads(self, distributor_ids: Sequence[str]) -> dict[str, JobAd]:
+        """The job ads condor_q lists for the ids that are ``cluster.proc``, with one command.
 
-    def _remember(self, ads: Mapping[str, JobAd], wanted: set[str]) -> dict[str, JobStatus]:
-        out = {}
-        with self._lock:
-            for distributor_id, ad in ads.items():
-                if distributor_id in wanted:
-                    self._ads[distributor_id] = ad
-                    out[distributor_id] = states.job_status(ad)
-        return out
-
-    def ads(self, distributor_ids: Sequence[str]) -> dict[str, JobAd]:
-        """The last job ad seen for each of the ids that has one."""
-        with self._lock:
-            return {i: self._ads[i] for i in distributor_ids if i in self._ads}
-
-    def query_status(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
-        """One ``condor_q`` for all ids (see `distributor.batch.StatusBackend.query_status`)."""
+        Raises:
+            SchedulerError: condor_q failed.
+            SchedulerOutputError: its output is not a list of job ClassAds.
+        """
         clusters = _clusters(distributor_ids)
         if not clusters:
             return {}
@@ -203,15 +228,22 @@ class HTCondorClient:
             ",".join(parsers.ATTRIBUTES),
             *named,
         ]
-        result = self.runner.run(argv)
-        ads = parsers.parse_ads(result.stdout, argv, source="condor_q")
-        return self._remember(ads, set(distributor_ids))
+        ads = parsers.parse_ads(self.runner.run(argv).stdout, argv, source="condor_q")
+        wanted = set(distributor_ids)
+        return {did: ad for did, ad in ads.items() if did in wanted}
 
-    def query_accounting(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
-        """One ``condor_history`` for all ids (`StatusBackend.query_accounting`)."""
+    def history_ads(self, distributor_ids: Sequence[str]) -> dict[str, JobAd]:
+        """The job ads condor_history keeps for the ids, newest first (one command per
+        `MAX_CLUSTERS` clusters; each tried twice at most, as a missing answer is retried by
+        the caller's next poll anyway).
+
+        Raises:
+            SchedulerError: condor_history failed (no history file, schedd unreachable).
+            SchedulerOutputError: its output is not a list of job ClassAds.
+        """
         clusters = _clusters(distributor_ids)
         wanted = set(distributor_ids)
-        found: dict[str, JobStatus] = {}
+        found: dict[str, JobAd] = {}
         items = list(clusters.items())
         for start in range(0, len(items), MAX_CLUSTERS):
             chunk = dict(items[start : start + MAX_CLUSTERS])
@@ -226,25 +258,32 @@ class HTCondorClient:
                 "-constraint",
                 history_constraint(chunk),
             ]
-            # the tracker treats a failing history as "no rows yet": fail fast
             result = self.runner.run(argv, attempts=2)
             ads = parsers.parse_ads(result.stdout, argv, source="condor_history")
-            found.update(self._remember(ads, wanted))
+            found.update((did, ad) for did, ad in ads.items() if did in wanted)
         return found
 
-    def classify(
-        self, job: TrackedJob, status: JobStatus, record: ExitRecord | None
-    ) -> RemoteExitInfo:
-        """The HTCondor state map (`distributor_htcondor.states.classify`) on the job's ad."""
-        with self._lock:
-            ad = self._ads.pop(job.distributor_id, None)
-        if ad is None:  # pragma: no cover - every status the tracker holds came from an ad
-            return RemoteExitInfo(
-                TaskInstanceStatus.UNKNOWN_ERROR,
-                f"no job ad for {job.distributor_id} ({status.state}); retryable",
-            )
-        info = states.classify(job, ad, record)
-        if ad.status == 5 and not job.terminated:
-            with self._lock:
-                self._held.append(job.distributor_id)
-        return info
+    def find_jobs(self, job_names: Collection[str]) -> list[NamedJob]:
+        """The clusters condor_q lists under any of `job_names` (queued, running or held;
+        HTCondor's queue holds no completed jobs), oldest first, each with its executable's
+        path (``Cmd``: the job script in its task directory), with one ``condor_q -constraint
+        (DistributorName =?= "a") || ... -af:t ClusterId DistributorName Cmd``.
+
+        Raises:
+            SchedulerError: condor_q failed.
+            SchedulerOutputError: a line of its output is not ``<cluster>\\t<name>\\t<path>``.
+        """
+        constraint = name_constraint(job_names)
+        if not constraint:
+            return []
+        argv = [
+            "condor_q",
+            *self._where,
+            "-constraint",
+            constraint,
+            "-af:t",  # tab-separated; last: condor_q reads every later word as an attribute
+            "ClusterId",
+            NAME_ATTRIBUTE,
+            "Cmd",
+        ]
+        return parsers.parse_named_jobs(self.runner.run(argv).stdout, argv)

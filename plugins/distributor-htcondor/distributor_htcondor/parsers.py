@@ -1,6 +1,6 @@
 """Parsers of HTCondor command output: ``condor_submit``, ``condor_q``/``condor_history -json``,
-``condor_rm``. Every parser either returns typed values or raises `SchedulerOutputError` with the
-raw text.
+``condor_q -af``, ``condor_rm``. Every parser either returns typed values or raises
+`SchedulerOutputError` with the raw text.
 
 Formats (HTCondor's own documentation and tool sources; see the plugin README):
 
@@ -8,11 +8,16 @@ Formats (HTCondor's own documentation and tool sources; see the plugin README):
   ``N job(s) submitted to cluster C.``; the jobs are ``C.0`` .. ``C.(N-1)``.
 * ``condor_q -json`` and ``condor_history -json`` print a JSON array of job ClassAds (one object
   per job, attribute name → value). Expressions that were not evaluated are strings of the form
-  ``/Expr(...)/``. When nothing matches, the tools print nothing at all (an empty ``[]`` is
-  accepted too).
+  ``/Expr(...)/``. When nothing matches, condor_q prints nothing at all and condor_history an
+  empty array (both recorded from HTCondor 23.9.6 and 25.14.1). After ``condor_rm`` of a held
+  job, its ``HoldReason*`` attributes are gone and ``LastHoldReason*`` hold them (recorded).
+* ``condor_q -af:t ClusterId DistributorName Cmd`` prints one line per job: the values
+  separated by a tab (``:t``; a space without it), strings unquoted, ``undefined`` for a
+  missing attribute.
 * ``condor_rm`` prints ``Job C.P marked for removal`` / ``All jobs in cluster C have been marked
   for removal`` on success and ``Job C.P not found`` / ``Couldn't find/remove all jobs in cluster
-  C.`` on standard error (exit status 1) for ids it does not have.
+  C`` (a final period in the tool's source, none in the recordings) on standard error (exit
+  status 1) for ids it does not have.
 """
 
 from __future__ import annotations
@@ -24,16 +29,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from distributor import SchedulerOutputError
+from distributor.batch import NamedJob
 
 __all__ = [
     "ATTRIBUTES",
     "DISTRIBUTOR_ID",
     "JobAd",
+    "job_id_parts",
     "job_key",
     "only_not_found",
     "parse_ads",
+    "parse_named_jobs",
     "parse_submit",
-    "split_id",
 ]
 
 DISTRIBUTOR_ID = re.compile(r"(?P<cluster>[1-9][0-9]{0,17})\.(?P<proc>0|[1-9][0-9]{0,8})")
@@ -55,6 +62,10 @@ ATTRIBUTES = (
     "ResidentSetSize",
     "RequestMemory",
     "RemoteWallClockTime",
+    "LastJobStatus",
+    "LastHoldReason",
+    "LastHoldReasonCode",
+    "LastHoldReasonSubCode",
 )
 """The job ClassAd attributes asked for with ``-attributes`` (projection keeps replies small)."""
 
@@ -69,7 +80,7 @@ _NOT_FOUND = re.compile(
 )
 
 
-def split_id(distributor_id: str) -> tuple[int, int] | None:
+def job_id_parts(distributor_id: str) -> tuple[int, int] | None:
     """``(cluster, proc)`` of a ``cluster.proc`` id, or None if it is not one."""
     match = DISTRIBUTOR_ID.fullmatch(distributor_id)
     if match is None:
@@ -79,7 +90,7 @@ def split_id(distributor_id: str) -> tuple[int, int] | None:
 
 def job_key(distributor_id: str) -> str | None:
     """The cluster id an id belongs to (the submit-root index key), or None."""
-    parts = split_id(distributor_id)
+    parts = job_id_parts(distributor_id)
     return None if parts is None else str(parts[0])
 
 
@@ -92,7 +103,8 @@ class JobAd:
         status: ``JobStatus`` (1 Idle, 2 Running, 3 Removed, 4 Completed, 5 Held,
             6 Transferring Output, 7 Suspended).
         hold_reason / hold_code / hold_subcode: ``HoldReason``, ``HoldReasonCode``,
-            ``HoldReasonSubCode``.
+            ``HoldReasonSubCode``; for a job removed while it was held (``LastJobStatus`` 5),
+            ``LastHoldReason``, ``LastHoldReasonCode``, ``LastHoldReasonSubCode``.
         remove_reason: ``RemoveReason``.
         exit_by_signal / exit_code / exit_signal: ``ExitBySignal``, ``ExitCode``, ``ExitSignal``.
         memory_usage_mb / resident_set_kb / request_memory_mb: ``MemoryUsage`` (MiB),
@@ -186,13 +198,15 @@ def _ad(raw: Any, source: str) -> JobAd:
     if cluster < 1 or proc < 0:
         raise TypeError(f"impossible job id {cluster}.{proc}")
     wall = raw.get("RemoteWallClockTime")
+    # condor_rm of a held job moves HoldReason* to LastHoldReason*: the hold is why it ended
+    hold = "LastHoldReason" if status == 3 and _integer(raw, "LastJobStatus") == 5 else "HoldReason"
     return JobAd(
         cluster=cluster,
         proc=proc,
         status=status,
-        hold_reason=_text(raw, "HoldReason"),
-        hold_code=_integer(raw, "HoldReasonCode"),
-        hold_subcode=_integer(raw, "HoldReasonSubCode"),
+        hold_reason=_text(raw, hold),
+        hold_code=_integer(raw, f"{hold}Code"),
+        hold_subcode=_integer(raw, f"{hold}SubCode"),
         remove_reason=_text(raw, "RemoveReason"),
         exit_by_signal=raw.get("ExitBySignal") is True,
         exit_code=_integer(raw, "ExitCode"),
@@ -232,6 +246,34 @@ def parse_ads(text: str, argv: Sequence[str] = (), *, source: str = "") -> dict[
             f"{program} -json output is not a list of job ClassAds ({exc})", text, argv=argv
         ) from exc
     return ads
+
+
+_NAMED_LINE = re.compile(r"\t?(?P<cluster>[1-9][0-9]{0,17})\t(?P<name>[^\t]+)\t(?P<path>.+)")
+
+
+def parse_named_jobs(stdout: str, argv: Sequence[str] = ()) -> list[NamedJob]:
+    """Clusters from ``condor_q -af:t ClusterId DistributorName Cmd`` (one line per job), each
+    once, oldest (lowest cluster id) first, with the path of its executable (None where it is
+    ``undefined``). A name never holds a tab (no tab is looked up); a path may.
+
+    Raises:
+        SchedulerOutputError: a line is not ``<cluster id>\\t<name>\\t<path>``.
+    """
+    found: dict[int, NamedJob] = {}
+    for number, line in enumerate(stdout.splitlines(), 1):
+        if not line.strip():
+            continue
+        match = _NAMED_LINE.fullmatch(line)
+        if match is None:
+            raise SchedulerOutputError(
+                f"condor_q -af:t line {number} is not '<cluster id>\\t<name>\\t<path>': {line!r}",
+                stdout,
+                argv=argv,
+            )
+        cluster, path = int(match["cluster"]), match["path"]
+        named = NamedJob(str(cluster), match["name"], None if path == "undefined" else path)
+        found.setdefault(cluster, named)
+    return [found[cluster] for cluster in sorted(found)]
 
 
 def only_not_found(stderr: str, stdout: str = "") -> bool:

@@ -12,6 +12,8 @@ Exit info of a final job:
 HTCondor                                                    code notes
 =========================================================== ==== =================================
 Completed, ``ExitBySignal`` false, ``ExitCode`` 0           D
+Completed after the worker stopped the command at its       Z    the worker's record says which
+memory or runtime limit                                          limit and by how much
 Completed, ``ExitCode`` N ≠ 0                               E    the worker's record names signals
 Completed, ``ExitBySignal``, ``ExitSignal`` 9, peak memory  Z    an OOM kill without a hold
 at ≥ 90 % of ``RequestMemory``
@@ -47,6 +49,7 @@ from distributor.batch import (
     TrackedJob,
     describe_exit,
     describe_record,
+    limit_exit_info,
     mebibytes,
 )
 from distributor.worker import ExitRecord
@@ -182,15 +185,24 @@ def _hold_label(ad: JobAd) -> str:
 
 
 def job_status(ad: JobAd) -> JobStatus:
-    """The tracker's view of one job ad (phase, HTCondor's state name, the reason, the exit)."""
+    """The tracker's view of one job ad (phase, HTCondor's state name, the reason, the exit).
+
+    A job held for a resource limit is final and `JobStatus.lingering`: its attempt is over,
+    but it stays in the queue until it is removed.
+    """
     name = JOB_STATUS_NAMES.get(ad.status, f"JobStatus {ad.status}")
     peak = ad.peak_bytes
     if ad.status == 5:
         reason = f"{_hold_label(ad)}: {ad.hold_reason}".rstrip(": ")
         limit = hold_limit(ad.hold_code, ad.hold_subcode, ad.hold_reason)
-        phase = JobPhase.FINAL if limit is not None else JobPhase.QUEUED
         return JobStatus(
-            ad.distributor_id, phase, name, reason, maxrss_bytes=peak, source=ad.source
+            ad.distributor_id,
+            JobPhase.QUEUED if limit is None else JobPhase.FINAL,
+            name,
+            reason,
+            maxrss_bytes=peak,
+            source=ad.source,
+            lingering=limit is not None,  # its attempt is over, but the schedd still holds it
         )
     if ad.status == 3:
         return JobStatus(
@@ -319,6 +331,9 @@ def classify(job: TrackedJob, ad: JobAd, record: ExitRecord | None) -> RemoteExi
             f"{_command_phrase(ad, record)} {detail}",
         )
     if ad.status == 4:
+        limited = limit_exit_info(record) if record is not None else None
+        if limited is not None:  # the worker stopped it at its limit: its own words
+            return limited
         if _killed_for_memory(job, ad, record):
             return _limit_info("memory", job, ad, record)
         return RemoteExitInfo(TaskInstanceStatus.ERROR, f"{_command_phrase(ad, record)} {detail}")

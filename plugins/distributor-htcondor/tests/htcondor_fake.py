@@ -8,7 +8,8 @@ with the command's name. State lives in ``$FAKE_CONDOR_STATE``: one JSON job ad 
 runs the executable with the submit description's environment, output and error files.
 
 Documented behaviour reproduced (HTCondor manual: condor_submit, condor_q, condor_history,
-condor_rm, "Job Status Codes", "Hold Reason Codes"; tool sources for the printed messages):
+condor_rm, "Job Status Codes", "Hold Reason Codes"; tool sources for the printed messages) and
+checked against the outputs of HTCondor 23.9.6 and 25.14.1 recorded in a real pool:
 
 * ``condor_submit FILE`` reads ``key = value`` commands, ``+Attr``/``My.Attr = ClassAd value``,
   ``environment = "A=1 B=2"`` and ``queue [N]``, expands ``$(Cluster)``/``$(ClusterId)`` and
@@ -18,29 +19,48 @@ condor_rm, "Job Status Codes", "Hold Reason Codes"; tool sources for the printed
   exit 1.
 * ``condor_q -json -attributes A,B [C | C.P ...]`` and ``condor_history -json -attributes A,B
   -match N -constraint EXPR`` print a JSON array of job ClassAds (unevaluated expressions as
-  ``/Expr(...)/`` strings, as the ClassAd JSON unparser writes them), newest first for history,
-  and nothing at all when no job matches. The history constraint understood is a disjunction of
+  ``/Expr(...)/`` strings, as the ClassAd JSON unparser writes them), newest first for history.
+  When no job matches, condor_q prints nothing at all and condor_history an empty array
+  (``[`` and ``]`` on two lines). The history constraint understood is a disjunction of
   ``ClusterId == C`` and ``(ClusterId == C && member(ProcId, {P, ...}))``.
+* ``condor_q -constraint EXPR -af A B`` (``-autoformat``): the queued jobs for which EXPR is
+  true, one line per job with the attributes' values separated by single spaces, or tabs with
+  ``-af:t`` (strings unquoted, missing attributes ``undefined``); every word after ``-af`` up
+  to the next option is an attribute name (``condor_q -af A 6`` asks for an attribute ``6``).
+  The constraint
+  understood is a disjunction (``||``, with parentheses) of ``Attr =?= "string"`` terms, read
+  with the escaping of old ClassAd syntax that condor_q's constraint parser uses: a backslash
+  is special only before a double quote (``\\"`` is a quote inside the string). ``=?=`` is
+  case-sensitive and false for a missing attribute. Anything else is refused with an error.
 * ``JobStatus`` 1 Idle → 2 Running → 4 Completed with ``ExitCode`` or ``ExitBySignal``/
   ``ExitSignal``; 5 Held with ``HoldReason``/``HoldReasonCode``/``HoldReasonSubCode``; 3 Removed
-  with ``RemoveReason = "via condor_rm (by user U)"``. Completed and removed jobs leave the queue
-  and are written to the history (unless ``config.history`` is false, like a pool whose
-  ``HISTORY`` is undefined: condor_history then fails).
-* Limits, enforced by the starter: ``allowed_execute_duration`` → SIGTERM, then SIGKILL, hold
-  code 47 ``The job exceeded allowed execute duration of H:MM:SS``; memory over
-  ``request_memory`` (MiB, resident set of the job's process group) → per
-  ``config.memory_enforcement``: ``hold`` (default, cgroup OOM: SIGKILL and hold code 34 subcode
-  102 ``Error from slot1@HOST: Job has gone over memory limit of N megabytes. Peak usage: M
-  megabytes.``), ``policy`` (the submit description's ``periodic_hold`` of the form
+  with ``RemoveReason = "via condor_rm (by user U)"``; ``LastJobStatus`` is the status before
+  the current one. Removing a held job moves its ``HoldReason*`` attributes to
+  ``LastHoldReason*`` (``LastHoldReason``, ``LastHoldReasonCode``, ``LastHoldReasonSubCode``).
+  Completed and removed jobs leave the queue and are written to the history (unless
+  ``config.history`` is false, like a pool whose ``HISTORY`` is undefined: condor_history then
+  fails).
+* Limits. ``allowed_execute_duration`` is kept in the job ad (``AllowedExecuteDuration``) but
+  not enforced: HTCondor 23.9.6 enforces it only for jobs that transfer files, and this
+  plugin's jobs use the shared filesystem (a 3 s limit let a 20 s job complete with
+  ``ExitCode 0``); 25.x holds such jobs with code 47, which tests reproduce with ``fake-hold``.
+  Memory over ``request_memory`` (MiB, resident set of the job's process group) is handled
+  per ``config.memory_enforcement``: ``hold`` (default, cgroup OOM: SIGKILL and hold code 34
+  subcode 102 ``Error from slot1@HOST: Job has gone over memory limit of N megabytes. Peak
+  usage: M megabytes.``), ``policy`` (the submit description's ``periodic_hold`` of the form
   ``MemoryUsage > RequestMemory``: hold code 3 with ``periodic_hold_reason``/``_subcode``),
-  ``kill`` (SIGKILL without a hold: the job completes with ``ExitBySignal``) or ``none``.
+  ``kill`` (SIGKILL without a hold: the job completes with ``ExitBySignal``) or ``none`` (a
+  pool without cgroups, like the recorded one).
 * ``condor_rm C.P | C | -all`` prints ``Job C.P marked for removal`` / ``All jobs in cluster C
-  have been marked for removal``, or on stderr ``Job C.P not found`` / ``Couldn't find/remove
-  all jobs in cluster C.`` with exit status 1. A running job gets SIGTERM, then SIGKILL.
+  have been marked for removal``, or on stderr, after an empty line, ``Job C.P not found`` /
+  ``Couldn't find/remove all jobs in cluster C`` with exit status 1. A running job gets
+  SIGTERM, then SIGKILL.
 
 Test-only extras (not HTCondor): ``fake-hold C.P CODE SUBCODE REASON`` holds a job as a daemon
 would; ``config.start_delay`` keeps jobs idle for that many seconds; ``config.failures`` maps a
-command name to how many of its next calls fail as if the schedd were unreachable.
+command name to how many of its next calls fail as if the schedd were unreachable. A starter's
+own errors go to ``starters.log`` in the state directory (a starter that dies leaves its job
+Idle or Running for ever, so tests check that the log stays empty).
 """
 
 from __future__ import annotations
@@ -60,6 +80,9 @@ from pathlib import Path
 from typing import Any
 
 Ad = dict[str, Any]
+
+STARTER_LOG = "starters.log"
+"""Where the starters' own errors go, in the state directory (empty while the fake is sound)."""
 
 _MEMORY_USAGE = "/Expr(( ( ResidentSetSize + 1023 ) / 1024 ))/"
 _KNOWN_COMMANDS = {
@@ -174,13 +197,19 @@ class Pool:
         return value
 
     def fail(self, command: str) -> bool:
-        """Whether this call of `command` is configured to fail as if the schedd were down."""
-        config = self.config
-        left = int(config.get("failures", {}).get(command, 0))
-        if left <= 0:
-            return False
-        config["failures"][command] = left - 1
-        (self.root / "config.json").write_text(json.dumps(config), encoding="utf-8")
+        """Whether this call of `command` is configured to fail as if the schedd were down.
+
+        The count is decremented under the pool's lock and ``config.json`` is replaced
+        atomically: starters read the configuration at any moment, and a torn file once
+        killed one (its job then stayed Idle or Running forever).
+        """
+        with self.locked():
+            config = self.config
+            left = int(config.get("failures", {}).get(command, 0))
+            if left <= 0:
+                return False
+            config["failures"][command] = left - 1
+            self._write(self.root / "config.json", config)
         return True
 
 
@@ -308,16 +337,17 @@ def condor_submit(pool: Pool, args: list[str]) -> int:
         cluster = pool.next_cluster()
         for proc in range(count):
             pool.write(_job_ad(pool, commands, custom, cluster, proc))
-    for proc in range(count):
-        subprocess.Popen(
-            [sys.executable, __file__, "fake-starter", f"{cluster}.{proc}"],
-            env={**os.environ},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-            close_fds=True,
-        )
+    with (pool.root / STARTER_LOG).open("ab") as log:
+        for proc in range(count):
+            subprocess.Popen(
+                [sys.executable, __file__, "fake-starter", f"{cluster}.{proc}"],
+                env={**os.environ},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+                close_fds=True,
+            )
     sys.stdout.write("Submitting job(s)" + "." * count + "\n")
     sys.stdout.write(f"{count} job(s) submitted to cluster {cluster}.\n")
     return 0
@@ -343,12 +373,6 @@ def _group_rss_kib(pgid: int) -> int:
     return total
 
 
-def _short_time(seconds: int) -> str:
-    days, rest = divmod(seconds, 86400)
-    clock = f"{rest // 3600}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
-    return f"{days}+{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}" if days else clock
-
-
 def _stop(pgid: int, soft: bool) -> None:
     """Kill a process group: SIGTERM and a second's grace first when `soft`."""
     if soft:
@@ -371,6 +395,7 @@ def _hold(pool: Pool, job: str, code: int, subcode: int, reason: str, peak_kib: 
         if ad is None:
             return
         ad.update(
+            LastJobStatus=ad["JobStatus"],
             JobStatus=5,
             HoldReason=reason,
             HoldReasonCode=code,
@@ -404,8 +429,8 @@ def fake_starter(pool: Pool, job: str) -> int:
 
     Reproduces the ``JobStatus`` life cycle, ``ExitCode``/``ExitBySignal``/``ExitSignal``,
     ``ResidentSetSize`` (KiB), the hold codes and reasons of memory (34/102, or 3 with the
-    ``periodic_hold`` reason and subcode) and ``allowed_execute_duration`` (47), and SIGTERM
-    then SIGKILL for a removal.
+    ``periodic_hold`` reason and subcode), and SIGTERM then SIGKILL for a removal;
+    ``allowed_execute_duration`` is not enforced, as on HTCondor 23.9.6 without file transfer.
     """
     delay = float(pool.config.get("start_delay", 0))
     deadline = time.monotonic() + delay
@@ -421,6 +446,7 @@ def fake_starter(pool: Pool, job: str) -> int:
             return 0
         started = time.time()
         ad.update(
+            LastJobStatus=1,
             JobStatus=2,
             JobCurrentStartDate=int(started),
             EnteredCurrentStatus=int(started),
@@ -468,13 +494,6 @@ def fake_starter(pool: Pool, job: str) -> int:
                 final.update(ResidentSetSize=peak, RemoteWallClockTime=time.time() - started)
                 pool.leave_queue(final)
             return 0
-        duration = ad.get("AllowedExecuteDuration")
-        if isinstance(duration, int) and time.time() - started > duration:
-            _stop(process.pid, soft=True)
-            process.wait()
-            reason = f"The job exceeded allowed execute duration of {_short_time(duration)}"
-            _hold(pool, job, 47, 0, reason, peak)
-            return 0
         if _over_memory(ad, peak, mode):
             request = ad["RequestMemory"]
             _stop(process.pid, soft=mode == "policy")
@@ -499,6 +518,7 @@ def fake_starter(pool: Pool, job: str) -> int:
     with pool.locked():
         final = pool.read(job) or ad
         final.update(
+            LastJobStatus=final["JobStatus"],
             JobStatus=4,
             CompletionDate=int(time.time()),
             EnteredCurrentStatus=int(time.time()),
@@ -535,36 +555,160 @@ def _option(args: list[str], name: str) -> str | None:
     return args[args.index(name) + 1] if name in args and args.index(name) + 1 < len(args) else None
 
 
-def _print_ads(ads: list[Ad], attributes: str | None) -> None:
+def _print_ads(ads: list[Ad], attributes: str | None, *, empty: str = "") -> None:
     if not ads:
-        return  # condor_q/condor_history print nothing when no job matches
+        sys.stdout.write(empty)  # condor_q prints nothing, condor_history "[" and "]"
+        return
     wanted = attributes.split(",") if attributes else None
     shown = [{k: v for k, v in ad.items() if wanted is None or k in wanted} for ad in ads]
     sys.stdout.write("[\n" + "\n,\n".join(json.dumps(ad, indent=2) for ad in shown) + "\n]\n")
 
 
+def _lookup(ad: Ad, name: str) -> Any:
+    """An attribute's value (ClassAd attribute names are case-insensitive); None if absent."""
+    for key, value in ad.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def _old_string(text: str, pos: int) -> tuple[str, int]:
+    """The string literal whose opening quote precedes `pos`, read as old ClassAd syntax does
+    (``tokenizeStringOld``): a backslash before a double quote that is followed by more text
+    (not a newline) makes the quote part of the string; no other escapes. Returns the value
+    and the position after the closing quote.
+    """
+    parts = []
+    while True:
+        end = text.find('"', pos)
+        if end < 0:
+            raise ValueError("unterminated string literal")
+        chunk = text[pos:end]
+        if chunk.endswith("\\") and end + 1 < len(text) and text[end + 1] != "\n":
+            parts.append(chunk[:-1] + '"')
+            pos = end + 1
+            continue
+        parts.append(chunk)
+        return "".join(parts), end + 1
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _disjunction(text: str) -> list[tuple[str, str]]:
+    """The ``(attribute, string)`` terms of a constraint ``A =?= "x" || (B =?= "y") ...``.
+
+    Raises:
+        ValueError: the constraint has any other form.
+    """
+    terms: list[tuple[str, str]] = []
+    pos, depth, expect_term = 0, 0, True
+
+    def skip(at: int) -> int:
+        while at < len(text) and text[at].isspace():
+            at += 1
+        return at
+
+    while True:
+        pos = skip(pos)
+        if expect_term:
+            if text.startswith("(", pos):
+                depth, pos = depth + 1, pos + 1
+                continue
+            name = _NAME.match(text, pos)
+            if name is None:
+                raise ValueError(f"expected an attribute name at offset {pos}")
+            pos = skip(name.end())
+            if not text.startswith("=?=", pos):
+                raise ValueError(f"expected =?= at offset {pos}")
+            pos = skip(pos + 3)
+            if not text.startswith('"', pos):
+                raise ValueError(f"expected a string literal at offset {pos}")
+            value, pos = _old_string(text, pos + 1)
+            terms.append((name.group(), value))
+            expect_term = False
+        elif text.startswith(")", pos) and depth > 0:
+            depth, pos = depth - 1, pos + 1
+        elif text.startswith("||", pos):
+            pos, expect_term = pos + 2, True
+        elif pos == len(text) and depth == 0:
+            return terms
+        else:
+            raise ValueError(f"unexpected text at offset {pos}")
+
+
+def _af_value(value: Any) -> str:
+    """A value as ``-af`` prints it: strings unquoted, booleans lower-case, absent undefined."""
+    if value is None:
+        return "undefined"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str) and value.startswith("/Expr(") and value.endswith(")/"):
+        return value[6:-2]
+    return str(value)
+
+
+_WITH_VALUE = {"-attributes", "-name", "-pool", "-constraint"}
+
+
 def condor_q(pool: Pool, args: list[str]) -> int:
-    """``condor_q -json -attributes A,B [C | C.P ...]``: the queue's matching job ads.
+    """``condor_q [-json -attributes A,B | -constraint EXPR | -af A B ...] [C | C.P ...]``: the
+    queue's matching jobs.
 
     Reproduces the manual's restrictions (OR'ed cluster and cluster.proc ids; none: all jobs),
-    the ``-attributes`` projection, the ClassAd JSON layout and the empty output for no match;
-    an unreachable schedd prints ``-- Failed to fetch ads from: ...`` and exits 1.
+    ANDed with ``-constraint``; the ``-attributes`` projection, the ClassAd JSON layout and the
+    empty output for no match; ``-af`` lines; an unreachable schedd prints ``-- Failed to fetch
+    ads from: ...`` and exits 1.
     """
     if pool.fail("condor_q"):
         sys.stderr.write(_UNREACHABLE)
         return 1
-    restrictions = _operands(args, {"-attributes", "-name", "-pool", "-constraint"})
+    restrictions: list[str] = []
+    options: dict[str, str] = {}
+    autoformat: list[str] | None = None
+    separator = " "
+    collecting = False
+    words = iter(args)
+    for arg in words:
+        if arg in _WITH_VALUE:
+            options[arg] = next(words, "")
+            collecting = False
+        elif arg.split(":")[0] in ("-af", "-autoformat"):
+            autoformat, collecting = [], True
+            separator = "\t" if "t" in arg.partition(":")[2] else " "
+        elif arg.startswith("-"):
+            options[arg] = ""
+            collecting = False
+        elif collecting and autoformat is not None:
+            autoformat.append(arg)  # as condor_q does: every word after -af is an attribute
+        else:
+            restrictions.append(arg)
+    terms: list[tuple[str, str]] | None = None
+    if "-constraint" in options:
+        try:
+            terms = _disjunction(options["-constraint"])
+        except ValueError as exc:
+            sys.stderr.write(f"Error: this fake cannot evaluate the constraint ({exc})\n")
+            return 1
     ads = [
         ad
         for ad in pool.queued()
-        if not restrictions
-        or str(ad["ClusterId"]) in restrictions
-        or f"{ad['ClusterId']}.{ad['ProcId']}" in restrictions
+        if (
+            not restrictions
+            or str(ad["ClusterId"]) in restrictions
+            or f"{ad['ClusterId']}.{ad['ProcId']}" in restrictions
+        )
+        and (terms is None or any(_lookup(ad, name) == value for name, value in terms))
     ]
-    if "-json" not in args:
-        sys.stderr.write("this fake prints -json only\n")
+    if autoformat is not None:
+        for ad in ads:
+            line = separator.join(_af_value(_lookup(ad, name)) for name in autoformat)
+            sys.stdout.write(line + "\n")
+        return 0
+    if "-json" not in options:
+        sys.stderr.write("this fake prints -json and -af only\n")
         return 1
-    _print_ads(ads, _option(args, "-attributes"))
+    _print_ads(ads, options.get("-attributes"))
     return 0
 
 
@@ -597,7 +741,8 @@ def condor_history(pool: Pool, args: list[str]) -> int:
         if procs is None or ad["ProcId"] in procs:
             ads.append(ad)
     limit = _option(args, "-match") or _option(args, "-limit")
-    _print_ads(ads[: int(limit)] if limit else ads, _option(args, "-attributes"))
+    shown = ads[: int(limit)] if limit else ads
+    _print_ads(shown, _option(args, "-attributes"), empty="[\n]\n")
     return 0
 
 
@@ -605,8 +750,14 @@ def condor_history(pool: Pool, args: list[str]) -> int:
 
 
 def _remove(pool: Pool, ad: Ad, user: str) -> None:
-    """Mark one queued job removed; one without a running process leaves the queue now."""
+    """Mark one queued job removed; one without a running process leaves the queue now. A held
+    job's ``HoldReason*`` attributes become ``LastHoldReason*``."""
+    if ad["JobStatus"] == 5:
+        for name in ("HoldReason", "HoldReasonCode", "HoldReasonSubCode"):
+            if name in ad:
+                ad[f"Last{name}"] = ad.pop(name)
     ad.update(
+        LastJobStatus=ad["JobStatus"],
         JobStatus=3,
         RemoveReason=f"via condor_rm (by user {user})",
         EnteredCurrentStatus=int(time.time()),
@@ -622,11 +773,12 @@ def condor_rm(pool: Pool, args: list[str]) -> int:
     user U)"``); running ones are stopped by their starter.
 
     Reproduces condor_rm's messages (``Job C.P marked for removal``, ``All jobs in cluster C
-    have been marked for removal``; on stderr ``Job C.P not found``, ``Couldn't find/remove all
-    jobs in cluster C.``) and exit status 1 when any id was not found.
+    have been marked for removal``; on stderr, after an empty line, ``Job C.P not found``,
+    ``Couldn't find/remove all jobs in cluster C``) and exit status 1 when any id was not found.
     """
     user = str(pool.config.get("user", "tester"))
     status = 0
+    errors: list[str] = []
     with pool.locked():
         queued = [ad for ad in pool.queued() if ad["JobStatus"] != 3]
         if "-all" in args:
@@ -645,14 +797,16 @@ def condor_rm(pool: Pool, args: list[str]) -> int:
                 if matching:
                     sys.stdout.write(f"Job {token} marked for removal\n")
                 else:
-                    sys.stderr.write(f"Job {token} not found\n")
+                    errors.append(f"Job {token} not found")
                     status = 1
             elif matching:
                 sys.stdout.write(f"All jobs in cluster {token} have been marked for removal\n")
             else:
-                sys.stderr.write(f"Couldn't find/remove all jobs in cluster {token}.\n")
+                errors.append(f"Couldn't find/remove all jobs in cluster {token}")
                 status = 1
             queued = [ad for ad in queued if ad not in matching]
+    if errors:
+        sys.stderr.write("\n" + "\n".join(errors) + "\n")
     return status
 
 

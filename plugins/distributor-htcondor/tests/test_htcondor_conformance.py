@@ -39,8 +39,13 @@ class TestHTCondorConformance(PluginConformance):
         env = wrapped_environment(FAKE, tmp_path, {"FAKE_CONDOR_STATE": str(tmp_path / "pool")})
         return ConformanceTarget(
             plugin=plugin,
+            # clusters of 2 jobs: arrays of the kit span several condor_submit calls
             make_distributor=lambda: HTCondorDistributor(
-                "fake", submit_root=tmp_path / "root", environment=env, poll_policy=FAST
+                "fake",
+                submit_root=tmp_path / "root",
+                environment=env,
+                poll_policy=FAST,
+                max_array_size=2,
             ),
             make_queue=lambda: HTCondorQueue(1, "fake", LIMITS),
             resources={"memory": "100M", "runtime": 300},

@@ -1,8 +1,13 @@
 """The exit matrix in HTCondor's terms, against the fake pool: every way a job ends.
 
-All cases are submitted at once by one module-scoped fixture (so the slow runtime-limit case
-overlaps the others), on four fake pools that differ in how memory is enforced and in how fast
-jobs start; each test then checks one case's code and words.
+All cases are submitted at once by one module-scoped fixture (so the slow limit cases overlap
+the others), on five fake pools that differ in how memory is enforced and in how fast jobs
+start; each test then checks one case's code and words.
+
+The worker enforces memory and runtime at the request itself. Where the pool enforces memory
+too (a cgroup hold, the plugin's ``periodic_hold``, a kernel OOM kill), whichever acts first
+decides the words, so those cases check only what both say; holds of known codes are made
+with ``fake-hold`` to check HTCondor's words exactly.
 """
 
 from __future__ import annotations
@@ -67,30 +72,58 @@ def make_pool(directory: Path, **config: object) -> Pool:
     return Pool(distributor, env)
 
 
-def wait_running(pool: Pool, did: str, timeout: float = 20.0) -> None:
-    """Wait until the fake pool runs `did`, plus a moment for the worker to start."""
+def wait_started(pool: Pool, name: str, timeout: float = 20.0) -> None:
+    """Wait until the worker of the task submitted as `name` has started its command."""
+    (submission,) = pool.distributor.submit_root.submissions(name)
+    started = submission.task_dir / "started.json"
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if did in pool.distributor.get_running([did]):
-            time.sleep(0.3)
-            return
+    while not started.exists():
+        assert time.monotonic() < deadline, f"{name!r} never started"
         time.sleep(0.05)
-    raise AssertionError(f"{did} never started")
 
 
+def fake_hold(pool: Pool, did: str, code: int, subcode: int, reason: str) -> None:
+    """Hold a job of the fake pool as a daemon would."""
+    argv = [sys.executable, str(FAKE), "fake-hold", did, str(code), str(subcode), reason]
+    subprocess.run(argv, env=pool.env, check=True)
+
+
+MEMORY_HOLD = (
+    "Error from slot1@fakehost: Job has gone over memory limit of 64 megabytes. "
+    "Peak usage: 70 megabytes."
+)
 CASES: dict[str, tuple[str, str, dict[str, object]]] = {
     "exit 0": ("hold", "true", {}),
     "exit 3": ("hold", "exit 3", {}),
     "command killed -9": ("hold", "kill -9 $$", {}),
     "job killed -9": ("hold", "kill -9 $PPID; sleep 5", {}),
-    "memory, cgroup hold": ("hold", HOG, {"memory": "64M"}),
-    "memory, periodic_hold policy": ("policy", HOG, {"memory": "64M"}),
-    "memory, kernel OOM kill": ("kill", HOG, {"memory": "64M"}),
-    "runtime, allowed_execute_duration": ("hold", "sleep 30", {"runtime": 2}),
+    "memory, pool without enforcement": ("none", HOG, {"memory": "64M"}),
+    "memory, cgroup hold or the worker": ("hold", HOG, {"memory": "64M"}),
+    "memory, periodic_hold or the worker": ("policy", HOG, {"memory": "64M"}),
+    "memory, kernel OOM kill or the worker": ("kill", HOG, {"memory": "64M"}),
+    "memory, held 34/102": ("hold", "sleep 300", {"memory": "64M"}),
+    "memory, held 3/102 by periodic_hold": ("hold", "sleep 300", {"memory": "64M"}),
+    "runtime, held 47 (HTCondor 25)": ("hold", "sleep 300", {"runtime": 300}),
+    "runtime, ignored by HTCondor 23.9.6": ("hold", "sleep 30", {"runtime": 2}),
+    "runtime, command ignores SIGTERM": ("hold", "trap '' TERM; sleep 30", {"runtime": 2}),
     "terminated while running": ("hold", "sleep 300", {}),
     "terminated while idle": ("slow", "sleep 300", {}),
     "removed by condor_rm elsewhere": ("hold", "sleep 300", {}),
     "held for transfer failure": ("hold", "sleep 300", {}),
+}
+HOLDS = {
+    "memory, held 34/102": (34, 102, MEMORY_HOLD),
+    "memory, held 3/102 by periodic_hold": (
+        3,
+        102,
+        "distributor: memory usage exceeded request_memory",
+    ),
+    "runtime, held 47 (HTCondor 25)": (47, 0, "The job exceeded allowed execute duration of 05:00"),
+    "held for transfer failure": (
+        13,
+        2,
+        "Transfer input files failure at execution point slot1@fakehost",
+    ),
 }
 """case → (pool, command, resources)."""
 
@@ -103,6 +136,7 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         "hold": make_pool(base / "hold"),
         "policy": make_pool(base / "policy", memory_enforcement="policy"),
         "kill": make_pool(base / "kill", memory_enforcement="kill"),
+        "none": make_pool(base / "none", memory_enforcement="none"),
         "slow": make_pool(base / "slow", start_delay=60),
     }
     result = Matrix(pools)
@@ -110,18 +144,16 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         did = pools[pool].distributor.submit_to_batch_distributor(command, case, resources)
         result.ids[case] = (pool, did)
     hold = pools["hold"]
-    for case in ("terminated while running", "removed by condor_rm elsewhere"):
-        wait_running(hold, result.ids[case][1])
+    for case in ("terminated while running", "removed by condor_rm elsewhere", *HOLDS):
+        wait_started(hold, case)
     hold.distributor.terminate_task_instances([result.ids["terminated while running"][1]])
     subprocess.run(
         ["condor_rm", result.ids["removed by condor_rm elsewhere"][1]], env=hold.env, check=True
     )
     pools["slow"].distributor.terminate_task_instances([result.ids["terminated while idle"][1]])
+    for case, (code, subcode, reason) in HOLDS.items():
+        fake_hold(hold, result.ids[case][1], code, subcode, reason)
     held = result.ids["held for transfer failure"][1]
-    wait_running(hold, held)
-    reason = "Transfer input files failure at execution point slot1@fakehost"
-    fake_hold = [sys.executable, str(FAKE), "fake-hold", held, "13", "2", reason]
-    subprocess.run(fake_hold, env=hold.env, check=True)
     deadline = time.monotonic() + 10
     while held not in result.queueing_errors and time.monotonic() < deadline:
         result.queueing_errors = hold.distributor.get_queueing_errors([held])
@@ -132,29 +164,39 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
     yield result
     for pool_ in pools.values():
         subprocess.run(["condor_rm", "-all"], env=pool_.env, capture_output=True, check=False)
+        log = Path(pool_.env["FAKE_CONDOR_STATE"]) / "starters.log"
+        assert not log.exists() or not log.read_text(), log.read_text()
 
 
+WORKER_MEMORY = ("memory limit of 64.0 MiB exceeded", "killed with SIGKILL by distributor-worker")
 EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
     "exit 0": (D, ()),
     "exit 3": (E, ("exited with status 3", "ExitCode 3")),
     "command killed -9": (E, ("SIGKILL", "ExitCode 137")),
     "job killed -9": (E, ("killed by signal SIGKILL", "ExitBySignal true, ExitSignal 9")),
-    "memory, cgroup hold": (
+    "memory, pool without enforcement": (Z, WORKER_MEMORY),
+    "memory, cgroup hold or the worker": (Z, ("memory limit of 64.0 MiB",)),
+    "memory, periodic_hold or the worker": (Z, ("memory limit of 64.0 MiB",)),
+    "memory, kernel OOM kill or the worker": (Z, ("memory limit of 64.0 MiB",)),
+    "memory, held 34/102": (
         Z,
         ("memory limit of 64.0 MiB", "HoldReasonCode 34 [JobOutOfResources], subcode 102"),
     ),
-    "memory, periodic_hold policy": (
+    "memory, held 3/102 by periodic_hold": (
         Z,
         ("memory usage exceeded request_memory", "HoldReasonCode 3 [JobPolicy], subcode 102"),
     ),
-    "memory, kernel OOM kill": (Z, ("memory limit of 64.0 MiB", "ExitSignal 9")),
-    "runtime, allowed_execute_duration": (
+    "runtime, held 47 (HTCondor 25)": (
         Z,
-        (
-            "runtime limit of 00:00:02",
-            "allowed execute duration of 0:00:02",
-            "[JobExecuteExceeded]",
-        ),
+        ("runtime limit of 00:05:00", "allowed execute duration of 05:00", "[JobExecuteExceeded]"),
+    ),
+    "runtime, ignored by HTCondor 23.9.6": (
+        Z,
+        ("runtime limit of 2s exceeded", "stopped with SIGTERM by distributor-worker"),
+    ),
+    "runtime, command ignores SIGTERM": (
+        Z,
+        ("runtime limit of 2s exceeded", "killed by signal SIGKILL"),
     ),
     "terminated while running": (K, ("terminated on request", "JobStatus 3 (Removed)")),
     "terminated while idle": (K, ("terminated on request",)),
@@ -174,14 +216,15 @@ def test_exit_matrix(matrix: Matrix, case: str) -> None:
 
 
 def test_held_jobs_are_reported_then_removed(matrix: Matrix) -> None:
-    """A resource-limit hold leaves the queue (condor_rm) once it has been reported Z."""
-    hold = matrix.pools["hold"]
-    history = hold.env["FAKE_CONDOR_STATE"]
-    for case in ("memory, cgroup hold", "runtime, allowed_execute_duration"):
+    """A job held for a resource limit leaves the queue (condor_rm) once it has been reported
+    Z; its history ad keeps the hold as LastHoldReason*."""
+    state = Path(matrix.pools["hold"].env["FAKE_CONDOR_STATE"])
+    for case in ("memory, held 34/102", "runtime, held 47 (HTCondor 25)"):
         did = matrix.ids[case][1]
-        assert not (Path(history) / "queue" / f"{did}.json").exists()
-        ad = json.loads((Path(history) / "history" / f"{did}.json").read_text())
-        assert ad["JobStatus"] == 3 and ad["HoldReasonCode"] in (34, 47)
+        assert not (state / "queue" / f"{did}.json").exists()
+        ad = json.loads((state / "history" / f"{did}.json").read_text())
+        assert (ad["JobStatus"], ad["LastJobStatus"]) == (3, 5)
+        assert ad["LastHoldReasonCode"] == HOLDS[case][0] and "HoldReasonCode" not in ad
 
 
 def test_unreleasable_hold_is_a_queueing_error(matrix: Matrix) -> None:
@@ -195,6 +238,13 @@ def test_unreleasable_hold_is_a_queueing_error(matrix: Matrix) -> None:
 def test_worker_record_names_the_signals_of_a_removal(matrix: Matrix) -> None:
     """A job removed while running got SIGTERM, and its worker recorded it."""
     pool, did = matrix.ids["terminated while running"]
-    root = matrix.pools[pool].distributor.submit_root.path
-    record = json.loads(next(root.glob("terminated_while_running-*/exit.json")).read_text())
+    (submission,) = matrix.pools[pool].distributor.submit_root.submissions(
+        "terminated while running"
+    )
+    path = submission.task_dir / "exit.json"
+    deadline = time.monotonic() + 10
+    while not path.exists():
+        assert time.monotonic() < deadline, "the worker wrote no exit record"
+        time.sleep(0.05)
+    record = json.loads(path.read_text())
     assert record["signals_received"] == ["SIGTERM"] and record["distributor_id"] == did

@@ -1,4 +1,4 @@
-"""Parsers of condor_submit, condor_q/condor_history -json and condor_rm output."""
+"""Parsers of condor_submit, condor_q/condor_history -json, condor_q -af and condor_rm output."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from distributor import SchedulerOutputError
+from distributor.batch import NamedJob
 from distributor_htcondor import parsers
 
 clusters = st.integers(min_value=1, max_value=10**9)
@@ -171,14 +172,14 @@ def test_submit_output_without_one_cluster_raises(text: str) -> None:
 def test_ids_round_trip(cluster: int, proc: int) -> None:
     """cluster.proc ids split back into their numbers and key by cluster."""
     distributor_id = f"{cluster}.{proc}"
-    assert parsers.split_id(distributor_id) == (cluster, proc)
+    assert parsers.job_id_parts(distributor_id) == (cluster, proc)
     assert parsers.job_key(distributor_id) == str(cluster)
 
 
 @pytest.mark.parametrize("bogus", ["", "1", "1.", ".0", "0.0", "01.0", "1.01", "1.0.0", "1;2.0"])
 def test_malformed_ids_are_not_ids(bogus: str) -> None:
     """Anything but cluster.proc with canonical numbers is not an id."""
-    assert parsers.split_id(bogus) is None
+    assert parsers.job_id_parts(bogus) is None
     assert parsers.job_key(bogus) is None
 
 
@@ -186,7 +187,7 @@ def test_malformed_ids_are_not_ids(bogus: str) -> None:
 def test_condor_rm_output_and_ids_never_raise(stderr: str, text: str) -> None:
     """Any condor_rm output classifies and any text either is an id or is not."""
     assert isinstance(parsers.only_not_found(stderr, text), bool)
-    parts = parsers.split_id(text)
+    parts = parsers.job_id_parts(text)
     assert parts is None or f"{parts[0]}.{parts[1]}" == text
 
 
@@ -196,3 +197,75 @@ def test_condor_rm_not_found_is_recognised() -> None:
     assert parsers.only_not_found(gone, "Job 12.4 marked for removal\n")
     assert not parsers.only_not_found("Permission denied to remove job 12.3\n")
     assert not parsers.only_not_found("")
+
+
+line_text = st.characters(blacklist_categories=("Cc", "Zl", "Zp", "Cs"))
+names = st.text(line_text, min_size=1, max_size=40)
+paths = st.text(line_text | st.just("\t"), min_size=1, max_size=60).filter(
+    lambda path: path != "undefined"
+)
+
+
+@given(st.lists(st.tuples(clusters, names, paths), max_size=30))
+def test_named_jobs_round_trip(jobs: list[tuple[int, str, str]]) -> None:
+    """condor_q -af:t ClusterId DistributorName Cmd lines (one per job; spaces in names,
+    tabs in paths kept) give each cluster once, oldest first, as its first line says."""
+    text = "".join(f"{cluster}\t{name}\t{path}\n" for cluster, name, path in jobs)
+    expected: dict[int, NamedJob] = {}
+    for cluster, name, path in jobs:
+        expected.setdefault(cluster, NamedJob(str(cluster), name, path))
+    parsed = parsers.parse_named_jobs(text, ["condor_q"])
+    assert parsed == [expected[cluster] for cluster in sorted(expected)]
+
+
+def test_named_jobs_of_an_array_are_one_cluster() -> None:
+    """The jobs of one cluster are listed once, in cluster order; an undefined Cmd is no path,
+    and a tab before the first value is tolerated."""
+    text = "12\tfit\t/r/fit-1/job.sh\n7\tprep\tundefined\n\t12\tfit\t/r/fit-1/job.sh\n"
+    assert parsers.parse_named_jobs(text) == [
+        NamedJob("7", "prep", None),
+        NamedJob("12", "fit", "/r/fit-1/job.sh"),
+    ]
+    assert parsers.parse_named_jobs("") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "fit\t12\t/p\n",
+        "12\tfit\n",
+        "12 fit /p\n",
+        "0\tfit\t/p\n",
+        "-3\tfit\t/p\n",
+        "12.0\tfit\t/p\n",
+        "12\t\t/p\n",
+        "undefined\tx\t/p\n",
+    ],
+)
+def test_malformed_named_jobs_raise(text: str) -> None:
+    """A line that is not '<cluster>\\t<name>\\t<path>' raises SchedulerOutputError with the
+    raw text."""
+    with pytest.raises(SchedulerOutputError) as caught:
+        parsers.parse_named_jobs(text, ["condor_q", "-af:t"])
+    assert caught.value.raw == text and caught.value.argv == ("condor_q", "-af:t")
+
+
+def test_a_job_removed_while_held_keeps_its_hold_reason() -> None:
+    """condor_rm of a held job moves HoldReason* to LastHoldReason* (recorded on 23.9.6):
+    the removed job's ad still says why it was held; other removals do not borrow one."""
+    held_then_removed = {
+        "ClusterId": 13,
+        "ProcId": 0,
+        "JobStatus": 3,
+        "LastJobStatus": 5,
+        "LastHoldReason": "distributor: memory usage exceeded request_memory",
+        "LastHoldReasonCode": 3,
+        "LastHoldReasonSubCode": 102,
+        "RemoveReason": "via condor_rm (by user distributor)",
+    }
+    released_then_removed = {**held_then_removed, "ClusterId": 14, "LastJobStatus": 2}
+    ads = parsers.parse_ads(render([held_then_removed, released_then_removed]))
+    removed = ads["13.0"]
+    assert (removed.hold_code, removed.hold_subcode) == (3, 102)
+    assert removed.hold_reason == "distributor: memory usage exceeded request_memory"
+    assert ads["14.0"].hold_code is None and ads["14.0"].hold_reason == ""
