@@ -107,6 +107,19 @@ if [ "$status" -eq 5 ]; then
 fi
 [ "$status" -eq 0 ] || exit "$status"
 
+step "a plugin generated from the template: ruff, mypy --strict and its own tests (the kit)"
+GENERATED=$(mktemp -d)
+CLEANUP+=('python -m pip uninstall -y -q distributor-acme >/dev/null 2>&1' 'rm -rf "$GENERATED"')
+python scripts/new-plugin.py acme "$GENERATED/distributor-acme"
+python -m pip install --quiet --no-build-isolation --no-deps -e "$GENERATED/distributor-acme"
+(
+    cd "$GENERATED/distributor-acme"
+    ruff check .
+    mypy --strict --explicit-package-bases distributor_acme tests
+    python -m pytest -q -p no:cacheprovider
+)
+python -m pip uninstall -y -q distributor-acme
+
 step "wheels: build once, install into a clean environment, check discovery"
 DIST=$(mktemp -d)
 WHEEL_VENV=$(mktemp -d)

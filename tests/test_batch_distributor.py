@@ -465,3 +465,17 @@ def test_default_submit_root_is_named_by_the_scheduler(
     monkeypatch.setenv("DISTRIBUTOR_SUBMIT_ROOT", str(tmp_path))
     distributor = BatchDistributor("a b", MemoryScheduler(), worker="/w")
     assert distributor.submit_root.path == tmp_path / "memory" / "a_b"
+
+
+def test_running_and_queueing_queries_poll_once(tmp_path: Path) -> None:
+    """get_running and get_queueing_errors cost one status command each, even when every
+    call is due for a poll."""
+    scheduler, clock = MemoryScheduler(), Clock()
+    distributor = make(tmp_path, scheduler, clock)
+    ids = list(distributor.submit_array_to_batch_distributor("true", "a", {}, 2).values())
+    scheduler.run(ids[0])
+    before = scheduler.calls["status"]
+    assert distributor.get_running(ids) == {ids[0]}
+    assert scheduler.calls["status"] == before + 1
+    assert distributor.get_queueing_errors(ids) == {}
+    assert scheduler.calls["status"] == before + 2

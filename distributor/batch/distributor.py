@@ -443,12 +443,8 @@ class BatchDistributor:
     def get_running(self, distributor_ids: Sequence[str]) -> set[str]:
         """The subset running now, not queued and not ended (`SupportsRunningQuery`)."""
         try:
-            active = self._tracker.active(self._known_ids(distributor_ids))
-            return {
-                distributor_id
-                for distributor_id, status in self._tracker.statuses(active).items()
-                if status.phase is JobPhase.RUNNING
-            }
+            current = self._tracker.current(self._known_ids(distributor_ids))
+            return {did for did, status in current.items() if status.phase is JobPhase.RUNNING}
         finally:
             self._after()
 
@@ -472,10 +468,11 @@ class BatchDistributor:
     def get_queueing_errors(self, distributor_ids: Sequence[str]) -> dict[str, str]:
         """Queued tasks that can never start, with the scheduler's reason."""
         try:
-            active = self._tracker.active(self._known_ids(distributor_ids))
             queued = {
                 distributor_id: status
-                for distributor_id, status in self._tracker.statuses(active).items()
+                for distributor_id, status in self._tracker.current(
+                    self._known_ids(distributor_ids)
+                ).items()
                 if status.phase is JobPhase.QUEUED
             }
             if not queued:

@@ -409,6 +409,18 @@ class StatusTracker:
                     out[distributor_id] = job.status
             return out
 
+    def current(self, distributor_ids: Iterable[str]) -> dict[str, JobStatus]:
+        """Refresh if due (once), then the latest status of each given id still queued or
+        running; ids that ended, left the queue or were never seen are left out."""
+        with self._lock:
+            self.refresh()
+            out = {}
+            for distributor_id in distributor_ids:
+                job = self._jobs.get(distributor_id)
+                if job is not None and job.status is not None and self._is_active(job):
+                    out[distributor_id] = job.status
+            return out
+
     def exit_info(self, distributor_id: str) -> RemoteExitInfo:
         """Return how the job ended, refreshing first if a poll is due.
 

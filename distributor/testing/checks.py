@@ -3,16 +3,30 @@
 Each check takes a `ConformanceTarget` and raises ``AssertionError`` with a sentence saying what
 the plugin got wrong. `run_live_checks` runs them all and reports each outcome; the pytest suite
 in `distributor.testing.conformance` and ``distributor check`` both use them.
+
+What they certify, beyond "a command runs": each array step sees its own index and gets its own
+exit info; arrays longer than the plugin's chunk size; a memory or runtime limit the queue
+accepted is enforced (``Z``) or refused by the queue's validation — never ignored; a new
+distributor on the same state answers for ids an earlier one issued (adoption); hostile names
+and commands run literally; ``find_by_name`` and ``get_running`` where the plugin claims them.
+
+Tasks coordinate with the checks through files in `ConformanceTarget.scratch`, which must be
+visible at the same path to the tasks (a shared filesystem on a real cluster). Every check
+terminates whatever it submitted that is still queued or running when it ends, pass or fail.
+Waiting is polling a condition with a deadline, never a fixed sleep.
 """
 
 from __future__ import annotations
 
 import shlex
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from distributor.exceptions import (
@@ -26,6 +40,7 @@ from distributor.protocols import (
     ClusterDistributor,
     ClusterQueue,
     ClusterWorkerNode,
+    SupportsLookupByName,
     SupportsRunningQuery,
 )
 from distributor.registry import check_plugin
@@ -36,7 +51,9 @@ __all__ = [
     "ConformanceTarget",
     "run_live_checks",
     "wait_for_exit_info",
+    "wait_for_file",
     "wait_until_gone",
+    "wait_until_running",
 ]
 
 
@@ -46,10 +63,22 @@ class ConformanceTarget:
 
     Attributes:
         plugin: the plugin under test.
-        make_distributor: builds a fresh distributor (the kit calls ``start``/``stop``).
+        make_distributor: builds a fresh distributor on the same state each time it is
+            called (the kit calls ``start``/``stop``; two calls must give distributors that
+            answer for each other's ids, as after a restart).
         make_queue: builds a queue that `resources` fits.
         resources: a modest request every check submits with (``{}`` if the queue needs none).
         timeout: seconds to wait for any one task to finish (a real scheduler is slower).
+        poll_interval: seconds between two polls while waiting.
+        scratch: a directory the tasks can write to at the same path (default: a new
+            temporary directory, which is enough on a single host).
+        chunk_size: how many tasks the distributor puts in one scheduler array, if it splits
+            arrays (default: its ``array_chunk_size()`` if it has one); the kit submits an
+            array of twice that plus one.
+        limit_timeout: seconds to wait for a runtime limit to be enforced (schedulers check
+            limits periodically: Slurm about every 30 s after a minimum of one minute).
+        limit_hold: seconds the memory check's task holds its memory before exiting 0 (long
+            enough for a scheduler that samples memory to notice).
     """
 
     plugin: Plugin
@@ -58,6 +87,17 @@ class ConformanceTarget:
     resources: Mapping[str, Any] = field(default_factory=dict)
     timeout: float = 120.0
     poll_interval: float = 0.1
+    scratch: Path | None = None
+    chunk_size: int | None = None
+    limit_timeout: float = 300.0
+    limit_hold: float = 60.0
+
+    def scratch_dir(self) -> Path:
+        """`scratch`, created on first use."""
+        if self.scratch is None:
+            self.scratch = Path(tempfile.mkdtemp(prefix="distributor-kit-"))
+        self.scratch.mkdir(parents=True, exist_ok=True)
+        return self.scratch
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +110,55 @@ class CheckResult:
     error: str = ""
 
 
+class _Session:
+    """A started distributor that remembers what it submitted (see `started`)."""
+
+    def __init__(self, target: ConformanceTarget, distributor: ClusterDistributor) -> None:
+        self.target = target
+        self.distributor = distributor
+        self.ids: list[str] = []
+
+    def submit(self, command: str, name: str, **resources: Any) -> str:
+        did = self.distributor.submit_to_batch_distributor(
+            command, name, {**self.target.resources, **resources}
+        )
+        assert isinstance(did, str) and did, f"submit returned {did!r}, not a non-empty str"
+        self.ids.append(did)
+        return did
+
+    def array(self, command: str, name: str, length: int, **resources: Any) -> dict[int, str]:
+        steps = self.distributor.submit_array_to_batch_distributor(
+            command, name, {**self.target.resources, **resources}, length
+        )
+        self.ids.extend(steps.values())
+        return steps
+
+    def final(self, distributor_id: str, timeout: float | None = None) -> RemoteExitInfo:
+        return wait_for_exit_info(
+            self.distributor,
+            distributor_id,
+            self.target.timeout if timeout is None else timeout,
+            self.target.poll_interval,
+        )
+
+
 @contextmanager
-def started(target: ConformanceTarget) -> Iterator[ClusterDistributor]:
-    """Yield a started distributor and stop it afterwards."""
+def started(target: ConformanceTarget) -> Iterator[_Session]:
+    """A started distributor; on the way out, whatever it submitted that is still queued or
+    running is terminated (a failing check leaves no job behind), then it is stopped."""
     distributor = target.make_distributor()
     distributor.start()
+    session = _Session(target, distributor)
     try:
-        yield distributor
+        yield session
     finally:
-        distributor.stop()
+        try:
+            with suppress(Exception):
+                left = distributor.get_submitted_or_running(session.ids)
+                if left:
+                    distributor.terminate_task_instances(sorted(left))
+        finally:
+            distributor.stop()
 
 
 def wait_for_exit_info(
@@ -126,8 +206,27 @@ def wait_until_running(
     raise AssertionError(f"not running after {timeout}s: {left}")
 
 
+def wait_for_file(path: Path, timeout: float, interval: float = 0.05) -> str:
+    """Poll until `path` exists and is not empty; return its text."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with suppress(FileNotFoundError):
+            text = path.read_text()
+            if text:
+                return text
+        time.sleep(interval)
+    raise AssertionError(f"{path} was not written within {timeout}s")
+
+
 def _marker() -> str:
     return f"conformance-{uuid.uuid4().hex[:8]}"
+
+
+def _q(path: Path) -> str:
+    return shlex.quote(str(path))
+
+
+# --- shape ---------------------------------------------------------------------------------
 
 
 def check_plugin_shape(target: ConformanceTarget) -> None:
@@ -159,72 +258,267 @@ def check_worker_node_command(target: ConformanceTarget) -> None:
     assert "7" in argv, f"task_instance_id 7 missing from {command!r}"
 
 
+# --- exits -------------------------------------------------------------------------------
+
+
 def check_submit_done(target: ConformanceTarget) -> None:
     """A command exiting 0 ends with exit info D."""
-    with started(target) as distributor:
-        did = distributor.submit_to_batch_distributor("true", _marker(), target.resources)
-        assert isinstance(did, str) and did, f"submit returned {did!r}, not a non-empty str"
-        info = wait_for_exit_info(distributor, did, target.timeout, target.poll_interval)
+    with started(target) as session:
+        info = session.final(session.submit("true", _marker()))
         assert info.error_state == TaskInstanceStatus.DONE, f"exit 0 reported as {info}"
 
 
 def check_submit_exit_3(target: ConformanceTarget) -> None:
     """A command exiting 3 ends with exit info E whose message carries the code."""
-    with started(target) as distributor:
-        did = distributor.submit_to_batch_distributor("exit 3", _marker(), target.resources)
-        info = wait_for_exit_info(distributor, did, target.timeout, target.poll_interval)
+    with started(target) as session:
+        info = session.final(session.submit("exit 3", _marker()))
         assert info.error_state == TaskInstanceStatus.ERROR, f"exit 3 reported as {info}"
         assert "3" in info.error_message, f"exit code missing from message {info.error_message!r}"
 
 
+# --- arrays ------------------------------------------------------------------------------
+
+
+def _step_command(directory: Path) -> str:
+    """Each step writes its own id into a file named after its own index, then exits with
+    its index as its status (step 0 succeeds, step s fails with status s, up to 9)."""
+    out = _q(directory)
+    return (
+        f'printf %s "$DISTRIBUTOR_ID" > {out}/step-"$DISTRIBUTOR_ARRAY_STEP_ID"; '
+        "exit $(( DISTRIBUTOR_ARRAY_STEP_ID % 10 ))"
+    )
+
+
+def _check_steps(session: _Session, steps: dict[int, str], directory: Path, length: int) -> None:
+    assert sorted(steps) == list(range(length)), (
+        f"array steps {sorted(steps)[:20]} are not 0..{length - 1}"
+    )
+    assert len(set(steps.values())) == length, f"array ids are not unique: {steps}"
+    for step, did in sorted(steps.items()):
+        info = session.final(did)
+        code = step % 10
+        if code == 0:
+            assert info.error_state == TaskInstanceStatus.DONE, (
+                f"step {step} ({did}) exited 0 but is reported {info}"
+            )
+        else:
+            assert info.error_state == TaskInstanceStatus.ERROR and str(code) in (
+                info.error_message
+            ), f"step {step} ({did}) exited {code} but is reported {info}: not its own exit info"
+    written = {path.name for path in directory.iterdir()}
+    missing = sorted(s for s in range(length) if f"step-{s}" not in written)
+    assert not missing, (
+        f"steps {missing[:20]} never saw their own DISTRIBUTOR_ARRAY_STEP_ID "
+        f"(files written: {sorted(written)[:20]})"
+    )
+    for step, did in steps.items():
+        seen = (directory / f"step-{step}").read_text()
+        assert seen == did, f"step {step} saw DISTRIBUTOR_ID {seen!r}, but its id is {did!r}"
+
+
 def check_array(target: ConformanceTarget) -> None:
-    """An array of 3 returns steps 0..2 with unique ids, each finishing D."""
-    with started(target) as distributor:
-        steps = distributor.submit_array_to_batch_distributor(
-            'test -n "$DISTRIBUTOR_ARRAY_STEP_ID"', _marker(), target.resources, 3
-        )
-        assert sorted(steps) == [0, 1, 2], f"array steps {sorted(steps)} are not 0..2"
-        assert len(set(steps.values())) == 3, f"array ids are not unique: {steps}"
-        for did in steps.values():
-            info = wait_for_exit_info(distributor, did, target.timeout, target.poll_interval)
-            assert info.error_state == TaskInstanceStatus.DONE, f"array step {did}: {info}"
+    """An array of 3: steps 0..2 with unique ids; each step sees its own index and id, and
+    gets its own exit info (step s exits with status s)."""
+    directory = target.scratch_dir() / _marker()
+    directory.mkdir()
+    with started(target) as session:
+        steps = session.array(_step_command(directory), _marker(), 3)
+        _check_steps(session, steps, directory, 3)
+
+
+def check_array_beyond_chunk(target: ConformanceTarget) -> None:
+    """An array longer than the distributor's array chunk (twice it plus one steps): every
+    step runs once with its own index, id and exit info."""
+    distributor = target.make_distributor()
+    chunk = target.chunk_size
+    if chunk is None:
+        size = getattr(distributor, "array_chunk_size", None)
+        chunk = int(size()) if callable(size) else 2
+    length = 2 * chunk + 1
+    assert length <= 100, (
+        f"chunk size {chunk} makes an array of {length}: give ConformanceTarget.chunk_size "
+        "and build distributors with a small max_array_size"
+    )
+    directory = target.scratch_dir() / _marker()
+    directory.mkdir()
+    with started(target) as session:
+        steps = session.array(_step_command(directory), _marker(), length)
+        _check_steps(session, steps, directory, length)
+
+
+# --- tracking ----------------------------------------------------------------------------
 
 
 def check_submitted_or_running(target: ConformanceTarget) -> None:
-    """A sleeping task is reported submitted/running, and not any more once it has ended."""
-    with started(target) as distributor:
-        did = distributor.submit_to_batch_distributor("sleep 2", _marker(), target.resources)
+    """A task is reported submitted/running while it runs, and not any more once it ended."""
+    go = target.scratch_dir() / _marker()
+    with started(target) as session:
+        did = session.submit(f"while [ ! -e {_q(go)} ]; do sleep 0.1; done", _marker())
+        distributor = session.distributor
         assert did in distributor.get_submitted_or_running([did]), "fresh task not reported"
         assert did in distributor.get_submitted_or_running(), "ids=None does not include task"
+        go.touch()
         wait_until_gone(distributor, [did], target.timeout, target.poll_interval)
-        wait_for_exit_info(distributor, did, target.timeout, target.poll_interval)
+        info = session.final(did)
+        assert info.error_state == TaskInstanceStatus.DONE, f"finished task: {info}"
+
+
+def check_running(target: ConformanceTarget) -> None:
+    """`get_running` (where claimed) reports a task that runs, not one that waits or ended."""
+    with started(target) as session:
+        distributor = session.distributor
+        if not isinstance(distributor, SupportsRunningQuery):
+            return
+        began = target.scratch_dir() / _marker()
+        go = target.scratch_dir() / _marker()
+        did = session.submit(
+            f"touch {_q(began)}; while [ ! -e {_q(go)} ]; do sleep 0.1; done", _marker()
+        )
+        wait_for_file_exists(began, target.timeout)
+        wait_until_running(distributor, [did], target.timeout, target.poll_interval)
+        go.touch()
+        session.final(did)
+        assert did not in distributor.get_running([did]), "an ended task is reported running"
+
+
+def wait_for_file_exists(path: Path, timeout: float, interval: float = 0.05) -> None:
+    """Poll until `path` exists."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} was not created within {timeout}s"
+        time.sleep(interval)
 
 
 def check_terminate(target: ConformanceTarget) -> None:
-    """A terminated task leaves the queue and ends with exit info K."""
-    with started(target) as distributor:
-        did = distributor.submit_to_batch_distributor("sleep 300", _marker(), target.resources)
-        time.sleep(min(1.0, target.poll_interval * 5))
-        distributor.terminate_task_instances([did])
-        wait_until_gone(distributor, [did], target.timeout, target.poll_interval)
-        info = wait_for_exit_info(distributor, did, target.timeout, target.poll_interval)
+    """A terminated running task leaves the queue and ends with exit info K; terminating it
+    again is ignored."""
+    began = target.scratch_dir() / _marker()
+    with started(target) as session:
+        did = session.submit(f"touch {_q(began)}; sleep 300", _marker())
+        wait_for_file_exists(began, target.timeout)
+        session.distributor.terminate_task_instances([did])
+        wait_until_gone(session.distributor, [did], target.timeout, target.poll_interval)
+        info = session.final(did)
         assert info.error_state == TaskInstanceStatus.KILLED_SELF, f"terminated task: {info}"
-        distributor.terminate_task_instances([did])  # finished ids are ignored
+        session.distributor.terminate_task_instances([did])  # finished ids are ignored
 
 
 def check_unknown_id(target: ConformanceTarget) -> None:
     """Unknown ids are not running, and asking their exit info raises a distributor error."""
-    with started(target) as distributor:
-        bogus = "no-such-id-4242"
-        assert bogus not in distributor.get_submitted_or_running([bogus])
-        try:
-            distributor.get_remote_exit_info(bogus)
-        except (UnknownDistributorIdError, RemoteExitInfoNotAvailable):
+    with started(target) as session:
+        distributor = session.distributor
+        for bogus in ("no-such-id-4242", "424242424", "1; rm -rf /", "../../etc/passwd"):
+            assert bogus not in distributor.get_submitted_or_running([bogus])
+            try:
+                distributor.get_remote_exit_info(bogus)
+            except (UnknownDistributorIdError, RemoteExitInfoNotAvailable):
+                continue
+            except DistributorError as exc:  # another precise error is acceptable
+                assert bogus in str(exc), f"error for unknown id does not name it: {exc}"
+                continue
+            raise AssertionError(f"get_remote_exit_info({bogus!r}) returned instead of raising")
+
+
+def check_adoption(target: ConformanceTarget) -> None:
+    """A new distributor on the same state answers for ids the first one issued: one still
+    running (then finishing D) and one already ended (with its exit info)."""
+    go = target.scratch_dir() / _marker()
+    with started(target) as first:
+        ended = first.submit("exit 4", _marker())
+        running = first.submit(f"while [ ! -e {_q(go)} ]; do sleep 0.1; done", _marker())
+        before = first.final(ended)
+        with started(target) as second:
+            second.ids.append(running)  # cleaned up by this session if the check fails
+            assert running in second.distributor.get_submitted_or_running([running]), (
+                "a new distributor on the same state does not know a running task"
+            )
+            after = normalize_exit_info(second.distributor.get_remote_exit_info(ended))
+            assert (after.error_state, after.finalized) == (before.error_state, True), (
+                f"the new distributor says {after} about a task the first saw end {before}"
+            )
+            go.touch()
+            info = second.final(running)
+            assert info.error_state == TaskInstanceStatus.DONE, f"adopted task: {info}"
+
+
+def check_find_by_name(target: ConformanceTarget) -> None:
+    """`find_by_name` (where claimed) finds every submission under its name, by step, also
+    from a new distributor, and says nothing about a name never used."""
+    with started(target) as session:
+        if not isinstance(session.distributor, SupportsLookupByName):
             return
-        except DistributorError as exc:  # another precise error is acceptable
-            assert bogus in str(exc), f"error for unknown id does not name it: {exc}"
-            return
-        raise AssertionError("get_remote_exit_info of an unknown id returned instead of raising")
+        single_name, array_name, never = (f"kit_{uuid.uuid4().hex[:10]}" for _ in range(3))
+        single = session.submit("true", single_name)
+        steps = session.array("true", array_name, 3)
+        expected = {single_name: {0: single}, array_name: steps}
+        found = session.distributor.find_by_name([single_name, array_name, never])
+        assert found == expected, f"find_by_name found {found}, expected {expected}"
+        with started(target) as second:
+            assert isinstance(second.distributor, SupportsLookupByName)
+            again = second.distributor.find_by_name([single_name, array_name, never])
+            assert again == expected, f"a new distributor found {again}, expected {expected}"
+        for did in [single, *steps.values()]:
+            session.final(did)
+
+
+def check_hostile_input(target: ConformanceTarget) -> None:
+    """A name made of shell syntax is only a label, and a command with quotes, newlines and
+    ``$(...)`` runs exactly as written."""
+    scratch = target.scratch_dir()
+    pwned = scratch / f"pwned-{uuid.uuid4().hex[:8]}"
+    out = scratch / _marker()
+    name = f"$(touch {pwned}) `touch {pwned}`; 'x\" \n#SBATCH --x\n#$ -N y\n+Evil = 1 ..%"
+    words = ["it's", 'say "hi"', "two\nlines", f"$(touch {pwned})", "`id`", "a\\b", "#$ -q x"]
+    command = "printf '%s|' " + " ".join(shlex.quote(w) for w in words) + f" > {_q(out)}"
+    with started(target) as session:
+        info = session.final(session.submit(command, name))
+        assert info.error_state == TaskInstanceStatus.DONE, f"hostile command: {info}"
+        assert out.read_text() == "".join(f"{w}|" for w in words), (
+            f"the command did not run literally: wrote {out.read_text()!r}"
+        )
+        steps = session.array(f"true {shlex.quote(name)}", name, 2)
+        for did in steps.values():
+            assert session.final(did).error_state == TaskInstanceStatus.DONE
+    assert not pwned.exists(), "a task name or command was executed as shell"
+
+
+# --- limits ------------------------------------------------------------------------------
+
+
+def _refused(queue: ClusterQueue, request: Mapping[str, Any]) -> bool:
+    valid, _ = queue.validate_resources(strict=True, **request)
+    return not valid
+
+
+def check_memory_limit(target: ConformanceTarget) -> None:
+    """A task going far over a memory request the queue accepts is ended ``Z`` — or the
+    queue refuses such a request at validation. Never ignored."""
+    request = {**target.resources, "memory": "100M"}
+    if _refused(target.make_queue(), request):
+        return
+    code = f"import time; x = bytearray(400 * 2**20); time.sleep({target.limit_hold:g})"
+    hog = f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+    with started(target) as session:
+        did = session.submit(hog, _marker(), memory="100M")
+        info = session.final(did, timeout=target.timeout + target.limit_hold)
+        assert info.error_state == TaskInstanceStatus.RESOURCE_ERROR, (
+            f"a task using 400 MiB under a 100 MiB request that the queue accepted ended "
+            f"{info}: the memory limit was ignored"
+        )
+
+
+def check_runtime_limit(target: ConformanceTarget) -> None:
+    """A task running past a runtime request the queue accepts is ended ``Z`` — or the queue
+    refuses such a request at validation. Never ignored."""
+    request = {**target.resources, "runtime": 5}
+    if _refused(target.make_queue(), request):
+        return
+    with started(target) as session:
+        did = session.submit("sleep 900", _marker(), runtime=5)
+        info = session.final(did, timeout=target.limit_timeout)
+        assert info.error_state == TaskInstanceStatus.RESOURCE_ERROR, (
+            f"a task running past its 5 s runtime request ended {info}: the limit was ignored"
+        )
 
 
 LIVE_CHECKS: tuple[tuple[str, Callable[[ConformanceTarget], None]], ...] = (
@@ -232,10 +526,17 @@ LIVE_CHECKS: tuple[tuple[str, Callable[[ConformanceTarget], None]], ...] = (
     ("worker node command", check_worker_node_command),
     ("exit 0 → D", check_submit_done),
     ("exit 3 → E", check_submit_exit_3),
-    ("array of 3", check_array),
+    ("array steps: own index, id and exit info", check_array),
+    ("array longer than the chunk size", check_array_beyond_chunk),
     ("submitted or running", check_submitted_or_running),
+    ("get_running (if claimed)", check_running),
     ("terminate → K", check_terminate),
     ("unknown id", check_unknown_id),
+    ("adoption by a new distributor", check_adoption),
+    ("find_by_name (if claimed)", check_find_by_name),
+    ("hostile name and command", check_hostile_input),
+    ("memory limit enforced or refused", check_memory_limit),
+    ("runtime limit enforced or refused", check_runtime_limit),
 )
 """Every live check, with a short name for reports."""
 

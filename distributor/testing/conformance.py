@@ -62,12 +62,20 @@ class PluginConformance:
         checks.check_submit_exit_3(target)
 
     def test_array_steps(self, target: ConformanceTarget) -> None:
-        """An array returns steps 0..n-1 mapped to unique ids that all finish."""
+        """Each array step sees its own index and id and gets its own exit info."""
         checks.check_array(target)
+
+    def test_array_longer_than_the_chunk_size(self, target: ConformanceTarget) -> None:
+        """An array of twice the distributor's chunk size plus one runs every step once."""
+        checks.check_array_beyond_chunk(target)
 
     def test_submitted_or_running(self, target: ConformanceTarget) -> None:
         """A task is reported while it runs and not after."""
         checks.check_submitted_or_running(target)
+
+    def test_running_query(self, target: ConformanceTarget) -> None:
+        """get_running, where claimed, reports a running task and not an ended one."""
+        checks.check_running(target)
 
     def test_terminate_is_killed(self, target: ConformanceTarget) -> None:
         """A terminated task leaves the queue and is reported K."""
@@ -76,6 +84,26 @@ class PluginConformance:
     def test_unknown_id(self, target: ConformanceTarget) -> None:
         """An unknown id is not running and has no exit info."""
         checks.check_unknown_id(target)
+
+    def test_adoption(self, target: ConformanceTarget) -> None:
+        """A new distributor on the same state answers for the ids of an earlier one."""
+        checks.check_adoption(target)
+
+    def test_find_by_name(self, target: ConformanceTarget) -> None:
+        """find_by_name, where claimed, finds every submission under its name."""
+        checks.check_find_by_name(target)
+
+    def test_hostile_name_and_command(self, target: ConformanceTarget) -> None:
+        """Shell syntax in a name is only a label; a command runs exactly as written."""
+        checks.check_hostile_input(target)
+
+    def test_memory_limit(self, target: ConformanceTarget) -> None:
+        """A memory request the queue accepts is enforced (Z), never ignored."""
+        checks.check_memory_limit(target)
+
+    def test_runtime_limit(self, target: ConformanceTarget) -> None:
+        """A runtime request the queue accepts is enforced (Z), never ignored."""
+        checks.check_runtime_limit(target)
 
     def test_coerced_request_validates_strictly(self, target: ConformanceTarget) -> None:
         """Whatever is asked, the coerced request passes strict validation."""

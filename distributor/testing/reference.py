@@ -1,8 +1,11 @@
 """A tiny reference plugin that runs commands as local child processes and keeps state in memory.
 
 It exists to show the smallest complete implementation of the contracts and to prove the
-conformance kit; use the ``local`` plugin for real work (it survives its controller and enforces
-limits).
+conformance kit; use the ``local`` plugin for real work (it survives its controller). Its
+"state" is this process's memory, shared by every distributor of one cluster name, so a new
+distributor answers for the ids of an earlier one, as the kit requires. Each command runs under
+``distributor-worker``, which enforces the memory and runtime requests and records how the
+command ended.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +39,8 @@ from distributor.protocols import (
     ClusterQueueFactory,
     ClusterWorkerNodeFactory,
 )
-from distributor.resources import QueueLimits, parse_request
+from distributor.resources import QueueLimits, ResourceRequest, format_bytes, parse_request
+from distributor.worker.record import read_exit_record
 
 __all__ = ["MemoryDistributor", "MemoryQueue", "MemoryWorkerNode", "reference_plugin"]
 
@@ -59,14 +65,28 @@ class MemoryQueue(LimitedQueue):
         super().__init__(queue_id, queue_name, parameters, limits=limits)
 
 
+@dataclass
+class _Cluster:
+    """What every `MemoryDistributor` of one cluster name shares."""
+
+    records: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    terminated: set[str] = field(default_factory=set)
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+
+_CLUSTERS: dict[str, _Cluster] = {}
+
+
 class MemoryDistributor:
-    """Runs each command with ``sh -c`` in its own session; forgets everything when discarded."""
+    """Runs each command under ``distributor-worker`` with ``sh -c`` in its own session; its
+    state lives in this process, shared by all distributors of the same cluster name."""
 
     def __init__(self, cluster_name: str, *args: Any, **kwargs: Any) -> None:
         self._cluster_name = cluster_name
-        self._processes: dict[str, subprocess.Popen[bytes]] = {}
-        self._terminated: set[str] = set()
-        self._ids = itertools.count(1)
+        if cluster_name not in _CLUSTERS:
+            _CLUSTERS[cluster_name] = _Cluster(Path(tempfile.mkdtemp(prefix="distributor-ref-")))
+        self._state = _CLUSTERS[cluster_name]
 
     @property
     def worker_node_entry_point(self) -> str:
@@ -91,29 +111,41 @@ class MemoryDistributor:
 
     def get_submitted_or_running(self, distributor_ids: Sequence[str] | None = None) -> set[str]:
         """Ids whose process has not exited."""
-        ids = self._processes if distributor_ids is None else distributor_ids
-        return {i for i in ids if i in self._processes and self._processes[i].poll() is None}
+        processes = self._state.processes
+        ids = processes if distributor_ids is None else distributor_ids
+        return {i for i in ids if i in processes and processes[i].poll() is None}
 
     def terminate_task_instances(self, distributor_ids: Sequence[str]) -> None:
         """SIGKILL each task's process group."""
         for distributor_id in distributor_ids:
-            process = self._processes.get(distributor_id)
+            process = self._state.processes.get(distributor_id)
             if process is None or process.poll() is not None:
                 continue
-            self._terminated.add(distributor_id)
+            self._state.terminated.add(distributor_id)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
 
     def get_remote_exit_info(self, distributor_id: str) -> RemoteExitInfo:
-        """Classify the exit status of the task's process."""
-        process = self._processes.get(distributor_id)
+        """Classify how the task ended, from the worker's record (a limit it enforced is
+        ``Z``) and the process's status."""
+        process = self._state.processes.get(distributor_id)
         if process is None:
             raise UnknownDistributorIdError(distributor_id, self._cluster_name)
         status = process.poll()
         if status is None:
             raise RemoteExitInfoNotAvailable(distributor_id, "still running")
-        if distributor_id in self._terminated:
+        if distributor_id in self._state.terminated:
             return RemoteExitInfo(TaskInstanceStatus.KILLED_SELF, "terminated on request")
+        record = read_exit_record(self._state.records / f"{distributor_id}.json")
+        if record is not None and record.exceeded == "memory":
+            return RemoteExitInfo(
+                TaskInstanceStatus.RESOURCE_ERROR,
+                f"memory limit of {format_bytes(int(record.limit))} exceeded",
+            )
+        if record is not None and record.exceeded == "runtime":
+            return RemoteExitInfo(
+                TaskInstanceStatus.RESOURCE_ERROR, f"runtime limit of {record.limit:g}s exceeded"
+            )
         if status == 0:
             return RemoteExitInfo(TaskInstanceStatus.DONE, "")
         if status < 0:
@@ -124,9 +156,8 @@ class MemoryDistributor:
     def submit_to_batch_distributor(
         self, command: str, name: str, requested_resources: Mapping[str, Any]
     ) -> str:
-        """Start `command` now; resources are parsed but not enforced."""
-        parse_request(requested_resources)
-        return self._spawn(command, {})
+        """Start `command` now, under its memory and runtime request."""
+        return self._spawn(command, {}, parse_request(requested_resources))
 
     def submit_array_to_batch_distributor(
         self,
@@ -136,11 +167,11 @@ class MemoryDistributor:
         array_length: int,
     ) -> dict[int, str]:
         """Start `array_length` copies of `command`, each with its step in the environment."""
-        parse_request(requested_resources)
+        request = parse_request(requested_resources)
         if array_length < 1:
             raise ResourceError("array_length", array_length, "must be at least 1")
         return {
-            step: self._spawn(command, {"DISTRIBUTOR_ARRAY_STEP_ID": str(step)})
+            step: self._spawn(command, {"DISTRIBUTOR_ARRAY_STEP_ID": str(step)}, request)
             for step in range(array_length)
         }
 
@@ -161,11 +192,17 @@ class MemoryDistributor:
                 argv += [flag, str(value)]
         return shlex.join(argv)
 
-    def _spawn(self, command: str, extra_env: Mapping[str, str]) -> str:
-        distributor_id = f"mem-{next(self._ids)}"
+    def _spawn(self, command: str, extra_env: Mapping[str, str], request: ResourceRequest) -> str:
+        distributor_id = f"mem-{next(self._state.ids)}"
         env = {**os.environ, **extra_env, "DISTRIBUTOR_ID": distributor_id}
-        self._processes[distributor_id] = subprocess.Popen(
-            ["/bin/sh", "-c", command],
+        argv = [self.worker_node_entry_point, "--record"]
+        argv.append(str(self._state.records / f"{distributor_id}.json"))
+        if request.memory_bytes is not None:
+            argv += ["--memory-limit", str(request.memory_bytes)]
+        if request.runtime_seconds is not None:
+            argv += ["--runtime-limit", str(request.runtime_seconds), "--kill-grace", "2"]
+        self._state.processes[distributor_id] = subprocess.Popen(
+            [*argv, "--", "/bin/sh", "-c", command],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

@@ -33,12 +33,18 @@ class TestSlurmConformance(PluginConformance):
         return ConformanceTarget(
             plugin=plugin,
             make_distributor=lambda: SlurmDistributor(
-                "dev", submit_root=tmp_path / "root", slurm_conf=SLURM_CONF, poll_policy=FAST
+                "dev",
+                submit_root=tmp_path / "root",
+                slurm_conf=SLURM_CONF,
+                poll_policy=FAST,
+                max_array_size=2,
             ),
             make_queue=lambda: SlurmQueue(1, "debug", {"slurm_conf": SLURM_CONF}),
-            resources={"memory": "100M", "runtime": 300},
+            resources={"memory": "200M", "runtime": 300},
             timeout=120.0,
             poll_interval=0.2,
+            scratch=tmp_path / "scratch",
+            chunk_size=2,
         )
 
 
