@@ -96,16 +96,56 @@ if [ -n "$SGE_START_PID" ] && ! wait "$SGE_START_PID"; then
     echo "not root: no Grid Engine dev cell, the Grid Engine tests will be skipped" >&2
 fi
 
-step "pytest"
-set +e
-python -m pytest "$@"
-status=$?
-set -e
-if [ "$status" -eq 5 ]; then
+# Three pytest runs at once: the slow suites wait on real schedulers, not on the CPU. Each
+# real cluster is used by one group only (the Slurm group stops slurmctld and slurmdbd for a
+# while; the Grid Engine group fills the cell's two slots).
+CRASH=tests/test_service_crash_batch.py
+SLURM_GROUP=(plugins/distributor-slurm tests/test_service_slurm_outage.py
+             "$CRASH::test_slurm_controller_killed_at_20_points_runs_every_task_once")
+SGE_GROUP=(plugins/distributor-sge
+           "$CRASH::test_sge_controller_killed_at_20_points_runs_every_task_once")
+REST_GROUP=(tests plugins --ignore=plugins/distributor-slurm --ignore=plugins/distributor-sge
+            --ignore=tests/test_service_slurm_outage.py --ignore="$CRASH")
+PYTEST_LOGS=$(mktemp -d)
+CLEANUP+=('rm -rf "$PYTEST_LOGS"')
+step "pytest: Slurm, Grid Engine and everything else in parallel (logs follow each group)"
+pids=()
+for group in slurm sge rest; do
+    case $group in
+        slurm) args=("${SLURM_GROUP[@]}") ;;
+        sge) args=("${SGE_GROUP[@]}") ;;
+        rest) args=("${REST_GROUP[@]}") ;;
+    esac
+    (
+        set +e
+        python -m pytest -p no:cacheprovider --basetemp="$PYTEST_LOGS/tmp-$group" "$@" "${args[@]}" \
+            >"$PYTEST_LOGS/$group.log" 2>&1
+        echo $? >"$PYTEST_LOGS/$group.status"
+    ) &
+    pids+=($!)
+done
+wait "${pids[@]}"
+failed=0
+collected=0
+for group in slurm sge rest; do
+    status=$(cat "$PYTEST_LOGS/$group.status")
+    printf '\n== pytest %s: exit status %s\n' "$group" "$status" >&2
+    if [ "$status" -eq 0 ]; then
+        collected=1
+        tail -n 5 "$PYTEST_LOGS/$group.log" >&2
+    elif [ "$status" -eq 5 ]; then
+        tail -n 3 "$PYTEST_LOGS/$group.log" >&2   # nothing selected in this group
+    else
+        collected=1
+        failed=1
+        cat "$PYTEST_LOGS/$group.log" >&2
+    fi
+done
+if [ "$collected" -eq 0 ]; then
     echo "pytest collected no tests: that is a failure here" >&2
     exit 1
 fi
-[ "$status" -eq 0 ] || exit "$status"
+[ "$failed" -eq 0 ] || exit 1
 
 step "a plugin generated from the template: ruff, mypy --strict and its own tests (the kit)"
 GENERATED=$(mktemp -d)
