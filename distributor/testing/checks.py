@@ -44,6 +44,7 @@ from distributor.protocols import (
     SupportsRunningQuery,
 )
 from distributor.registry import check_plugin
+from distributor.testing.hostile import HOSTILE_IDS, HOSTILE_NAMES, hostile_name, literal_command
 
 __all__ = [
     "LIVE_CHECKS",
@@ -407,7 +408,7 @@ def check_unknown_id(target: ConformanceTarget) -> None:
     """Unknown ids are not running, and asking their exit info raises a distributor error."""
     with started(target) as session:
         distributor = session.distributor
-        for bogus in ("no-such-id-4242", "424242424", "1; rm -rf /", "../../etc/passwd"):
+        for bogus in ("424242424", *HOSTILE_IDS):
             assert bogus not in distributor.get_submitted_or_running([bogus])
             try:
                 distributor.get_remote_exit_info(bogus)
@@ -462,23 +463,25 @@ def check_find_by_name(target: ConformanceTarget) -> None:
 
 
 def check_hostile_input(target: ConformanceTarget) -> None:
-    """A name made of shell syntax is only a label, and a command with quotes, newlines and
+    """Names made of shell syntax and other schedulers' directives are only labels (every one
+    of `HOSTILE_NAMES` is accepted and runs), and a command with quotes, newlines and
     ``$(...)`` runs exactly as written."""
     scratch = target.scratch_dir()
     pwned = scratch / f"pwned-{uuid.uuid4().hex[:8]}"
     out = scratch / _marker()
-    name = f"$(touch {pwned}) `touch {pwned}`; 'x\" \n#SBATCH --x\n#$ -N y\n+Evil = 1 ..%"
-    words = ["it's", 'say "hi"', "two\nlines", f"$(touch {pwned})", "`id`", "a\\b", "#$ -q x"]
-    command = "printf '%s|' " + " ".join(shlex.quote(w) for w in words) + f" > {_q(out)}"
+    command, expected = literal_command(out, pwned)
+    name = hostile_name(pwned)
     with started(target) as session:
         info = session.final(session.submit(command, name))
         assert info.error_state == TaskInstanceStatus.DONE, f"hostile command: {info}"
-        assert out.read_text() == "".join(f"{w}|" for w in words), (
-            f"the command did not run literally: wrote {out.read_text()!r}"
+        assert out.read_text() == expected, (
+            f"the command did not run literally: wrote {out.read_text()!r}, not {expected!r}"
         )
-        steps = session.array(f"true {shlex.quote(name)}", name, 2)
-        for did in steps.values():
-            assert session.final(did).error_state == TaskInstanceStatus.DONE
+        labelled = [session.submit("true", label) for label in HOSTILE_NAMES]
+        labelled += session.array(f"true {shlex.quote(name)}", name, 2).values()
+        for did in labelled:
+            info = session.final(did)
+            assert info.error_state == TaskInstanceStatus.DONE, f"hostile name ({did}): {info}"
     assert not pwned.exists(), "a task name or command was executed as shell"
 
 

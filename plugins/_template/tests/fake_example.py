@@ -21,7 +21,6 @@ import contextlib
 import fcntl
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -153,19 +152,14 @@ def main() -> int:
     return handlers[Path(sys.argv[0]).name](args)
 
 
+COMMANDS = ("example-submit", "example-status", "example-cancel", "example-jobs")
+
+
 def install(bin_dir: Path) -> list[Path]:
-    """Write the four commands into `bin_dir` (this Python running this file); return them."""
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    made = []
-    for command in ("example-submit", "example-status", "example-cancel", "example-jobs"):
-        path = bin_dir / command
-        path.write_text(
-            "#!/bin/sh\n"
-            f'exec {shlex.quote(sys.executable)} {shlex.quote(__file__)} {command} "$@"\n'
-        )
-        path.chmod(0o755)
-        made.append(path)
-    return made
+    """Write the four commands into `bin_dir` (shims running this file); return them."""
+    from distributor.testing import install_fake_commands  # the fake itself stays light
+
+    return install_fake_commands(bin_dir, Path(__file__), COMMANDS)
 
 
 def kill_all(state: Path) -> None:
