@@ -25,7 +25,12 @@ concrete distributor (composition, as httpx hands a transport to its client)::
     job script for it) and `NamedJob` (what a lookup by name finds).
 `distributor.batch.distributor`
     `BatchDistributor`: submission with intents, chunked arrays, tracking, adoption, outcome
-    logs, termination with forced retries, lookup by name, lost jobs; every method final.
+    logs and lost jobs, composing the two below; every method final.
+`distributor.batch.lookup`
+    `SubmissionLookup`: ``find_by_name`` from the index, and one scheduler command for the
+    submissions whose answer was lost.
+`distributor.batch.termination`
+    `TerminationRetries`: what a cancel did not end is cancelled again, harder.
 `distributor.batch.polling`
     `StatusTracker`: one status command per poll cycle for all jobs, adaptive interval, rate
     cap, batched accounting, the worker-record fallback, the one clock for lost jobs, and
@@ -51,12 +56,8 @@ concrete distributor (composition, as httpx hands a transport to its client)::
 This package imports only the contracts and `distributor.worker`; nothing scheduler-specific.
 """
 
-from distributor.batch.distributor import (
-    DEFAULT_RETENTION,
-    DEFAULT_TERMINATION_RETRY,
-    TERMINATION_ATTEMPTS,
-    BatchDistributor,
-)
+from distributor.batch.distributor import DEFAULT_RETENTION, BatchDistributor
+from distributor.batch.lookup import SubmissionLookup
 from distributor.batch.polling import (
     PollPolicy,
     PollStats,
@@ -92,6 +93,11 @@ from distributor.batch.status import (
     usage_stats,
 )
 from distributor.batch.submit_root import Submission, SubmitRoot, SubmitRootError, TaskDirectory
+from distributor.batch.termination import (
+    DEFAULT_TERMINATION_RETRY,
+    TERMINATION_ATTEMPTS,
+    TerminationRetries,
+)
 from distributor.batch.transport import CommandResult, LocalTransport, Transport
 from distributor.batch.worker_node import BatchWorkerNode
 
@@ -118,10 +124,12 @@ __all__ = [
     "StatusBackend",
     "StatusTracker",
     "Submission",
+    "SubmissionLookup",
     "SubmitRoot",
     "SubmitRootError",
     "TERMINATION_ATTEMPTS",
     "TaskDirectory",
+    "TerminationRetries",
     "TrackedJob",
     "TrackerNews",
     "Transport",

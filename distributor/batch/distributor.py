@@ -19,12 +19,12 @@ options; everything else is the same on every scheduler and lives here:
 * **Adoption.** Any id in the submit root's index is answered for, by any distributor on the
   same root.
 * **Termination** is one `BatchScheduler.cancel` naming whole jobs by their key where every
-  unfinished task of the job is wanted; a job the scheduler still lists `termination_retry`
-  seconds later is cancelled again with `BatchScheduler.force_cancel` (waits doubling, at most
-  `TERMINATION_ATTEMPTS` requests).
-* **Lookup by name** (`SupportsLookupByName`) reads the intents recorded under each name and
-  asks the scheduler (one `BatchScheduler.find_jobs`) only about submissions whose answer was
-  never recorded, which makes the service's submissions exactly-once on every scheduler.
+  unfinished task of the job is wanted; what it does not end is cancelled again, harder
+  (`distributor.batch.termination`).
+* **Lookup by name** (`SupportsLookupByName`, `distributor.batch.lookup`) reads the intents
+  recorded under each name and asks the scheduler (one `BatchScheduler.find_jobs`) only about
+  submissions whose answer was never recorded, which makes the service's submissions
+  exactly-once on every scheduler.
 
 Every public method is `typing.final`: a plugin customises the scheduler object, never this
 class. Plugins subclass it only to give it a typed constructor.
@@ -32,7 +32,6 @@ class. Plugins subclass it only to give it a typed constructor.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import socket
 import threading
@@ -45,12 +44,14 @@ from typing import Any, final
 
 import structlog
 
+from distributor.batch.lookup import SubmissionLookup
 from distributor.batch.polling import PollPolicy, StatusTracker, TrackedJob
 from distributor.batch.runner import submitting
-from distributor.batch.scheduler import BatchJob, BatchScheduler, NamedJob
+from distributor.batch.scheduler import BatchJob, BatchScheduler
 from distributor.batch.script import find_worker_executable, worker_node_command
 from distributor.batch.status import JobPhase
-from distributor.batch.submit_root import Submission, SubmitRoot, SubmitRootError, TaskDirectory
+from distributor.batch.submit_root import SubmitRoot
+from distributor.batch.termination import DEFAULT_TERMINATION_RETRY, TerminationRetries
 from distributor.exceptions import (
     ResourceError,
     SchedulerError,
@@ -61,28 +62,14 @@ from distributor.exceptions import (
 from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus
 from distributor.resources import ResourceRequest, parse_request
 from distributor.worker.proc import process_start_time
-from distributor.worker.record import read_exit_record, read_start_record
 
-__all__ = [
-    "DEFAULT_RETENTION",
-    "DEFAULT_TERMINATION_RETRY",
-    "TERMINATION_ATTEMPTS",
-    "BatchDistributor",
-]
+__all__ = ["DEFAULT_RETENTION", "BatchDistributor"]
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_RETENTION = 7 * 86400.0
 """Seconds a task directory is kept after its last change (as the local backend keeps logs)."""
 
-DEFAULT_TERMINATION_RETRY = 60.0
-"""Seconds after a termination request before a job the scheduler still lists is cancelled
-again (`BatchScheduler.force_cancel`); the wait doubles after each request."""
-
-TERMINATION_ATTEMPTS = 4
-"""Termination requests per job, the first included, before the distributor gives up."""
-
-_FOREIGN_SUBMIT_WAIT = 600.0  # seconds a submit command seen from another host may still run
 _ADOPTION_CACHE = 64  # task directories whose index entry and outcome log are kept in memory
 
 
@@ -150,13 +137,13 @@ class BatchDistributor:
         self._max_array_size = max_array_size
         self._chunk: int | None = None
         self._retention = retention
-        self._termination_retry = termination_retry
-        self._clock = clock
         self._lock = threading.RLock()
         self._members: dict[str, set[str]] = {}  # job key → its unsettled tracked ids
-        self._terminating: dict[str, tuple[float, int]] = {}  # id → (next request, requests)
-        self._next_repeat = float("inf")  # the earliest "next request" in `_terminating`
         self._adopted: OrderedDict[Path, dict[str, dict[str, Any]]] = OrderedDict()
+        self._lookup = SubmissionLookup(self._root, scheduler, self._link, self._log)
+        self._terminations = TerminationRetries(
+            scheduler, self._tracker, termination_retry, clock, self._cancel_targets, self._log
+        )
 
     # --- what it is -----------------------------------------------------------------------
 
@@ -504,12 +491,7 @@ class BatchDistributor:
         targets = self._cancel_targets(wanted)
         self._scheduler.cancel(targets)
         self._mark_terminated(wanted)
-        if self._termination_retry is not None:
-            due = self._clock() + self._termination_retry
-            with self._lock:
-                for distributor_id in wanted:
-                    self._terminating[distributor_id] = (due, 1)
-                self._next_repeat = min(self._next_repeat, due)
+        self._terminations.requested(wanted)
         self._log.info("jobs_terminated", count=len(wanted), cancelled=len(targets))
 
     def _mark_terminated(self, distributor_ids: Sequence[str]) -> None:
@@ -547,132 +529,19 @@ class BatchDistributor:
     @final
     def find_by_name(self, names: Sequence[str]) -> dict[str, dict[int, str]]:
         """Find the submissions made under each of `names` on this submit root (see
-        `SupportsLookupByName`).
-
-        Submissions whose job key was recorded are answered from the index; those whose
-        outcome was never recorded (the submitting process died, or the submit command timed
-        out) are looked for with one `BatchScheduler.find_jobs` for all of them, and, for jobs
-        the scheduler no longer lists, in the start and exit records the tasks wrote. A
-        submission found that way is recorded, so it is adopted like any other.
+        `SupportsLookupByName` and `distributor.batch.lookup`): from the index, and with one
+        `BatchScheduler.find_jobs` for those whose answer was never recorded.
 
         Raises:
-            SchedulerError: the scheduler could not be asked.
+            SchedulerError: the scheduler could not be asked, or a submit command may still
+                be running (ask again later).
         """
-        found: dict[str, dict[int, str]] = {}
-        unresolved: list[Submission] = []
-        for name in dict.fromkeys(names):
-            for submission in self._root.submissions(name):
-                if submission.keys:
-                    for key in submission.keys:
-                        self._add_steps(found, name, self._root.lookup(key))
-                else:
-                    unresolved.append(submission)
-        if unresolved:
-            for submission, key in self._link(unresolved):
-                try:
-                    ids = self._register(
-                        key, submission.task_dir, submission.array, None, submission.name,
-                        linked=True,
-                    )  # fmt: skip
-                except (SchedulerOutputError, SubmitRootError) as exc:
-                    self._log.error(
-                        "submission_not_linked", name=submission.name, job_key=key, error=str(exc)
-                    )
-                    continue
-                self._log.warning(
-                    "submission_linked",
-                    name=submission.name,
-                    job_key=key,
-                    task_dir=str(submission.task_dir),
-                )
-                offset = 0 if submission.array is None else submission.array[0]
-                steps = found.setdefault(submission.name, {})
-                for index, distributor_id in enumerate(ids):
-                    steps[offset + index] = distributor_id
-        return found
+        return self._lookup.find(names)
 
-    @staticmethod
-    def _add_steps(
-        found: dict[str, dict[int, str]], name: str, entry: TaskDirectory | None
-    ) -> None:
-        if entry is None or not isinstance(entry.meta.get("ids"), list):
-            return
-        offset = int(entry.meta.get("offset", 0))
-        steps = found.setdefault(name, {})
-        for index, distributor_id in enumerate(entry.meta["ids"]):
-            steps[offset + index] = str(distributor_id)
-
-    def _link(self, unresolved: list[Submission]) -> list[tuple[Submission, str]]:
-        """Pair submissions whose answer was lost with the jobs they created."""
-        listed = self._scheduler.find_jobs({sub.job_name for sub in unresolved})
-        free: dict[str, list[NamedJob]] = {}
-        for job in listed:
-            if self._root.lookup(job.key) is None:  # not the job of a recorded submission
-                free.setdefault(job.job_name, []).append(job)
-        links = []
-        for submission in unresolved:
-            key = self._pick(free.get(submission.job_name, []), submission)
-            if key is None:
-                key = self._key_from_records(submission.task_dir)
-            if key is not None and self._root.lookup(key) is None:
-                links.append((submission, key))
-            elif key is None:
-                self._check_submit_over(submission)
-        return links
-
-    @staticmethod
-    def _pick(candidates: list[NamedJob], submission: Submission) -> str | None:
-        """Take the job of `submission` out of `candidates` (unrecorded jobs of its name,
-        oldest first): the one whose reported path lies in its task directory; else, among
-        jobs that report no path (another root's or a hand-made job of the same name reports
-        its own), the oldest."""
-        inside = str(submission.task_dir) + os.sep
-        for index, job in enumerate(candidates):
-            if job.path is not None and job.path.startswith(inside):
-                return candidates.pop(index).key
-        for index, job in enumerate(candidates):
-            if job.path is None:
-                return candidates.pop(index).key
-        return None
-
-    def _check_submit_over(self, submission: Submission) -> None:
-        """Raise if the submit command of a submission nobody found may still be running: its
-        job may yet appear, so "never submitted" cannot be said now.
-
-        Raises:
-            SchedulerError: the recorded submit process still runs here, or ran on another
-                host whose processes cannot be seen (then until the runner's timeout passed).
-        """
-        process = self._root.submitter(submission.task_dir)
-        if process is None:
-            return  # the submitting process died before any submit command started
-        pid, ticks = int(process.get("pid", 0)), process.get("ticks")
-        if process.get("host") == socket.gethostname():
-            running = pid > 0 and ticks is not None and process_start_time(pid) == ticks
-        else:
-            running = time.time() - submission.created < _FOREIGN_SUBMIT_WAIT
-        if running:
-            raise SchedulerError(
-                f"the submit command of {submission.name!r} (pid {pid} on "
-                f"{process.get('host')}) may still be running: ask again later"
-            )
-
-    def _key_from_records(self, task_dir: Path) -> str | None:
-        """The job key named by a start or exit record a task of the submission wrote."""
-        named: list[str | None] = []
-        for path in sorted(task_dir.glob("started*.json")):
-            with contextlib.suppress(SchedulerOutputError):
-                start = read_start_record(path)
-                named.append(None if start is None else start.distributor_id)
-        for path in sorted(task_dir.glob("exit*.json")):
-            with contextlib.suppress(SchedulerOutputError):
-                end = read_exit_record(path)
-                named.append(None if end is None else end.distributor_id)
-        for distributor_id in named:
-            key = None if distributor_id is None else self._scheduler.job_key(distributor_id)
-            if key is not None:
-                return key
-        return None
+    def _link(
+        self, key: str, task_dir: Path, array: tuple[int, int] | None, name: str
+    ) -> list[str]:
+        return self._register(key, task_dir, array, None, name, linked=True)
 
     # --- adoption ---------------------------------------------------------------------------
 
@@ -738,7 +607,6 @@ class BatchDistributor:
             with self._lock:
                 for job in news.settled:
                     self._discard_member(job.distributor_id)
-                    self._terminating.pop(job.distributor_id, None)
             self._record(
                 (
                     job,
@@ -751,6 +619,7 @@ class BatchDistributor:
                 for job in news.settled
                 if job.info is not None
             )
+        self._terminations.settled(job.distributor_id for job in news.settled)
         doomed = [*news.lost, *news.lingering]
         if doomed:
             try:
@@ -759,7 +628,7 @@ class BatchDistributor:
                 self._log.warning("cancel_failed", ids=doomed, error=str(exc)[:300])
             else:
                 self._log.info("jobs_removed", lost=news.lost, lingering=news.lingering)
-        self._repeat_terminations()
+        self._terminations.repeat_due()
 
     def _discard_member(self, distributor_id: str) -> None:
         key = self._scheduler.job_key(distributor_id)
@@ -782,45 +651,3 @@ class BatchDistributor:
                 self._log.warning("outcome_not_recorded", task_dir=str(task_dir), error=str(exc))
             with self._lock:
                 self._adopted.pop(task_dir, None)
-
-    def _repeat_terminations(self) -> None:
-        """Cancel again, with `BatchScheduler.force_cancel`, the terminated jobs that are still
-        unsettled `termination_retry` seconds (doubling each time) after the previous request;
-        give up after `TERMINATION_ATTEMPTS` requests, logging ``termination_ineffective``."""
-        now = self._clock()
-        if self._termination_retry is None or now < self._next_repeat:
-            return  # cheap on every call: nothing is due before `_next_repeat`
-        due: list[str] = []
-        with self._lock:
-            for distributor_id, (when, attempts) in list(self._terminating.items()):
-                job = self._tracker.get(distributor_id)
-                if job is None or job.settled:
-                    del self._terminating[distributor_id]
-                    continue
-                if now < when or job.status is None or job.left_queue_at is not None:
-                    continue  # not due, never seen listed, or gone and being settled
-                if attempts >= TERMINATION_ATTEMPTS:
-                    del self._terminating[distributor_id]
-                    self._log.error("termination_ineffective", distributor_id=distributor_id,
-                                    attempts=attempts, state=job.status.state)  # fmt: skip
-                    continue
-                retry = self._termination_retry * 2**attempts
-                self._terminating[distributor_id] = (now + retry, attempts + 1)
-                due.append(distributor_id)
-            # A job seen neither settled nor listed yet is looked at again within a second.
-            pending = [when for when, _ in self._terminating.values()]
-            self._next_repeat = max(min(pending), now + 1.0) if pending else float("inf")
-        if not due:
-            return
-        targets = self._cancel_targets(due)
-        try:
-            self._scheduler.force_cancel(targets)
-        except SchedulerError as exc:
-            # A forced variant may need privileges (qdel -f, qdel -p): ask plainly instead.
-            self._log.warning("termination_force_refused", ids=targets, error=str(exc))
-            try:
-                self._scheduler.cancel(targets)
-            except SchedulerError as again:
-                self._log.warning("termination_repeat_failed", ids=targets, error=str(again))
-                return
-        self._log.warning("termination_repeated", ids=targets)
