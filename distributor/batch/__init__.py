@@ -24,8 +24,11 @@ concrete distributor (composition, as httpx hands a transport to its client)::
     `BatchScheduler` (the protocol a plugin implements), `BatchJob` (one submission, and the
     job script for it) and `NamedJob` (what a lookup by name finds).
 `distributor.batch.distributor`
-    `BatchDistributor`: submission with intents, chunked arrays, tracking, adoption, outcome
-    logs and lost jobs, composing the two below; every method final.
+    `BatchDistributor`: submission with intents, chunked arrays, tracking and lost jobs,
+    composing the three below; every method final.
+`distributor.batch.ledger`
+    `Ledger`: the index and the outcome logs, from which any distributor on a submit root
+    answers for any id issued there, as decided before.
 `distributor.batch.lookup`
     `SubmissionLookup`: ``find_by_name`` from the index, and one scheduler command for the
     submissions whose answer was lost.
@@ -57,6 +60,7 @@ This package imports only the contracts and `distributor.worker`; nothing schedu
 """
 
 from distributor.batch.distributor import DEFAULT_RETENTION, BatchDistributor
+from distributor.batch.ledger import Issued, Ledger
 from distributor.batch.lookup import SubmissionLookup
 from distributor.batch.polling import (
     PollPolicy,
@@ -112,9 +116,11 @@ __all__ = [
     "DEFAULT_RETENTION",
     "DEFAULT_TERMINATION_RETRY",
     "GENERIC_TRANSIENT",
+    "Issued",
     "JobPhase",
     "JobScript",
     "JobStatus",
+    "Ledger",
     "LocalTransport",
     "NamedJob",
     "PollPolicy",

@@ -17,7 +17,7 @@ options; everything else is the same on every scheduler and lives here:
   and termination requests are written to the task directory's outcome log, so a distributor
   adopting an id later (same process after forgetting it, or a new process) answers the same.
 * **Adoption.** Any id in the submit root's index is answered for, by any distributor on the
-  same root.
+  same root, as decided before (`distributor.batch.ledger`).
 * **Termination** is one `BatchScheduler.cancel` naming whole jobs by their key where every
   unfinished task of the job is wanted; what it does not end is cancelled again, harder
   (`distributor.batch.termination`).
@@ -36,7 +36,6 @@ import os
 import socket
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -44,8 +43,9 @@ from typing import Any, final
 
 import structlog
 
+from distributor.batch.ledger import Ledger
 from distributor.batch.lookup import SubmissionLookup
-from distributor.batch.polling import PollPolicy, StatusTracker, TrackedJob
+from distributor.batch.polling import PollPolicy, StatusTracker
 from distributor.batch.runner import submitting
 from distributor.batch.scheduler import BatchJob, BatchScheduler
 from distributor.batch.script import find_worker_executable, worker_node_command
@@ -59,7 +59,7 @@ from distributor.exceptions import (
     SubmissionError,
     UnknownDistributorIdError,
 )
-from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus
+from distributor.exit_info import RemoteExitInfo
 from distributor.resources import ResourceRequest, parse_request
 from distributor.worker.proc import process_start_time
 
@@ -69,8 +69,6 @@ log = structlog.get_logger(__name__)
 
 DEFAULT_RETENTION = 7 * 86400.0
 """Seconds a task directory is kept after its last change (as the local backend keeps logs)."""
-
-_ADOPTION_CACHE = 64  # task directories whose index entry and outcome log are kept in memory
 
 
 def _refused(exc: SchedulerError) -> bool:
@@ -139,7 +137,7 @@ class BatchDistributor:
         self._retention = retention
         self._lock = threading.RLock()
         self._members: dict[str, set[str]] = {}  # job key → its unsettled tracked ids
-        self._adopted: OrderedDict[Path, dict[str, dict[str, Any]]] = OrderedDict()
+        self._ledger = Ledger(self._root, scheduler, self._log)
         self._lookup = SubmissionLookup(self._root, scheduler, self._link, self._log)
         self._terminations = TerminationRetries(
             scheduler, self._tracker, termination_retry, clock, self._cancel_targets, self._log
@@ -499,11 +497,7 @@ class BatchDistributor:
         with self._lock:  # cancelled already: a later cancel may name their whole job
             for distributor_id in marked:
                 self._discard_member(distributor_id)
-        self._record(
-            (job, {"id": job.distributor_id, "terminated": True})
-            for job in map(self._tracker.get, marked)
-            if job is not None
-        )
+        self._ledger.terminated(job for job in map(self._tracker.get, marked) if job is not None)
 
     def _cancel_targets(self, distributor_ids: Sequence[str]) -> list[str]:
         """Job keys where every unfinished task of the job not yet terminated is wanted,
@@ -549,55 +543,23 @@ class BatchDistributor:
         return [did for did in distributor_ids if self._known(did)]
 
     def _known(self, distributor_id: str) -> bool:
-        """Whether the id is tracked, adopting it from the submit root's index if needed."""
+        """Whether the id is tracked, adopting it from the submit root's `Ledger` if needed."""
         if self._tracker.get(distributor_id) is not None:
             return True
-        key = self._scheduler.job_key(distributor_id)
-        if key is None:
+        issued = self._ledger.find(distributor_id)
+        if issued is None:
             return False
-        try:
-            entry = self._root.lookup(key)
-        except SchedulerOutputError as exc:
-            self._log.warning("index_entry_corrupt", job_key=key, error=str(exc)[:300])
-            return False
-        ids = entry.meta.get("ids") if entry is not None else None
-        if entry is None or not isinstance(ids, list) or distributor_id not in ids:
-            return False
-        index = ids.index(distributor_id)
-        if "offset" in entry.meta:
-            record = entry.path / f"exit-{int(entry.meta['offset']) + index}.json"
-        else:
-            record = entry.path / "exit.json"
-        saved = self._outcomes(entry.path).get(distributor_id, {})
-        info = None
-        if "state" in saved:
-            info = RemoteExitInfo(
-                TaskInstanceStatus(saved["state"]), str(saved.get("message", "")), finalized=True
-            )
         self._track(
             distributor_id,
-            key,
-            record,
+            issued.key,
+            issued.record_path,
             None,
-            memory_bytes=entry.meta.get("memory_bytes"),
-            runtime_seconds=entry.meta.get("runtime_seconds"),
-            terminated=bool(saved.get("terminated")),
-            info=info,
+            memory_bytes=issued.memory_bytes,
+            runtime_seconds=issued.runtime_seconds,
+            terminated=issued.terminated,
+            info=issued.info,
         )
         return True
-
-    def _outcomes(self, task_dir: Path) -> dict[str, dict[str, Any]]:
-        with self._lock:
-            cached = self._adopted.get(task_dir)
-            if cached is not None:
-                self._adopted.move_to_end(task_dir)
-                return cached
-        outcomes = self._root.read_outcomes(task_dir)
-        with self._lock:
-            self._adopted[task_dir] = outcomes
-            while len(self._adopted) > _ADOPTION_CACHE:
-                self._adopted.popitem(last=False)
-        return outcomes
 
     # --- after every call: keep what was decided, cancel what must not run -----------------
 
@@ -607,18 +569,7 @@ class BatchDistributor:
             with self._lock:
                 for job in news.settled:
                     self._discard_member(job.distributor_id)
-            self._record(
-                (
-                    job,
-                    {
-                        "id": job.distributor_id,
-                        "state": job.info.error_state.value,
-                        "message": job.info.error_message,
-                    },
-                )
-                for job in news.settled
-                if job.info is not None
-            )
+            self._ledger.settled(news.settled)
         self._terminations.settled(job.distributor_id for job in news.settled)
         doomed = [*news.lost, *news.lingering]
         if doomed:
@@ -637,17 +588,3 @@ class BatchDistributor:
             members.discard(distributor_id)
             if not members:
                 del self._members[key]
-
-    def _record(self, entries: Iterable[tuple[TrackedJob, dict[str, Any]]]) -> None:
-        """Append outcome-log entries, grouped by task directory."""
-        by_dir: dict[Path, list[dict[str, Any]]] = {}
-        for job, entry in entries:
-            if job.record_path is not None:
-                by_dir.setdefault(job.record_path.parent, []).append(entry)
-        for task_dir, lines in by_dir.items():
-            try:
-                self._root.record_outcomes(task_dir, lines)
-            except OSError as exc:  # a pruned or unwritable directory: memory still knows
-                self._log.warning("outcome_not_recorded", task_dir=str(task_dir), error=str(exc))
-            with self._lock:
-                self._adopted.pop(task_dir, None)
