@@ -43,8 +43,8 @@ def generate(name: str, dest: Path) -> list[Path]:
     written = []
     for source in sorted(TEMPLATE.rglob("*")):
         relative = source.relative_to(TEMPLATE)
-        if "__pycache__" in relative.parts or source.suffix == ".pyc":
-            continue
+        if any(part.startswith(".") or part == "__pycache__" for part in relative.parts):
+            continue  # caches a local run left behind (.hypothesis, .ruff_cache, ...)
         target = dest / rename(str(relative))
         if source.is_dir():
             target.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A fake "Example" scheduler: the four commands the template plugin runs, on this machine.
 
 A plugin author replaces the Example client's commands with their scheduler's and this fake
