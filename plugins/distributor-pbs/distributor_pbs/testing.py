@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from distributor.batch import PollPolicy
-from distributor.testing import ConformanceTarget
+from distributor.testing import ConformanceTarget, install_fake_commands, path_with
 from distributor_pbs import plugin
 from distributor_pbs.client import PbsClient
 from distributor_pbs.distributor import PbsDistributor
@@ -40,7 +40,10 @@ FAST_POLLING = PollPolicy(
 
 
 def fake_environment(fakes: Path, state: Path, **settings: Any) -> dict[str, str]:
-    """Configure the fake PBS whose executables are in `fakes` to keep its state in `state`.
+    """Configure the fake PBS (``pbs_fake.py`` in `fakes`) to keep its state in `state`.
+
+    Its ``qsub``, ``qstat`` and ``qdel`` are shims written into ``state/bin``
+    (`distributor.testing.install_fake_commands`), run by this interpreter.
 
     Args:
         settings: the fake's configuration (``flavour="torque"``, ``history=False``, …),
@@ -52,8 +55,11 @@ def fake_environment(fakes: Path, state: Path, **settings: Any) -> dict[str, str
     """
     state.mkdir(parents=True, exist_ok=True)
     (state / "config.json").write_text(json.dumps(settings), encoding="utf-8")
-    path = f"{fakes}{os.pathsep}{os.environ.get('PATH', '')}"
-    return {"PATH": path, "PBS_FAKE_STATE": str(state)}
+    bin_dir = state / "bin"
+    install_fake_commands(bin_dir, fakes / "pbs_fake.py", ("qsub", "qstat", "qdel"))
+    # PATH alone, not the whole environment: the client drops PBS_QSTAT_* from this process's
+    # environment, and a copy of it among the extra variables would bring them back.
+    return {"PATH": path_with(bin_dir)["PATH"], "PBS_FAKE_STATE": str(state)}
 
 
 def conformance_target(

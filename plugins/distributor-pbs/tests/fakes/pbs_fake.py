@@ -1,9 +1,10 @@
 """A fake PBS server (PBS Pro / OpenPBS or Torque) for the distributor-pbs tests.
 
-The executables ``qsub``, ``qstat`` and ``qdel`` beside this file call `main`; they keep their
-state in the directory named by ``PBS_FAKE_STATE`` and really run the submitted job scripts in
-the background (one detached "MoM" process per qsub), so exit codes, signals, limit kills and
-deletions are produced by real processes. The flavour comes from ``PBS_FAKE_FLAVOUR`` or the
+One script, run as ``pbs_fake.py COMMAND ARGS...`` by the ``qsub``, ``qstat`` and ``qdel`` shims
+that `distributor_pbs.testing.fake_environment` writes; the commands keep their state in the
+directory named by ``PBS_FAKE_STATE`` and really run the submitted job scripts in the background
+(one detached "MoM" process per qsub), so exit codes, signals, limit kills and deletions are
+produced by real processes. The flavour comes from ``PBS_FAKE_FLAVOUR`` or the
 state directory's ``config.json`` (see `DEFAULTS` for every setting).
 
 Documented behaviour it reproduces (sources in the plugin README):
@@ -911,12 +912,11 @@ def qdel(args: list[str]) -> tuple[str, int]:
 
 
 def main() -> None:
-    """Dispatch on the program name (qsub, qstat, qdel) or ``mom SEQ``."""
-    program = Path(sys.argv[0]).name
-    args = sys.argv[1:]
+    """Dispatch on the first argument: ``qsub``, ``qstat``, ``qdel`` or ``mom SEQ``."""
+    program, *args = sys.argv[1:] or [""]
     try:
-        if args[:1] == ["mom"]:
-            mom(int(args[1]))
+        if program == "mom":
+            mom(int(args[0]))
         elif program == "qsub":
             sys.stdout.write(qsub(args))
         elif program == "qstat":
