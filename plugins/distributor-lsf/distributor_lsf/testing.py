@@ -9,12 +9,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from distributor import SchedulerError
+from distributor.testing import path_with
 from distributor_lsf.client import LsfClient
 
 __all__ = ["command_environment", "killing_all_jobs", "unavailable_reason"]
@@ -22,7 +22,9 @@ __all__ = ["command_environment", "killing_all_jobs", "unavailable_reason"]
 
 def command_environment(bin_dir: Path, **variables: str) -> dict[str, str]:
     """``PATH`` with `bin_dir` first, plus `variables` (for `LsfDistributor`'s ``lsf_env``)."""
-    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", **variables}
+    # PATH alone, not the whole environment: the client drops LSF's output-format overrides
+    # from this process's environment, and a copy of it in lsf_env would bring them back.
+    return {"PATH": path_with(bin_dir)["PATH"], **variables}
 
 
 def unavailable_reason(env: Mapping[str, str] | None = None) -> str | None:

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from distributor import RemoteExitInfo, TaskInstanceStatus
-from distributor.batch import JobPhase, PollPolicy
-from distributor.testing import wait_for_exit_info
+from distributor import TaskInstanceStatus
+from distributor.batch import PollPolicy, RecordingTransport
+from distributor.testing import ExitCase, ExitMatrix
 from distributor_lsf import LsfDistributor
 from distributor_lsf.client import lsf_environment
 from distributor_lsf.testing import command_environment, killing_all_jobs
@@ -36,29 +35,14 @@ HOG = (
     "for _ in range(60): x.append(b'x' * (50 * 2**20)); time.sleep(0.05)\""
 )
 LONG = {"runtime": 3600}
+WHOLE_ARRAY = [f"whole array step {step}" for step in range(3)]
 
 
-@dataclass
-class Matrix:
-    """The submitted cases and how each ended."""
-
-    distributor: LsfDistributor
-    ids: dict[str, str] = field(default_factory=dict)
-    infos: dict[str, RemoteExitInfo] = field(default_factory=dict)
-
-
-def wait_running(distributor: LsfDistributor, did: str, timeout: float = 30.0) -> None:
-    """Wait until LSF runs `did` and the worker recorded that it starts the command."""
-    job = distributor.tracker.get(did)
-    assert job is not None and job.record_path is not None
-    started = job.record_path.with_name(job.record_path.name.replace("exit", "started", 1))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = distributor.tracker.statuses([did]).get(did)
-        if status is not None and status.phase is JobPhase.RUNNING and started.exists():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{did} did not start within {timeout}s")
+def start_record(lsf: LsfDistributor, did: str) -> Path:
+    """Where the worker of `did` records that it starts the command: beside its exit record."""
+    job = lsf.tracker.get(did)
+    assert job is not None and job.record_path is not None, did
+    return job.record_path.with_name(job.record_path.name.replace("exit", "started", 1))
 
 
 def bkill_outside(env: dict[str, str], did: str, **extra: str) -> None:
@@ -66,8 +50,14 @@ def bkill_outside(env: dict[str, str], did: str, **extra: str) -> None:
     subprocess.run(["bkill", did], env={**lsf_environment(env), **extra}, check=True)
 
 
+def lsf_of(matrix: ExitMatrix) -> LsfDistributor:
+    """The matrix's distributor, as the LSF distributor it is."""
+    assert isinstance(matrix.distributor, LsfDistributor)
+    return matrix.distributor
+
+
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExitMatrix]:
     """Submit every case, kill the ones that need it, and wait for all exit infos."""
     base = tmp_path_factory.mktemp("matrix")
     env = command_environment(
@@ -79,108 +69,115 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
         FAKE_LSF_SLOTS="16",
     )
     with killing_all_jobs(env):
-        lsf = LsfDistributor("fake", submit_root=base / "root", lsf_env=env, poll_policy=FAST)
+        lsf = LsfDistributor(
+            "fake",
+            submit_root=base / "root",
+            lsf_env=env,
+            poll_policy=FAST,
+            transport=RecordingTransport(),
+        )
         lsf.start()
-        m = Matrix(lsf)
-        submit = lsf.submit_to_batch_distributor
-        m.ids["exit 0"] = submit("true", "exit0", LONG)
-        m.ids["exit 3"] = submit("exit 3", "exit3", LONG)
-        m.ids["kill -9 $$"] = submit("kill -9 $$", "kill9", LONG)
-        m.ids["memory over the request"] = submit(HOG, "hog", {"memory": "150M", **LONG})
-        m.ids["TERM_RUNLIMIT"] = submit("sleep 600", "runlimit", {"runtime": 60})
-        m.ids["bkill (TERM_OWNER)"] = submit("sleep 600", "owner", LONG)
-        m.ids["bkill (TERM_ADMIN)"] = submit("sleep 600", "admin", LONG)
-        capped = {**LONG, "lsf.array_cap": "1"}
-        one = lsf.submit_array_to_batch_distributor("sleep 600", "one", capped, 3)
-        whole = lsf.submit_array_to_batch_distributor("sleep 600", "whole", LONG, 3)
-        wait_running(lsf, m.ids["bkill (TERM_OWNER)"])
-        bkill_outside(env, m.ids["bkill (TERM_OWNER)"])
-        wait_running(lsf, m.ids["bkill (TERM_ADMIN)"])
-        bkill_outside(env, m.ids["bkill (TERM_ADMIN)"], FAKE_LSF_ADMIN="1")
-        wait_running(lsf, one[0])
-        m.ids["terminate running element"] = one[0]
-        m.ids["terminate pending element"] = one[2]
-        lsf.terminate_task_instances([one[0], one[2]])
-        m.ids["terminate whole array"] = whole[1]
-        before = lsf.client.runner.calls["bkill"]
-        lsf.terminate_task_instances(list(whole.values()))
-        m.ids["bkills for a whole array"] = str(lsf.client.runner.calls["bkill"] - before)
-        m.ids["terminate last element"] = one[1]
-        lsf.terminate_task_instances([one[1]])
-        for case, did in m.ids.items():
-            if not case.startswith("bkills"):
-                m.infos[case] = wait_for_exit_info(lsf, did, 60.0, 0.1)
+        m = ExitMatrix(lsf, started=partial(start_record, lsf))
+        m.submit("exit 0", "true", LONG)
+        m.submit("exit 3", "exit 3", LONG)
+        m.submit("kill -9 $$", "kill -9 $$", LONG)
+        m.submit("memory over the request", HOG, {"memory": "150M", **LONG})
+        m.submit("TERM_RUNLIMIT", "sleep 600", {"runtime": 60})
+        m.submit("bkill (TERM_OWNER)", "sleep 600", LONG)
+        m.submit("bkill (TERM_ADMIN)", "sleep 600", LONG)
+        one = m.array("sleep 600", 3, {**LONG, "lsf.array_cap": "1"})
+        m.add("terminate running element", one[0])
+        m.add("terminate last element", one[1])
+        m.add("terminate pending element", one[2])
+        whole = m.array("sleep 600", len(WHOLE_ARRAY), LONG)
         for step, did in whole.items():
-            m.infos[f"whole array step {step}"] = wait_for_exit_info(lsf, did, 30.0, 0.1)
+            m.add(WHOLE_ARRAY[step], did)
+        m.add("terminate whole array", whole[1])
+        m.wait_running("bkill (TERM_OWNER)", timeout=30)
+        bkill_outside(env, m.ids["bkill (TERM_OWNER)"])
+        m.wait_running("bkill (TERM_ADMIN)", timeout=30)
+        bkill_outside(env, m.ids["bkill (TERM_ADMIN)"], FAKE_LSF_ADMIN="1")
+        m.wait_running("terminate running element", timeout=30)
+        lsf.terminate_task_instances([one[0], one[2]])
+        lsf.terminate_task_instances(list(whole.values()))
+        lsf.terminate_task_instances([one[1]])
+        m.collect(timeout=60)
         yield m
 
 
+D, E, K, Z = (
+    TaskInstanceStatus.DONE,
+    TaskInstanceStatus.ERROR,
+    TaskInstanceStatus.KILLED_SELF,
+    TaskInstanceStatus.RESOURCE_ERROR,
+)
 CASES = [
-    ("exit 0", TaskInstanceStatus.DONE, ""),
-    (
-        "exit 3",
-        TaskInstanceStatus.ERROR,
-        "the command exited with status 3 (LSF EXIT, exit code 3)",
-    ),
-    ("kill -9 $$", TaskInstanceStatus.ERROR, "the command was killed by signal SIGKILL"),
-    ("memory over the request", TaskInstanceStatus.RESOURCE_ERROR, "memory limit of 150.0 MiB"),
-    ("TERM_RUNLIMIT", TaskInstanceStatus.RESOURCE_ERROR, "exceeded its runtime limit of 00:01:00"),
-    ("bkill (TERM_OWNER)", TaskInstanceStatus.KILLED_SELF, "killed by its owner outside"),
-    ("bkill (TERM_ADMIN)", TaskInstanceStatus.KILLED_SELF, "by root or an LSF administrator"),
-    ("terminate running element", TaskInstanceStatus.KILLED_SELF, "terminated on request"),
-    ("terminate pending element", TaskInstanceStatus.KILLED_SELF, "terminated on request"),
-    ("terminate whole array", TaskInstanceStatus.KILLED_SELF, "terminated on request"),
-    ("terminate last element", TaskInstanceStatus.KILLED_SELF, "terminated on request"),
+    ExitCase("exit 0", D),
+    ExitCase("exit 3", E, "the command exited with status 3 (LSF EXIT, exit code 3)"),
+    ExitCase("kill -9 $$", E, "the command was killed by signal SIGKILL"),
+    ExitCase("memory over the request", Z, "memory limit of 150.0 MiB"),
+    ExitCase("TERM_RUNLIMIT", Z, "exceeded its runtime limit of 00:01:00"),
+    ExitCase("bkill (TERM_OWNER)", K, "killed by its owner outside"),
+    ExitCase("bkill (TERM_ADMIN)", K, "by root or an LSF administrator"),
+    ExitCase("terminate running element", K, "terminated on request"),
+    ExitCase("terminate pending element", K, "terminated on request"),
+    ExitCase("terminate whole array", K, "terminated on request"),
+    ExitCase("terminate last element", K, "terminated on request"),
 ]
 
 
-@pytest.mark.parametrize(("case", "state", "words"), CASES, ids=[c[0] for c in CASES])
-def test_exit_matrix(matrix: Matrix, case: str, state: TaskInstanceStatus, words: str) -> None:
-    """Each case ends in its expected state with a message that says what happened."""
-    info = matrix.infos[case]
-    assert info.finalized
-    assert info.error_state == state, f"{case}: {info}"
-    assert words in info.error_message, f"{case}: {info.error_message!r}"
-    if case.startswith("TERM_") or "(TERM_" in case:
-        assert case.split("(")[-1].rstrip(")") in info.error_message
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_exit_matrix(matrix: ExitMatrix, case: ExitCase) -> None:
+    """Each case ends in its expected state with a message that says what happened, and a
+    case named for an LSF termination reason names it."""
+    matrix.check(case)
+    if case.name.startswith("TERM_") or "(TERM_" in case.name:
+        reason = case.name.split("(")[-1].rstrip(")")
+        matrix.check(ExitCase(case.name, case.state, reason))
 
 
-def test_memory_is_enforced_by_lsf_or_the_worker(matrix: Matrix) -> None:
+def test_memory_is_enforced_by_lsf_or_the_worker(matrix: ExitMatrix) -> None:
     """LSF (``-M``, TERM_MEMLIMIT) and the worker (the request) both watch the memory, at the
     same limit; whichever sees it first ends the task, and the message says which."""
     message = matrix.infos["memory over the request"].error_message
     assert ("TERM_MEMLIMIT" in message) != ("by distributor-worker" in message), message
 
 
-def test_run_limit_ends_an_unprepared_command_with_sigusr2(matrix: Matrix) -> None:
+def test_run_limit_ends_an_unprepared_command_with_sigusr2(matrix: ExitMatrix) -> None:
     """At the run limit LSF sends SIGUSR2, which ends a command that does not catch it: exit
     code 140 = 128 + SIGUSR2, long before the worker's own limit."""
-    info = matrix.infos["TERM_RUNLIMIT"]
-    assert "exit code 140" in info.error_message
-    assert "distributor-worker" not in info.error_message
+    message = matrix.infos["TERM_RUNLIMIT"].error_message
+    assert "exit code 140" in message
+    assert "distributor-worker" not in message
 
 
-def test_whole_array_is_killed_with_one_bkill(matrix: Matrix) -> None:
-    """Every element of the terminated array is K, and one bkill named the array by its id."""
-    steps = [info for case, info in matrix.infos.items() if case.startswith("whole array")]
-    assert len(steps) == 3
-    assert all(info.error_state == TaskInstanceStatus.KILLED_SELF for info in steps)
-    assert matrix.ids["bkills for a whole array"] == "1"
+def test_whole_array_is_killed_with_one_bkill(matrix: ExitMatrix) -> None:
+    """Every element of the terminated array is K, and one bkill named the array by its id
+    (no bkill named an element of it)."""
+    for case in WHOLE_ARRAY:
+        matrix.check(ExitCase(case, K, "terminated on request"))
+    job = matrix.ids[WHOLE_ARRAY[0]].partition("[")[0]
+    transport = lsf_of(matrix).client.runner.transport
+    assert isinstance(transport, RecordingTransport)
+    naming = [
+        argv
+        for argv in transport.of("bkill")
+        if any(token.partition("[")[0] == job for token in argv[1:])
+    ]
+    assert naming == [("bkill", job)]
 
 
-def test_matrix_report(matrix: Matrix, capsys: pytest.CaptureFixture[str]) -> None:
+def test_matrix_report(matrix: ExitMatrix, capsys: pytest.CaptureFixture[str]) -> None:
     """The observed matrix is printed (run with -s to see it) and every id is settled."""
     with capsys.disabled():
-        for case, info in matrix.infos.items():
-            did = matrix.ids.get(case, "")
-            print(f"{case:28} {did:>8} {info.error_state.value} {info.error_message}")
-    ids = [did for case, did in matrix.ids.items() if not case.startswith("bkills")]
-    assert matrix.distributor.get_submitted_or_running(ids) == set()
+        print(matrix.report())
+    assert matrix.distributor.get_submitted_or_running(list(matrix.ids.values())) == set()
 
 
-def test_one_bjobs_per_cycle(matrix: Matrix) -> None:
+def test_one_bjobs_per_cycle(matrix: ExitMatrix) -> None:
     """The tracker ran exactly one bjobs per poll cycle for all these jobs; bhist was not needed."""
-    stats = matrix.distributor.tracker.stats
-    calls = matrix.distributor.client.runner.calls
+    lsf = lsf_of(matrix)
+    stats = lsf.tracker.stats
+    calls = lsf.client.runner.calls
     assert calls["bjobs"] == stats.status_commands == stats.cycles
     assert calls["bhist"] == stats.accounting_commands == 0

@@ -1,8 +1,12 @@
-"""Hostile names, commands, resources and ids: run literally or rejected, never executed."""
+"""Hostile names, resources and ids: written safely or refused, never executed.
+
+That hostile names and commands run literally is certified for every plugin by the
+conformance kit; these are what only LSF's own directives, array syntax and ids can show.
+"""
 
 from __future__ import annotations
 
-import uuid
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,13 +18,32 @@ from distributor import (
     TaskInstanceStatus,
     UnknownDistributorIdError,
 )
-from distributor.batch import PollPolicy, SubmitRootError
+from distributor.batch import PollPolicy, RecordingTransport, SubmitRootError
 from distributor.testing import wait_for_exit_info
-from distributor_lsf import LsfDistributor
+from distributor.testing.hostile import HOSTILE_IDS, HOSTILE_NAMES, HOSTILE_VALUES
+from distributor_lsf import LsfClient, LsfDistributor, LsfScheduler
 from distributor_lsf.testing import command_environment, killing_all_jobs
 
 BIN = Path(__file__).with_name("bin")
 FAST = PollPolicy(min_interval=0.1, max_interval=0.3, accounting_delay=2.0, lost_grace=4.0)
+HOSTILE_RESOURCES = [
+    *(
+        {key: value}
+        for key in ("queue", "lsf.project", "lsf.app", "lsf.array_cap")
+        for value in HOSTILE_VALUES
+    ),
+    {"queue": "normal\n#BSUB -M 1"},
+    {"queue": "normal -M 1"},
+    {"lsf.array_cap": "0"},
+    {"lsf.queue": "normal"},
+    {"memory": "lots"},
+]
+"""Every shared hostile value for each key written into a directive, and LSF's own."""
+LSF_IDS = ["12[", "12[0]", "0", "12[1-3]"]
+"""Ids in LSF's syntax that are no task's: index 0 (LSF counts from 1), a range, and job 0
+(``bkill 0`` kills every job of the user)."""
+LSF_NAMES = ["x [1-9]", "x[1-9]%2"]
+"""Names that ``-J`` would read as an array of its own."""
 
 
 @pytest.fixture
@@ -33,44 +56,38 @@ def distributor(tmp_path: Path) -> Iterator[LsfDistributor]:
         yield lsf
 
 
-def test_hostile_name_and_command_run_literally(
-    distributor: LsfDistributor, tmp_path: Path
-) -> None:
-    """Quotes, newlines, brackets and $(...) reach sh -c verbatim; the name is never executed."""
-    pwned = Path(f"/tmp/pwned-{uuid.uuid4().hex[:8]}")
-    out = tmp_path / "out.txt"
-    name = f"$(touch {pwned}) `touch {pwned}`; 'x\" [1-9] \n#BSUB -M 1"
-    command = f"printf '%s|' \"it's\" 'two\nlines' '$(touch {pwned})' \"$DISTRIBUTOR_ID\" > {out}"
-    did = distributor.submit_to_batch_distributor(command, name, {"runtime": 60})
-    info = wait_for_exit_info(distributor, did, 30, 0.1)
-    assert info.error_state == TaskInstanceStatus.DONE, info
-    assert out.read_text() == f"it's|two\nlines|$(touch {pwned})|{did}|"
-    assert not pwned.exists()
-    script = next(distributor.submit_root.path.glob("*/job.sh")).read_text()
-    assert "#BSUB -M" not in script and script.count("#BSUB -J ") == 1
-    assert "[1-9]" not in script.split("#BSUB -J ")[1].splitlines()[0]
+@pytest.fixture
+def offline(tmp_path: Path) -> tuple[LsfDistributor, RecordingTransport]:
+    """A started distributor whose commands are recorded and never run, for tests in which
+    nothing may reach LSF."""
+    transport = RecordingTransport(fallback=None)
+    lsf = LsfDistributor(
+        "fake", submit_root=tmp_path / "root", transport=transport, poll_policy=FAST
+    )
+    lsf.start()
+    return lsf, transport
 
 
-@pytest.mark.parametrize(
-    "resources",
-    [
-        {"queue": "normal\n#BSUB -M 1"},
-        {"queue": "normal -M 1"},
-        {"lsf.project": "a; rm -rf ~"},
-        {"lsf.app": "$(id)"},
-        {"lsf.array_cap": "0"},
-        {"lsf.queue": "normal"},
-        {"memory": "lots"},
-    ],
-)
+@pytest.mark.parametrize("name", [*HOSTILE_NAMES, *LSF_NAMES])
+def test_hostile_names_become_one_plain_job_name(name: str) -> None:
+    """A name is only ever written as one ``-J`` value of safe characters: no newline (a
+    directive of its own), space, quote, ``$`` or brackets (an array) survives."""
+    job_name = LsfScheduler(LsfClient()).job_name(name)
+    assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}", job_name), name
+
+
+@pytest.mark.parametrize("resources", HOSTILE_RESOURCES)
 def test_hostile_resources_are_rejected_before_bsub(
-    distributor: LsfDistributor, resources: dict[str, str]
+    offline: tuple[LsfDistributor, RecordingTransport], resources: dict[str, str]
 ) -> None:
-    """Malformed or unknown resource values raise ResourceError naming the key."""
+    """Malformed or unknown resource values raise ResourceError naming the key, before any
+    LSF command runs."""
+    lsf, transport = offline
     with pytest.raises(ResourceError) as caught:
-        distributor.submit_to_batch_distributor("true", "x", resources)
+        lsf.submit_to_batch_distributor("true", "x", resources)
     assert caught.value.key in resources
-    assert distributor.client.runner.calls["bsub"] == 0
+    assert lsf.client.runner.calls["bsub"] == 0
+    assert transport.argvs == []
 
 
 @pytest.mark.parametrize(
@@ -90,19 +107,20 @@ def test_refusals_carry_bsub_stderr(
     assert not list(distributor.submit_root.path.glob("refused-*"))
 
 
-@pytest.mark.parametrize(
-    "bogus", ["1;touch /tmp/x", "$(id)", "12 13", "-1", "12[", "12[0]", "0", "", "12[1-3]"]
-)
+@pytest.mark.parametrize("bogus", [*HOSTILE_IDS, *LSF_IDS])
 def test_hostile_ids_are_unknown_and_never_reach_lsf(
-    distributor: LsfDistributor, bogus: str
+    offline: tuple[LsfDistributor, RecordingTransport], bogus: str
 ) -> None:
-    """Ids that are not JOB or JOB[INDEX] are unknown, not running, and not killed."""
+    """Ids that are not JOB or JOB[INDEX] of a task are unknown, not running, and not killed:
+    no LSF command runs for them."""
+    lsf, transport = offline
     with pytest.raises(UnknownDistributorIdError):
-        distributor.get_remote_exit_info(bogus)
-    assert distributor.get_submitted_or_running([bogus]) == set()
-    distributor.terminate_task_instances([bogus])
-    assert distributor.client.runner.calls["bkill"] == 0
-    assert distributor.client.runner.calls["bjobs"] == 0
+        lsf.get_remote_exit_info(bogus)
+    assert lsf.get_submitted_or_running([bogus]) == set()
+    lsf.terminate_task_instances([bogus])
+    assert lsf.client.runner.calls["bkill"] == 0
+    assert lsf.client.runner.calls["bjobs"] == 0
+    assert transport.argvs == []
 
 
 def test_unsafe_submit_root_is_refused(tmp_path: Path) -> None:
