@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from distributor import RemoteExitInfo, TaskInstanceStatus
-from distributor.testing import wait_for_exit_info, wait_until_gone
+from distributor.testing import ExitCase, ExitMatrix, wait_for_exit_info, wait_until_gone
 from distributor_sge import SgeDistributor
 from distributor_sge.testing import cell_environment, dev_distributor, unavailable_reason
 
@@ -37,7 +37,7 @@ HOG = f"{shlex.quote(sys.executable)} -c " + shlex.quote(
     "import time\nblocks = []\nwhile True:\n"
     "    blocks.append(bytearray(10 * 2**20))\n    time.sleep(0.01)\n"
 )
-CASES: dict[str, tuple[str, dict[str, Any]]] = {
+SUBMITTED: dict[str, tuple[str, dict[str, Any]]] = {
     "exit 0": ("true", {}),
     "exit 3": ("exit 3", {}),
     "kill -9": ("kill -9 $$", {}),
@@ -45,7 +45,6 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "h_vmem": (HOG, {"memory": "200M"}),
     "external qdel": ("sleep 300", {}),
 }
-OBSERVED: dict[str, RemoteExitInfo] = {}
 
 
 @pytest.fixture(scope="module")
@@ -57,18 +56,41 @@ def sge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SgeDistributor]:
 
 
 @pytest.fixture(scope="module")
-def submitted(sge: SgeDistributor) -> dict[str, str]:
-    """The short cases, all submitted at once: case → distributor id."""
-    return {
-        case: sge.submit_to_batch_distributor(command, case, {"queue": QUEUE, **resources})
-        for case, (command, resources) in CASES.items()
-    }
+def matrix(sge: SgeDistributor) -> ExitMatrix:
+    """The short cases, all submitted at once; the running one deleted from outside."""
+    m = ExitMatrix(sge)
+    for case, (command, resources) in SUBMITTED.items():
+        m.submit(case, command, {"queue": QUEUE, **resources})
+    m.wait_running("external qdel", TIMEOUT)
+    subprocess.run(["qdel", m.ids["external qdel"]], check=True, capture_output=True)
+    m.collect(TIMEOUT)
+    print(m.report())
+    return m
+
+
+CASES = [
+    ExitCase("exit 0", D),
+    ExitCase("exit 3", E, "status 3"),
+    ExitCase("kill -9", E, "SIGKILL"),
+    # Grid Engine kills at h_rt itself (failed 37) before the worker's backstop.
+    ExitCase("h_rt", Z, "runtime limit (h_rt)"),
+    ExitCase("h_rt", Z, "failed 37"),
+    # An allocation failing under h_vmem (RLIMIT_AS, not a kill) is Z about memory.
+    ExitCase("h_vmem", Z, "h_vmem"),
+    ExitCase("h_vmem", Z, "MemoryError"),
+    ExitCase("external qdel", K, "outside this distributor"),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.name}: {c.words}" for c in CASES])
+def test_exit_matrix(matrix: ExitMatrix, case: ExitCase) -> None:
+    """Each case ends in its state with words that say what happened."""
+    matrix.check(case)
 
 
 def outcome(sge: SgeDistributor, distributor_id: str, case: str) -> RemoteExitInfo:
-    """Wait for the final exit info of `distributor_id` and note it for the report."""
+    """Wait for the final exit info of `distributor_id`, printing it for the report."""
     info = wait_for_exit_info(sge, distributor_id, TIMEOUT, 0.2)
-    OBSERVED[case] = info
     print(f"{case}: {info.error_state.value} {info.error_message}")
     return info
 
@@ -82,46 +104,6 @@ def wait_running(sge: SgeDistributor, ids: list[str], count: int = 1) -> set[str
             return running
         time.sleep(0.2)
     raise AssertionError(f"fewer than {count} of {ids} started within {TIMEOUT}s")
-
-
-def test_exit_0_is_done(sge: SgeDistributor, submitted: dict[str, str]) -> None:
-    """A command exiting 0 is D."""
-    assert outcome(sge, submitted["exit 0"], "exit 0").error_state == D
-
-
-def test_exit_3_is_error(sge: SgeDistributor, submitted: dict[str, str]) -> None:
-    """A command exiting 3 is E, and the message says 3."""
-    info = outcome(sge, submitted["exit 3"], "exit 3")
-    assert info.error_state == E and "status 3" in info.error_message
-
-
-def test_kill_9_is_error_naming_the_signal(sge: SgeDistributor, submitted: dict[str, str]) -> None:
-    """A command that SIGKILLs itself is E, and the message names SIGKILL."""
-    info = outcome(sge, submitted["kill -9"], "kill -9")
-    assert info.error_state == E and "SIGKILL" in info.error_message
-
-
-def test_h_rt_overrun_is_resource_error(sge: SgeDistributor, submitted: dict[str, str]) -> None:
-    """A job past its runtime request is killed by Grid Engine (failed 37): Z about runtime."""
-    info = outcome(sge, submitted["h_rt"], "h_rt")
-    assert info.error_state == Z and "runtime limit (h_rt)" in info.error_message
-    assert "failed 37" in info.error_message
-
-
-def test_h_vmem_overrun_is_resource_error(sge: SgeDistributor, submitted: dict[str, str]) -> None:
-    """An allocation failing under h_vmem (RLIMIT_AS, not a kill) is Z about memory."""
-    info = outcome(sge, submitted["h_vmem"], "h_vmem")
-    assert info.error_state == Z and "h_vmem" in info.error_message
-    assert "MemoryError" in info.error_message
-
-
-def test_qdel_from_outside_is_killed(sge: SgeDistributor, submitted: dict[str, str]) -> None:
-    """A running job deleted by someone else's qdel is K, saying it came from outside."""
-    job = submitted["external qdel"]
-    wait_running(sge, [job])
-    subprocess.run(["qdel", job], check=True, capture_output=True)
-    info = outcome(sge, job, "external qdel")
-    assert info.error_state == K and "outside this distributor" in info.error_message
 
 
 def test_qdel_of_one_array_task_is_killed(sge: SgeDistributor) -> None:

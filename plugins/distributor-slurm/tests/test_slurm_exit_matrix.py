@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from distributor import RemoteExitInfo, TaskInstanceStatus
-from distributor.batch import JobPhase, PollPolicy
-from distributor.testing import wait_for_exit_info
+from distributor import TaskInstanceStatus
+from distributor.batch import PollPolicy
+from distributor.testing import ExitCase, ExitMatrix
 from distributor_slurm import SlurmDistributor
 from distributor_slurm.client import slurm_environment
 from distributor_slurm.testing import find_slurm_conf, unavailable_reason
@@ -42,111 +40,86 @@ HOG = (
 )
 
 
-@dataclass
-class Matrix:
-    """The submitted cases and how each ended."""
+def started_record(slurm: SlurmDistributor) -> Callable[[str], Path]:
+    """The start record each task's worker writes (so a kill reaches the command itself)."""
 
-    distributor: SlurmDistributor
-    ids: dict[str, str] = field(default_factory=dict)
-    infos: dict[str, RemoteExitInfo] = field(default_factory=dict)
+    def path(did: str) -> Path:
+        job = slurm.tracker.get(did)
+        assert job is not None and job.record_path is not None
+        return job.record_path.with_name(job.record_path.name.replace("exit", "started", 1))
 
-
-def wait_running(distributor: SlurmDistributor, did: str, timeout: float = 120.0) -> None:
-    """Wait until Slurm runs `did`, plus a moment for the worker to start the command."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status = distributor.tracker.statuses([did]).get(did)
-        if status is not None and status.phase is JobPhase.RUNNING:
-            time.sleep(2.0)
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"{did} did not start within {timeout}s")
+    return path
 
 
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExitMatrix]:
     """Submit every case, cancel the ones that need it, and wait for all exit infos."""
     root = tmp_path_factory.mktemp("matrix") / "root"
     slurm = SlurmDistributor("dev", submit_root=root, slurm_conf=SLURM_CONF, poll_policy=FAST)
     slurm.start()
-    m = Matrix(slurm)
-    submit = slurm.submit_to_batch_distributor
-    m.ids["exit 0"] = submit("true", "exit0", {"runtime": 120})
-    m.ids["exit 3"] = submit("exit 3", "exit3", {"runtime": 120})
-    m.ids["kill -9 $$"] = submit("kill -9 $$", "kill9", {"runtime": 120})
-    m.ids["memory limit"] = submit(HOG, "hog", {"memory": "150M", "runtime": 120})
-    m.ids["time limit"] = submit("sleep 600", "timeout", {"runtime": 60})
-    m.ids["scancel outside"] = submit("sleep 600", "outside", {"runtime": 300})
-    one = slurm.submit_array_to_batch_distributor("sleep 600", "one", {"runtime": 300}, 3)
-    whole = slurm.submit_array_to_batch_distributor("sleep 600", "whole", {"runtime": 300}, 3)
+    m = ExitMatrix(slurm, started=started_record(slurm))
     try:
-        wait_running(slurm, m.ids["scancel outside"])
-        subprocess.run(
-            ["scancel", m.ids["scancel outside"]],
-            env=slurm_environment(SLURM_CONF),
-            check=True,
-        )
-        wait_running(slurm, one[0])
-        m.ids["terminate running task"] = one[0]
-        m.ids["terminate pending task"] = one[2]
+        m.submit("exit 0", "true", {"runtime": 120})
+        m.submit("exit 3", "exit 3", {"runtime": 120})
+        m.submit("kill -9 $$", "kill -9 $$", {"runtime": 120})
+        m.submit("memory limit", HOG, {"memory": "150M", "runtime": 120})
+        m.submit("time limit", "sleep 600", {"runtime": 60})
+        outside = m.submit("scancel outside", "sleep 600", {"runtime": 300})
+        one = m.array("sleep 600", 3, {"runtime": 300})
+        whole = m.array("sleep 600", 3, {"runtime": 300})
+        m.wait_running("scancel outside")
+        subprocess.run(["scancel", outside], env=slurm_environment(SLURM_CONF), check=True)
+        m.add("terminate running task", one[0])
+        m.add("terminate pending task", one[2])
+        m.wait_running("terminate running task")
         slurm.terminate_task_instances([one[0], one[2]])
-        m.ids["terminate whole array"] = whole[1]
+        m.add("terminate whole array", whole[1])
+        for step, did in whole.items():
+            m.add(f"whole array step {step}", did)
         slurm.terminate_task_instances(list(whole.values()))
-        m.ids["terminate last task"] = one[1]
+        m.add("terminate last task", one[1])
         slurm.terminate_task_instances([one[1]])
-        for case, did in m.ids.items():
-            m.infos[case] = wait_for_exit_info(slurm, did, 240.0, 0.5)
-        for did in whole.values():
-            m.infos[f"whole array {did}"] = wait_for_exit_info(slurm, did, 60.0, 0.5)
+        m.collect(timeout=300.0, interval=0.5)
         yield m
     finally:
-        slurm.terminate_task_instances([*m.ids.values(), *one.values(), *whole.values()])
+        slurm.terminate_task_instances(list(m.ids.values()))
 
 
 CASES = [
-    ("exit 0", TaskInstanceStatus.DONE, ""),
-    ("exit 3", TaskInstanceStatus.ERROR, "exited with status 3"),
-    ("kill -9 $$", TaskInstanceStatus.ERROR, "killed by signal SIGKILL"),
-    ("memory limit", TaskInstanceStatus.RESOURCE_ERROR, "exceeded its memory limit of 150.0 MiB"),
-    ("time limit", TaskInstanceStatus.RESOURCE_ERROR, "exceeded its runtime limit of 00:01:00"),
-    ("scancel outside", TaskInstanceStatus.KILLED_SELF, "cancelled outside this distributor"),
-    ("terminate running task", TaskInstanceStatus.KILLED_SELF, "terminated on request"),
-    ("terminate pending task", TaskInstanceStatus.KILLED_SELF, "terminated on request"),
-    ("terminate whole array", TaskInstanceStatus.KILLED_SELF, "terminated on request"),
-    ("terminate last task", TaskInstanceStatus.KILLED_SELF, "terminated on request"),
-]
+    ExitCase("exit 0", TaskInstanceStatus.DONE),
+    ExitCase("exit 3", TaskInstanceStatus.ERROR, "exited with status 3"),
+    ExitCase("kill -9 $$", TaskInstanceStatus.ERROR, "killed by signal SIGKILL"),
+    ExitCase("memory limit", TaskInstanceStatus.RESOURCE_ERROR,
+             ("exceeded its memory limit of 150.0 MiB", "memory limit of 165.0 MiB exceeded")),
+    ExitCase("time limit", TaskInstanceStatus.RESOURCE_ERROR,
+             "exceeded its runtime limit of 00:01:00"),
+    ExitCase("scancel outside", TaskInstanceStatus.KILLED_SELF,
+             "cancelled outside this distributor"),
+    ExitCase("terminate running task", TaskInstanceStatus.KILLED_SELF, "terminated on request"),
+    ExitCase("terminate pending task", TaskInstanceStatus.KILLED_SELF, "terminated on request"),
+    ExitCase("terminate whole array", TaskInstanceStatus.KILLED_SELF, "terminated on request"),
+    ExitCase("terminate last task", TaskInstanceStatus.KILLED_SELF, "terminated on request"),
+    *(ExitCase(f"whole array step {step}", TaskInstanceStatus.KILLED_SELF) for step in range(3)),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize(("case", "state", "words"), CASES, ids=[c[0] for c in CASES])
-def test_exit_matrix(matrix: Matrix, case: str, state: TaskInstanceStatus, words: str) -> None:
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_exit_matrix(matrix: ExitMatrix, case: ExitCase) -> None:
     """Each case ends in its expected state with a message that says what happened."""
-    info = matrix.infos[case]
-    assert info.finalized
-    assert info.error_state == state, f"{case}: {info}"
-    assert words in info.error_message, f"{case}: {info.error_message!r}"
+    matrix.check(case)
 
 
-def test_whole_array_is_killed_with_one_scancel_token(matrix: Matrix) -> None:
-    """Every step of the terminated array is K, and scancel named the array by its job id."""
-    steps = [info for case, info in matrix.infos.items() if case.startswith("whole array")]
-    assert len(steps) == 3
-    assert all(info.error_state == TaskInstanceStatus.KILLED_SELF for info in steps)
-
-
-def test_matrix_report(matrix: Matrix, capsys: pytest.CaptureFixture[str]) -> None:
+def test_matrix_report(matrix: ExitMatrix, capsys: pytest.CaptureFixture[str]) -> None:
     """The observed matrix is printed (run with -s to see it) and every id is settled."""
     with capsys.disabled():
-        for case, info in matrix.infos.items():
-            print(
-                f"{case:28} {matrix.ids.get(case, ''):>8} {info.error_state.value} "
-                f"{info.error_message}"
-            )
+        print(matrix.report())
     assert matrix.distributor.get_submitted_or_running(list(matrix.ids.values())) == set()
 
 
-def test_accounting_was_barely_needed(matrix: Matrix) -> None:
+def test_accounting_was_barely_needed(matrix: ExitMatrix) -> None:
     """squeue's recent history settled the cases: status commands dominate sacct calls."""
-    stats = matrix.distributor.tracker.stats
+    distributor = matrix.distributor
+    assert isinstance(distributor, SlurmDistributor)
+    stats = distributor.tracker.stats
     assert stats.status_commands == stats.cycles
     assert stats.accounting_commands <= stats.cycles
-    assert Path(matrix.distributor.submit_root.path).is_dir()
