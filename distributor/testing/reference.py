@@ -82,7 +82,7 @@ class MemoryDistributor:
     """Runs each command under ``distributor-worker`` with ``sh -c`` in its own session; its
     state lives in this process, shared by all distributors of the same cluster name."""
 
-    def __init__(self, cluster_name: str, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, cluster_name: str) -> None:
         self._cluster_name = cluster_name
         if cluster_name not in _CLUSTERS:
             _CLUSTERS[cluster_name] = _Cluster(Path(tempfile.mkdtemp(prefix="distributor-ref-")))
