@@ -7,11 +7,11 @@ recordings or scripts. To run the conformance kit against a real pool, see the p
 
 from __future__ import annotations
 
-import os
-import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from distributor.testing import install_fake_commands, path_with
 
 __all__ = ["COMMANDS", "command_wrappers", "wrapped_environment"]
 
@@ -22,17 +22,13 @@ COMMANDS = ("condor_submit", "condor_q", "condor_history", "condor_rm")
 def command_wrappers(
     script: Path, bin_dir: Path, names: Sequence[str] = COMMANDS, *, python: str = sys.executable
 ) -> Path:
-    """Write executables `names` into `bin_dir`; each runs ``python script NAME ARGS...``.
+    """Write executables `names` into `bin_dir`; each runs ``python script NAME ARGS...``
+    (`distributor.testing.install_fake_commands` with HTCondor's commands).
 
     Returns:
         `bin_dir`, to be put first on PATH.
     """
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        wrapper = bin_dir / name
-        command = shlex.join([python, str(script.resolve()), name])
-        wrapper.write_text(f'#!/bin/sh\nexec {command} "$@"\n', encoding="utf-8")
-        wrapper.chmod(0o755)
+    install_fake_commands(bin_dir, script.resolve(), names, python=python)
     return bin_dir
 
 
@@ -47,4 +43,6 @@ def wrapped_environment(
         extra: further variables (for example the fake's state directory).
     """
     bin_dir = command_wrappers(script, directory / "bin")
-    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", **(extra or {})}
+    # PATH alone, not the whole environment: a copy of it would override CONDOR_CONFIG
+    # when a distributor is given its own.
+    return {"PATH": path_with(bin_dir)["PATH"], **(extra or {})}

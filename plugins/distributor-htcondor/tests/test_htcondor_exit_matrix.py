@@ -16,15 +16,15 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from distributor import RemoteExitInfo, TaskInstanceStatus
+from distributor import TaskInstanceStatus
 from distributor.batch import PollPolicy
-from distributor.testing import wait_for_exit_info
+from distributor.testing import ExitCase, ExitMatrix
 from distributor_htcondor import HTCondorDistributor
 from distributor_htcondor.testing import wrapped_environment
 
@@ -38,55 +38,21 @@ FAST = PollPolicy(
     lost_grace=4.0,
 )
 HOG = f"{sys.executable} -c \"x = b'x' * (200 * 2**20); import time; time.sleep(30)\""
-D, E, K, Z = "D", "E", "K", "Z"
-
-
-@dataclass
-class Pool:
-    """One fake pool with its distributor and environment."""
-
-    distributor: HTCondorDistributor
-    env: dict[str, str]
-
-
-@dataclass
-class Matrix:
-    """The submitted cases, where each ran, and how each ended."""
-
-    pools: dict[str, Pool]
-    ids: dict[str, tuple[str, str]] = field(default_factory=dict)
-    infos: dict[str, RemoteExitInfo] = field(default_factory=dict)
-    queueing_errors: dict[str, str] = field(default_factory=dict)
-
-
-def make_pool(directory: Path, **config: object) -> Pool:
-    """A fake pool configured with `config`, and a started distributor for it."""
-    state = directory / "state"
-    state.mkdir(parents=True)
-    (state / "config.json").write_text(json.dumps(config))
-    env = wrapped_environment(FAKE, directory, {"FAKE_CONDOR_STATE": str(state)})
-    distributor = HTCondorDistributor(
-        "fake", submit_root=directory / "root", environment=env, poll_policy=FAST
-    )
-    distributor.start()
-    return Pool(distributor, env)
-
-
-def wait_started(pool: Pool, name: str, timeout: float = 20.0) -> None:
-    """Wait until the worker of the task submitted as `name` has started its command."""
-    (submission,) = pool.distributor.submit_root.submissions(name)
-    started = submission.task_dir / "started.json"
-    deadline = time.monotonic() + timeout
-    while not started.exists():
-        assert time.monotonic() < deadline, f"{name!r} never started"
-        time.sleep(0.05)
-
-
-def fake_hold(pool: Pool, did: str, code: int, subcode: int, reason: str) -> None:
-    """Hold a job of the fake pool as a daemon would."""
-    argv = [sys.executable, str(FAKE), "fake-hold", did, str(code), str(subcode), reason]
-    subprocess.run(argv, env=pool.env, check=True)
-
+D, E, K, Z = (
+    TaskInstanceStatus.DONE,
+    TaskInstanceStatus.ERROR,
+    TaskInstanceStatus.KILLED_SELF,
+    TaskInstanceStatus.RESOURCE_ERROR,
+)
+POOLS: dict[str, dict[str, object]] = {
+    "hold": {},
+    "policy": {"memory_enforcement": "policy"},
+    "kill": {"memory_enforcement": "kill"},
+    "none": {"memory_enforcement": "none"},
+    "slow": {"start_delay": 60},
+}
+"""pool → the fake's configuration: memory held for (a cgroup), held by the plugin's
+``periodic_hold``, killed by the kernel, or not enforced; jobs that take a minute to start."""
 
 MEMORY_HOLD = (
     "Error from slot1@fakehost: Job has gone over memory limit of 64 megabytes. "
@@ -111,6 +77,7 @@ CASES: dict[str, tuple[str, str, dict[str, object]]] = {
     "removed by condor_rm elsewhere": ("hold", "sleep 300", {}),
     "held for transfer failure": ("hold", "sleep 300", {}),
 }
+"""case → (pool, command, resources)."""
 HOLDS = {
     "memory, held 34/102": (34, 102, MEMORY_HOLD),
     "memory, held 3/102 by periodic_hold": (
@@ -125,51 +92,95 @@ HOLDS = {
         "Transfer input files failure at execution point slot1@fakehost",
     ),
 }
-"""case → (pool, command, resources)."""
+"""case → (HoldReasonCode, HoldReasonSubCode, HoldReason) the fake's daemon holds it with."""
+
+Pools = dict[str, tuple[Path, dict[str, str]]]
+"""pool → (submit root, environment)."""
+Matrices = dict[str, ExitMatrix]
+"""pool → the cases submitted there."""
+
+
+def start_record(distributor: HTCondorDistributor, did: str) -> Path:
+    """Where the worker of `did` records that it starts the command: beside its exit record."""
+    record = exit_record(distributor, did)
+    return record.with_name(record.name.replace("exit", "started", 1))
+
+
+def exit_record(distributor: HTCondorDistributor, did: str) -> Path:
+    """Where the worker of `did` records how its command ended."""
+    job = distributor.tracker.get(did)
+    assert job is not None and job.record_path is not None, did
+    return job.record_path
+
+
+def fake_hold(env: Mapping[str, str], did: str, code: int, subcode: int, reason: str) -> None:
+    """Hold a job of the fake pool as a daemon would."""
+    argv = [sys.executable, str(FAKE), "fake-hold", did, str(code), str(subcode), reason]
+    subprocess.run(argv, env=env, check=True)
 
 
 @pytest.fixture(scope="module")
-def matrix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
-    """Submit every case, act on the ones that need it, and collect the exit info."""
+def pools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pools]:
+    """The fake pools; afterwards their jobs are removed, and no starter of the fake may have
+    died of an error of its own (its job would hang for ever)."""
     base = tmp_path_factory.mktemp("matrix")
-    pools = {
-        "hold": make_pool(base / "hold"),
-        "policy": make_pool(base / "policy", memory_enforcement="policy"),
-        "kill": make_pool(base / "kill", memory_enforcement="kill"),
-        "none": make_pool(base / "none", memory_enforcement="none"),
-        "slow": make_pool(base / "slow", start_delay=60),
-    }
-    result = Matrix(pools)
-    for case, (pool, command, resources) in CASES.items():
-        did = pools[pool].distributor.submit_to_batch_distributor(command, case, resources)
-        result.ids[case] = (pool, did)
-    hold = pools["hold"]
-    for case in ("terminated while running", "removed by condor_rm elsewhere", *HOLDS):
-        wait_started(hold, case)
-    hold.distributor.terminate_task_instances([result.ids["terminated while running"][1]])
-    subprocess.run(
-        ["condor_rm", result.ids["removed by condor_rm elsewhere"][1]], env=hold.env, check=True
-    )
-    pools["slow"].distributor.terminate_task_instances([result.ids["terminated while idle"][1]])
-    for case, (code, subcode, reason) in HOLDS.items():
-        fake_hold(hold, result.ids[case][1], code, subcode, reason)
-    held = result.ids["held for transfer failure"][1]
-    deadline = time.monotonic() + 10
-    while held not in result.queueing_errors and time.monotonic() < deadline:
-        result.queueing_errors = hold.distributor.get_queueing_errors([held])
-        time.sleep(0.05)
-    hold.distributor.terminate_task_instances([held])
-    for case, (pool, did) in result.ids.items():
-        result.infos[case] = wait_for_exit_info(pools[pool].distributor, did, 30.0, 0.05)
-    yield result
-    for pool_ in pools.values():
-        subprocess.run(["condor_rm", "-all"], env=pool_.env, capture_output=True, check=False)
-        log = Path(pool_.env["FAKE_CONDOR_STATE"]) / "starters.log"
+    made: Pools = {}
+    for pool, config in POOLS.items():
+        state = base / pool / "state"
+        state.mkdir(parents=True)
+        (state / "config.json").write_text(json.dumps(config))
+        env = wrapped_environment(FAKE, base / pool, {"FAKE_CONDOR_STATE": str(state)})
+        made[pool] = (base / pool / "root", env)
+    yield made
+    for _, env in made.values():
+        subprocess.run(["condor_rm", "-all"], env=env, capture_output=True, check=False)
+        log = Path(env["FAKE_CONDOR_STATE"]) / "starters.log"
         assert not log.exists() or not log.read_text(), log.read_text()
 
 
+@pytest.fixture(scope="module")
+def queueing_errors() -> dict[str, str]:
+    """What the distributor said about the job held for a transfer failure, before that job
+    was terminated (filled by `matrices`)."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def matrices(pools: Pools, queueing_errors: dict[str, str]) -> Matrices:
+    """Submit every case, act on the ones that need it, and collect the exit info."""
+    made: Matrices = {}
+    for pool, (root, env) in pools.items():
+        distributor = HTCondorDistributor(
+            "fake", submit_root=root, environment=env, poll_policy=FAST
+        )
+        distributor.start()
+        made[pool] = ExitMatrix(distributor, started=partial(start_record, distributor))
+    for case, (pool, command, resources) in CASES.items():
+        made[pool].submit(case, command, resources)
+    hold, hold_env = made["hold"], pools["hold"][1]
+    for case in ("terminated while running", "removed by condor_rm elsewhere", *HOLDS):
+        hold.wait_running(case, timeout=20)
+    hold.distributor.terminate_task_instances([hold.ids["terminated while running"]])
+    subprocess.run(
+        ["condor_rm", hold.ids["removed by condor_rm elsewhere"]], env=hold_env, check=True
+    )
+    slow = made["slow"]
+    slow.distributor.terminate_task_instances([slow.ids["terminated while idle"]])
+    for case, (code, subcode, reason) in HOLDS.items():
+        fake_hold(hold_env, hold.ids[case], code, subcode, reason)
+    held = hold.ids["held for transfer failure"]
+    deadline = time.monotonic() + 10
+    while held not in queueing_errors and time.monotonic() < deadline:
+        queueing_errors.update(hold.distributor.get_queueing_errors([held]))
+        time.sleep(0.05)
+    hold.distributor.terminate_task_instances([held])
+    for matrix in made.values():
+        matrix.collect(timeout=30)
+    return made
+
+
 WORKER_MEMORY = ("memory limit of 64.0 MiB exceeded", "killed with SIGKILL by distributor-worker")
-EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
+EXPECTED: dict[str, tuple[TaskInstanceStatus, tuple[str, ...]]] = {
     "exit 0": (D, ()),
     "exit 3": (E, ("exited with status 3", "ExitCode 3")),
     "command killed -9": (E, ("SIGKILL", "ExitCode 137")),
@@ -203,45 +214,45 @@ EXPECTED: dict[str, tuple[str, tuple[str, ...]]] = {
     "removed by condor_rm elsewhere": (K, ("removed by user tester with condor_rm",)),
     "held for transfer failure": (K, ("terminated on request", "[TransferInputError]")),
 }
+"""case → its state and every fact its message must name."""
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_exit_matrix(matrix: Matrix, case: str) -> None:
+def test_exit_matrix(matrices: Matrices, case: str) -> None:
     """Each way a job ends gives its code, and the message names the HTCondor facts."""
-    info = matrix.infos[case]
     state, words = EXPECTED[case]
-    assert info.error_state == TaskInstanceStatus(state), info
-    for word in words:
-        assert word in info.error_message, (word, info.error_message)
+    matrix = matrices[CASES[case][0]]
+    for word in words or ("",):
+        matrix.check(ExitCase(case, state, word))
 
 
-def test_held_jobs_are_reported_then_removed(matrix: Matrix) -> None:
+def test_held_jobs_are_reported_then_removed(matrices: Matrices, pools: Pools) -> None:
     """A job held for a resource limit leaves the queue (condor_rm) once it has been reported
     Z; its history ad keeps the hold as LastHoldReason*."""
-    state = Path(matrix.pools["hold"].env["FAKE_CONDOR_STATE"])
+    state = Path(pools["hold"][1]["FAKE_CONDOR_STATE"])
     for case in ("memory, held 34/102", "runtime, held 47 (HTCondor 25)"):
-        did = matrix.ids[case][1]
+        did = matrices["hold"].ids[case]
         assert not (state / "queue" / f"{did}.json").exists()
         ad = json.loads((state / "history" / f"{did}.json").read_text())
         assert (ad["JobStatus"], ad["LastJobStatus"]) == (3, 5)
         assert ad["LastHoldReasonCode"] == HOLDS[case][0] and "HoldReasonCode" not in ad
 
 
-def test_unreleasable_hold_is_a_queueing_error(matrix: Matrix) -> None:
+def test_unreleasable_hold_is_a_queueing_error(
+    matrices: Matrices, queueing_errors: dict[str, str]
+) -> None:
     """A job held for a cause that will not clear is reported with its code and reason."""
-    held = matrix.ids["held for transfer failure"][1]
-    message = matrix.queueing_errors[held]
+    message = queueing_errors[matrices["hold"].ids["held for transfer failure"]]
     assert "HoldReasonCode 13 [TransferInputError], subcode 2" in message
     assert "Transfer input files failure" in message
 
 
-def test_worker_record_names_the_signals_of_a_removal(matrix: Matrix) -> None:
+def test_worker_record_names_the_signals_of_a_removal(matrices: Matrices) -> None:
     """A job removed while running got SIGTERM, and its worker recorded it."""
-    pool, did = matrix.ids["terminated while running"]
-    (submission,) = matrix.pools[pool].distributor.submit_root.submissions(
-        "terminated while running"
-    )
-    path = submission.task_dir / "exit.json"
+    hold = matrices["hold"]
+    did = hold.ids["terminated while running"]
+    assert isinstance(hold.distributor, HTCondorDistributor)
+    path = exit_record(hold.distributor, did)
     deadline = time.monotonic() + 10
     while not path.exists():
         assert time.monotonic() < deadline, "the worker wrote no exit record"

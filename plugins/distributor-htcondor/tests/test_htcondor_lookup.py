@@ -13,6 +13,7 @@ import pytest
 from distributor.batch import NamedJob, PollPolicy
 from distributor.testing import wait_for_exit_info
 from distributor.testing.faults import SimulatedCrash
+from distributor.testing.hostile import HOSTILE_NAMES
 from distributor_htcondor import HTCondorDistributor
 from distributor_htcondor.testing import wrapped_environment
 
@@ -137,6 +138,7 @@ def test_a_job_of_another_root_under_the_same_name_is_not_taken(
 
 
 HOSTILE = [
+    *HOSTILE_NAMES,
     'x" || true || "',
     '") || (DistributorName =?= "listed',
     "listed ",
@@ -150,8 +152,8 @@ HOSTILE = [
 
 
 def test_hostile_names_are_literals_of_one_condor_q(env: dict[str, str], tmp_path: Path) -> None:
-    """Names that try to end the string literal, change case, or look like options match
-    nothing, and all the names of one lookup cost one condor_q."""
+    """Names that try to end the string literal, change case, or look like options (and every
+    shared hostile name) match nothing, and all the names of one lookup cost one condor_q."""
     distributor = make(env, tmp_path / "root")
     distributor.submit_to_batch_distributor("sleep 300", "listed", {})
     distributor.submit_array_to_batch_distributor("sleep 300", "listed", {}, 2)
