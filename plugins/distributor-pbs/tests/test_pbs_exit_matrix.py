@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -134,8 +135,11 @@ def matrices(servers: Servers) -> Iterator[Matrices]:
                 documented.add(WHOLE_ARRAY[step], did)
         for flavour in FLAVOURS:
             delete(made[flavour, "documented"], servers[flavour, "documented"][1])
-        for matrix in made.values():
-            matrix.collect(timeout=60)
+        # A distributor decides only while it is asked: collecting one matrix after another
+        # would wait out the lost-job grace of each forgetful server in turn.
+        with ThreadPoolExecutor(len(made)) as pool:
+            for collected in [pool.submit(m.collect, timeout=60) for m in made.values()]:
+                collected.result()
         yield made
     finally:
         for matrix in made.values():
