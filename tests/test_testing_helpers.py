@@ -11,7 +11,13 @@ import pytest
 
 from distributor import TaskInstanceStatus
 from distributor.local import LocalDistributor
-from distributor.testing import ExitCase, ExitMatrix, install_fake_commands, path_with
+from distributor.testing import (
+    ExitCase,
+    ExitMatrix,
+    collect_all,
+    install_fake_commands,
+    path_with,
+)
 from distributor.testing.hostile import HOSTILE_WORDS, hostile_name, literal_command
 
 
@@ -85,3 +91,23 @@ def test_the_literal_command_prints_every_hostile_word(tmp_path: Path) -> None:
     assert out.read_text() == expected and len(expected.split("|")) == len(HOSTILE_WORDS) + 1
     assert not pwned.exists()
     assert "\n#BSUB" in hostile_name(pwned) and str(pwned) in hostile_name(pwned)
+
+
+def test_several_matrices_are_collected_in_one_loop(tmp_path: Path) -> None:
+    """collect_all waits for the cases of matrices on different distributors together, and
+    ExitCase.also requires every further word."""
+    first = LocalDistributor("a", state_dir=tmp_path / "a", kill_grace=1.0)
+    second = LocalDistributor("b", state_dir=tmp_path / "b", kill_grace=1.0)
+    matrices = [ExitMatrix(first), ExitMatrix(second)]
+    for distributor in (first, second):
+        distributor.start()
+    try:
+        matrices[0].submit("slow", "sleep 0.5; exit 2")
+        matrices[1].submit("quick", "exit 3")
+        collect_all(matrices, timeout=30)
+        matrices[0].check(ExitCase("slow", TaskInstanceStatus.ERROR, "status", also=("2",)))
+        with pytest.raises(AssertionError, match="does not say"):
+            matrices[1].check(ExitCase("quick", TaskInstanceStatus.ERROR, "status", also=("9",)))
+    finally:
+        for distributor in (first, second):
+            distributor.stop()

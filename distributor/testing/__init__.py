@@ -15,7 +15,7 @@ from distributor.testing.checks import (
     wait_until_gone,
     wait_until_running,
 )
-from distributor.testing.exit_matrix import ExitCase, ExitMatrix
+from distributor.testing.exit_matrix import ExitCase, ExitMatrix, collect_all
 from distributor.testing.fake_commands import install_fake_commands, path_with
 from distributor.testing.reference import (
     MemoryDistributor,
@@ -32,6 +32,7 @@ __all__ = [
     "MemoryDistributor",
     "MemoryQueue",
     "MemoryWorkerNode",
+    "collect_all",
     "install_fake_commands",
     "path_with",
     "reference_plugin",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from distributor.exceptions import RemoteExitInfoNotAvailable
 from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus, normalize_exit_info
 from distributor.protocols import ClusterDistributor, SupportsRunningQuery
 
-__all__ = ["ExitCase", "ExitMatrix"]
+__all__ = ["ExitCase", "ExitMatrix", "collect_all"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +42,13 @@ class ExitCase:
         state: the exit state it must have.
         words: text its message must contain; a tuple means any one of them (two enforcers
             of one limit may race, each with its own wording).
+        also: further texts the message must all contain.
     """
 
     name: str
     state: TaskInstanceStatus
     words: str | tuple[str, ...] = ""
+    also: tuple[str, ...] = ()
 
 
 @dataclass
@@ -110,25 +112,24 @@ class ExitMatrix:
         Raises:
             AssertionError: some had none after `timeout` seconds (named, with the last reason).
         """
-        deadline = time.monotonic() + timeout
-        waiting = {case: "never asked" for case in self.ids if case not in self.infos}
-        while waiting and time.monotonic() < deadline:
-            for case in list(waiting):
-                try:
-                    info = normalize_exit_info(
-                        self.distributor.get_remote_exit_info(self.ids[case])
-                    )
-                except RemoteExitInfoNotAvailable as exc:
-                    waiting[case] = str(exc)
-                    continue
-                if info.finalized:
-                    self.infos[case] = info
-                    del waiting[case]
-                else:
-                    waiting[case] = f"non-final {info}"
-            if waiting:
-                time.sleep(interval)
-        assert not waiting, f"no final exit info after {timeout}s: {waiting}"
+        collect_all([self], timeout, interval)
+
+    def _poll(self) -> dict[str, str]:
+        """Ask once about every case still waiting; return case → why it still waits."""
+        waiting = {}
+        for case in self.ids:
+            if case in self.infos:
+                continue
+            try:
+                info = normalize_exit_info(self.distributor.get_remote_exit_info(self.ids[case]))
+            except RemoteExitInfoNotAvailable as exc:
+                waiting[case] = str(exc)
+                continue
+            if info.finalized:
+                self.infos[case] = info
+            else:
+                waiting[case] = f"non-final {info}"
+        return waiting
 
     def check(self, case: ExitCase) -> None:
         """Assert that `case` ended in its state with its words, saying what it got instead."""
@@ -139,12 +140,32 @@ class ExitMatrix:
         assert any(words in info.error_message for words in alternatives), (
             f"{case.name}: {info.error_message!r} says none of {alternatives}"
         )
+        missing = [words for words in case.also if words not in info.error_message]
+        assert not missing, f"{case.name}: {info.error_message!r} does not say {missing}"
 
     def report(self) -> str:
         """The matrix as a table for a test's output: case, id, state and message."""
         width = max((len(case) for case in self.infos), default=4)
-        lines = [f"{'case':<{width}}  id  state  message"]
+        id_width = max((len(self.ids.get(case, "?")) for case in self.infos), default=2)
+        lines = [f"{'case':<{width}}  {'id':<{id_width}}  state  message"]
         for case, info in self.infos.items():
-            lines.append(f"{case:<{width}}  {self.ids.get(case, '?')}  "
-                         f"{info.error_state.value}  {info.error_message}")  # fmt: skip
+            line = (f"{case:<{width}}  {self.ids.get(case, '?'):<{id_width}}  "
+                    f"{info.error_state.value:<5}  {info.error_message}")  # fmt: skip
+            lines.append(line.rstrip())
         return "\n".join(lines)
+
+
+def collect_all(matrices: Sequence[ExitMatrix], timeout: float, interval: float = 0.2) -> None:
+    """Wait until every case of every matrix (each on its own distributor) has final exit
+    info, polling all of them in one loop, so that their waits overlap.
+
+    Raises:
+        AssertionError: some had none after `timeout` seconds (named, with the last reason).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        waiting = {case: why for matrix in matrices for case, why in matrix._poll().items()}
+        if not waiting or time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+    assert not waiting, f"no final exit info after {timeout}s: {waiting}"

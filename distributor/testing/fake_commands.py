@@ -49,10 +49,11 @@ def install_fake_commands(
     return made
 
 
-def path_with(bin_dir: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This process's environment with `bin_dir` first on ``PATH``, plus `extra`."""
-    return {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        **(extra or {}),
-    }
+def path_with(
+    bin_dir: Path, extra: Mapping[str, str] | None = None, *, inherit: bool = True
+) -> dict[str, str]:
+    """This process's environment with `bin_dir` first on ``PATH``, plus `extra`; with
+    ``inherit=False`` only ``PATH`` and `extra` (for a client's extra variables, which must
+    not bring back what the client drops from the environment on purpose)."""
+    base = dict(os.environ) if inherit else {}
+    return {**base, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", **(extra or {})}

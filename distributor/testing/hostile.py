@@ -51,9 +51,12 @@ HOSTILE_NAMES = (
     "tab\there",
     "é ü ß 名前",
     "a" * 300,
+    "x[1-9]",
+    "x[1-9]%2",
     *(f"x\n{line}" for line in DIRECTIVE_LINES),
 )
-"""Task names: shell syntax, path tricks, directives after a newline, unicode, 300 characters."""
+"""Task names: shell syntax, path tricks, array syntax, directives after a newline, unicode,
+300 characters."""
 
 HOSTILE_WORDS = (
     "it's",
@@ -65,8 +68,10 @@ HOSTILE_WORDS = (
     "$HOME",
     "%s %n",
     *DIRECTIVE_LINES,
+    *(f"x\n{line}" for line in DIRECTIVE_LINES),
 )
-"""Command words; ``{pwned}`` is replaced by a path that must never be created."""
+"""Command words; ``{pwned}`` is replaced by a path that must never be created. Directive
+lines also start a line of their own (``bsub`` reads ``#BSUB`` lines anywhere in a script)."""
 
 HOSTILE_IDS = (
     "",
@@ -78,9 +83,10 @@ HOSTILE_IDS = (
     "../../etc/passwd",
     "12\n13",
     "12[]",
+    "0",
     "no-such-id-4242",
 )
-"""Text that is no distributor id of any plugin."""
+"""Text that is no distributor id of any plugin (``0`` means "all my jobs" to ``bkill``)."""
 
 HOSTILE_VALUES = (
     "a b",
