@@ -80,6 +80,9 @@ class InstantScheduler:
         match = _ID.fullmatch(distributor_id)
         return match[1] if match else None
 
+    def log_paths(self, key: str, task_dir: Path, index: int | None) -> tuple[Path, None]:
+        return task_dir / "out.log", None
+
     def query_status(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
         return {i: JobStatus(i, JobPhase.FINAL, "COMPLETED") for i in distributor_ids}
 

@@ -39,6 +39,7 @@ from distributor.protocols import (
     SupportsLookupByName,
     SupportsLostTracking,
     SupportsRunningQuery,
+    SupportsTaskOutcome,
 )
 from distributor.registry import (
     PluginInfo,
@@ -60,6 +61,7 @@ from distributor.resources import (
     parse_runtime,
     validate_request,
 )
+from distributor.usage import TaskUsage
 
 try:
     __version__ = version("distributor")
@@ -98,7 +100,9 @@ __all__ = [
     "SupportsLookupByName",
     "SupportsLostTracking",
     "SupportsRunningQuery",
+    "SupportsTaskOutcome",
     "TaskInstanceStatus",
+    "TaskUsage",
     "UnknownDistributorIdError",
     "__version__",
     "available_plugins",

@@ -9,6 +9,7 @@ return a bare ``(state, message)`` tuple, which `normalize_exit_info` turns into
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from distributor.exceptions import ExitInfoError
@@ -78,6 +79,11 @@ class RemoteExitInfo:
         object.__setattr__(self, "error_state", state)
         if not isinstance(self.error_message, str):
             raise ExitInfoError(self, "error_message must be a str")
+
+    def __iter__(self) -> Iterator[str]:
+        """``state, message = info``: callers written for the legacy ``(error_state,
+        error_message)`` tuple (Jobmon 3.4.8's distributor service) unpack it unchanged."""
+        return iter((self.error_state, self.error_message))
 
 
 def normalize_exit_info(value: object) -> RemoteExitInfo:

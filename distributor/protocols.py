@@ -15,9 +15,11 @@ class against a protocol whose ``__call__`` returns the instance protocol.)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from distributor.exit_info import RemoteExitInfo
+from distributor.usage import TaskUsage
 
 __all__ = [
     "ClusterDistributor",
@@ -29,6 +31,7 @@ __all__ = [
     "SupportsLookupByName",
     "SupportsLostTracking",
     "SupportsRunningQuery",
+    "SupportsTaskOutcome",
 ]
 
 
@@ -297,6 +300,37 @@ class SupportsLostTracking(Protocol):
         may still show up, after a scheduler failover say); after it, the answer is final —
         ``U`` when nothing says how the task ended — and a task declared lost has been
         cancelled, so that it cannot run beside its retry.
+        """
+        ...
+
+
+@runtime_checkable
+class SupportsTaskOutcome(Protocol):
+    """A distributor that can say where a task's output is and what the task used."""
+
+    def log_paths(self, distributor_id: str) -> tuple[Path, Path | None]:
+        """Where the task writes its output.
+
+        Returns:
+            ``(stdout, stderr)``; stderr is None when both streams go to the first file. The
+            files may not exist yet (the task has not started) or any more (pruned).
+
+        Raises:
+            UnknownDistributorIdError: the id was never issued by this distributor.
+        """
+        ...
+
+    def task_usage(self, distributor_id: str) -> TaskUsage | None:
+        """What the task did: exit code, signal, start and end, elapsed seconds, peak memory
+        (bytes), CPU seconds and host — the scheduler's accounting where it has a figure, the
+        worker's record otherwise.
+
+        Returns:
+            The figures known so far (a running task has a start and a host), or None when
+            nothing is known yet.
+
+        Raises:
+            UnknownDistributorIdError: the id was never issued by this distributor.
         """
         ...
 

@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from distributor import RemoteExitInfo, ResourceRequest, TaskInstanceStatus
 from distributor.batch import BatchJob, JobPhase, JobStatus, NamedJob, TrackedJob, safe_name
@@ -111,6 +112,9 @@ class MemoryScheduler:
     def job_key(self, distributor_id: str) -> str | None:
         match = _ID.fullmatch(distributor_id)
         return match["key"] if match else None
+
+    def log_paths(self, key: str, task_dir: Path, index: int | None) -> tuple[Path, None]:
+        return task_dir / f"out-{0 if index is None else index}.log", None
 
     def query_status(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
         self.calls["status"] += 1

@@ -20,6 +20,7 @@ import re
 import signal
 import subprocess
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 
 from distributor import RemoteExitInfo, ResourceRequest, TaskInstanceStatus
 from distributor.batch import (
@@ -98,6 +99,9 @@ class SpawnScheduler:
     def job_key(self, distributor_id: str) -> str | None:
         match = _ID.fullmatch(distributor_id)
         return match["key"] if match else None
+
+    def log_paths(self, key: str, task_dir: Path, index: int | None) -> tuple[Path, None]:
+        return task_dir / f"out-{0 if index is None else index}.log", None
 
     def query_status(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
         found = {}

@@ -45,3 +45,10 @@ def test_unknown_states_are_rejected(state: str, message: str) -> None:
     """Any state that is not a status code is rejected, naming the state."""
     with pytest.raises(ExitInfoError, match="not a TaskInstanceStatus code"):
         normalize_exit_info((state, message))
+
+
+def test_exit_info_unpacks_like_the_legacy_tuple() -> None:
+    """``state, message = info`` works, as Jobmon 3.4.8's distributor service writes it."""
+    state, message = RemoteExitInfo(TaskInstanceStatus.ERROR, "exited with status 3")
+    assert (state, message) == ("E", "exited with status 3")
+    assert state == TaskInstanceStatus.ERROR

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -149,8 +150,8 @@ def test_array_steps_see_their_index_and_id(local: LocalDistributor) -> None:
     steps = local.submit_array_to_batch_distributor(command, "arr", {}, 4)
     for step, did in steps.items():
         assert final(local, did).error_state == D
-        out, _ = local.log_paths(did)
-        assert out.read_text().split() == [str(step), did]
+        out, err = local.log_paths(did)
+        assert out.read_text().split() == [str(step), did] and err is None
 
 
 def test_parallelism_caps_concurrency(tmp_path: Path) -> None:
@@ -420,3 +421,32 @@ def test_a_task_whose_reaper_died_runs_on_until_it_ends(tmp_path: Path) -> None:
         assert process_start_time(pids[orphan]) is None
     finally:
         local.stop()
+
+
+def test_outcome_exit_code_times_memory_host_and_log(
+    local: LocalDistributor, tmp_path: Path
+) -> None:
+    """task_usage and log_paths (`SupportsTaskOutcome`): the numeric exit code, start, end,
+    elapsed, peak memory of the tree, CPU and host; the log holds the output."""
+    did = local.submit_to_batch_distributor("echo hello; exit 3", "out", {})
+    assert final(local, did).error_state == E
+    usage = local.task_usage(did)
+    assert usage is not None and usage.exit_code == 3 and usage.signal is None
+    assert usage.started_at is not None and usage.ended_at is not None
+    assert usage.elapsed is not None and 0 <= usage.elapsed < 10
+    assert abs(usage.ended_at - usage.started_at - usage.elapsed) < 0.01
+    assert usage.host == socket.gethostname() and usage.cpu is not None
+    stdout, stderr = local.log_paths(did)
+    assert stdout.read_text() == "hello\n" and stderr is None
+    hog = f"{sys.executable} -c 'x = bytearray(80 * 2**20)'"
+    big = local.submit_to_batch_distributor(hog, "big", {"memory": "1G"})
+    assert final(local, big).error_state == D
+    peak = local.task_usage(big)
+    assert peak is not None and peak.max_rss is not None and peak.max_rss > 80 * 2**20
+    killed = local.submit_to_batch_distributor("kill -9 $$", "killed", {})
+    final(local, killed)
+    signalled = local.task_usage(killed)
+    assert signalled is not None and signalled.signal == "SIGKILL"
+    assert signalled.exit_code is None
+    with pytest.raises(UnknownDistributorIdError):
+        local.task_usage("nope.1")

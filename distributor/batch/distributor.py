@@ -32,6 +32,7 @@ class. Plugins subclass it only to give it a typed constructor.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -45,11 +46,11 @@ import structlog
 
 from distributor.batch.ledger import Ledger
 from distributor.batch.lookup import SubmissionLookup
-from distributor.batch.polling import PollPolicy, StatusTracker
+from distributor.batch.polling import PollPolicy, StatusTracker, TrackedJob
 from distributor.batch.runner import submitting
 from distributor.batch.scheduler import BatchJob, BatchScheduler
 from distributor.batch.script import find_worker_executable, worker_node_command
-from distributor.batch.status import JobPhase
+from distributor.batch.status import JobPhase, task_usage
 from distributor.batch.submit_root import SubmitRoot
 from distributor.batch.termination import DEFAULT_TERMINATION_RETRY, TerminationRetries
 from distributor.exceptions import (
@@ -61,7 +62,9 @@ from distributor.exceptions import (
 )
 from distributor.exit_info import RemoteExitInfo
 from distributor.resources import ResourceRequest, parse_request
+from distributor.usage import TaskUsage
 from distributor.worker.proc import process_start_time
+from distributor.worker.record import StartRecord, read_exit_record, read_start_record
 
 __all__ = ["DEFAULT_RETENTION", "BatchDistributor"]
 
@@ -518,6 +521,54 @@ class BatchDistributor:
                     targets.append(distributor_id)
         return targets
 
+    # --- outcome ----------------------------------------------------------------------------
+
+    @final
+    def log_paths(self, distributor_id: str) -> tuple[Path, Path | None]:
+        """The task's (stdout, stderr) files as the scheduler was told to write them
+        (`SupportsTaskOutcome`); stderr None when both streams share one.
+
+        Raises:
+            UnknownDistributorIdError: no distributor on this submit root issued the id.
+        """
+        issued = self._ledger.find(distributor_id)
+        if issued is None:
+            raise UnknownDistributorIdError(distributor_id, self._cluster_name)
+        return self._scheduler.log_paths(issued.key, issued.task_dir, issued.index)
+
+    @final
+    def task_usage(self, distributor_id: str) -> TaskUsage | None:
+        """Exit code, signal, times, elapsed, peak memory, CPU and host
+        (`SupportsTaskOutcome`): the scheduler's accounting where it has a figure, the
+        worker's records otherwise; a running task has its start and host.
+
+        Raises:
+            UnknownDistributorIdError: no distributor on this submit root issued the id.
+        """
+        if not self._known(distributor_id):
+            raise UnknownDistributorIdError(distributor_id, self._cluster_name)
+        job = self._tracker.get(distributor_id)
+        if job is None or job.settled:
+            issued = self._ledger.find(distributor_id)
+            if issued is not None and issued.usage is not None:
+                return issued.usage
+        if job is None:
+            return None
+        usage = self._usage_of(job)
+        if usage is None and job.record_path is not None:
+            started = _started_record(job.record_path)
+            if started is not None:
+                return TaskUsage(started_at=started.started_at or None, host=started.hostname)
+        return usage
+
+    def _usage_of(self, job: TrackedJob) -> TaskUsage | None:
+        record = None
+        if job.record_path is not None:
+            with contextlib.suppress(SchedulerOutputError, OSError):
+                record = read_exit_record(job.record_path)
+        final = job.status if job.settled else None
+        return task_usage(final, record)
+
     # --- lookup by name ----------------------------------------------------------------------
 
     @final
@@ -569,7 +620,7 @@ class BatchDistributor:
             with self._lock:
                 for job in news.settled:
                     self._discard_member(job.distributor_id)
-            self._ledger.settled(news.settled)
+            self._ledger.settled((job, self._usage_of(job)) for job in news.settled)
         self._terminations.settled(job.distributor_id for job in news.settled)
         doomed = [*news.lost, *news.lingering]
         if doomed:
@@ -588,3 +639,12 @@ class BatchDistributor:
             members.discard(distributor_id)
             if not members:
                 del self._members[key]
+
+
+def _started_record(record_path: Path) -> StartRecord | None:
+    """The start record beside an exit record (``exit-3.json`` → ``started-3.json``)."""
+    path = record_path.with_name(record_path.name.replace("exit", "started", 1))
+    try:
+        return read_start_record(path)
+    except (SchedulerOutputError, OSError):
+        return None

@@ -29,6 +29,7 @@ from distributor.batch.scheduler import BatchScheduler
 from distributor.batch.submit_root import SubmitRoot
 from distributor.exceptions import SchedulerOutputError
 from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus
+from distributor.usage import TaskUsage
 
 __all__ = ["CACHE", "Issued", "Ledger"]
 
@@ -42,17 +43,26 @@ class Issued:
 
     Attributes:
         key: its job key; record_path: where its worker writes the exit record.
+        index: its position in its array chunk, None for a single task.
         memory_bytes / runtime_seconds: the request.
         terminated: termination was asked for.
         info: the exit info decided for it, if any (finalized).
+        usage: the figures written when it was decided, if any.
     """
 
     key: str
     record_path: Path
+    index: int | None
     memory_bytes: int | None
     runtime_seconds: int | None
     terminated: bool
     info: RemoteExitInfo | None
+    usage: TaskUsage | None = None
+
+    @property
+    def task_dir(self) -> Path:
+        """The submission's directory."""
+        return self.record_path.parent
 
 
 class Ledger:
@@ -100,22 +110,29 @@ class Ledger:
         if "state" in saved:
             state = TaskInstanceStatus(saved["state"])
             info = RemoteExitInfo(state, str(saved.get("message", "")), finalized=True)
+        usage = saved.get("usage")
         return Issued(
             key,
             record,
+            index if "offset" in entry.meta else None,
             entry.meta.get("memory_bytes"),
             entry.meta.get("runtime_seconds"),
             bool(saved.get("terminated")),
             info,
+            TaskUsage.from_dict(usage) if isinstance(usage, dict) else None,
         )
 
-    def settled(self, jobs: Iterable[TrackedJob]) -> None:
-        """Write the exit info decided for `jobs` to their task directories' logs."""
+    def settled(self, jobs: Iterable[tuple[TrackedJob, TaskUsage | None]]) -> None:
+        """Write the exit info decided for `jobs`, and their figures, to their task
+        directories' logs."""
         entries = []
-        for job in jobs:
+        for job, usage in jobs:
             if job.info is not None:
-                entry = {"id": job.distributor_id, "state": job.info.error_state.value,
-                         "message": job.info.error_message}  # fmt: skip
+                entry: dict[str, Any] = {"id": job.distributor_id,
+                                         "state": job.info.error_state.value,
+                                         "message": job.info.error_message}  # fmt: skip
+                if usage is not None:
+                    entry["usage"] = usage.to_dict()
                 entries.append((job, entry))
         self._write(entries)
 

@@ -239,6 +239,19 @@ class BatchScheduler(Protocol):
         other text (hostile ids never reach a command line)."""
         ...
 
+    def log_paths(self, key: str, task_dir: Path, index: int | None) -> tuple[Path, Path | None]:
+        """Where the scheduler writes a task's output, as `submit` asked it to.
+
+        Args:
+            key: the job key; task_dir: the submission's directory.
+            index: the task's 0-based position in its array chunk (``task_ids(key, ...)[index]``),
+                None for a single task.
+
+        Returns:
+            ``(stdout, stderr)``; stderr None when both streams share the first file.
+        """
+        ...
+
     def query_status(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
         """One status command for all ids (see `distributor.batch.StatusBackend`)."""
         ...

@@ -22,9 +22,10 @@ from __future__ import annotations
 import enum
 import json
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus
+from distributor.usage import TaskUsage
 from distributor.worker.record import ExitRecord
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
     "mebibytes",
     "peak_memory",
     "signal_name",
+    "task_usage",
+    "usage_from_record",
     "usage_stats",
 ]
 
@@ -82,6 +85,8 @@ class JobStatus:
         source: which command reported it (``squeue``, ``sacct``).
         lingering: final for the distributor, but the scheduler still holds the job (an
             HTCondor job held for exceeding a limit): it is removed once settled.
+        elapsed / cpu_seconds / started_at / ended_at / host: the scheduler's accounting of
+            the job, where its command reports them (seconds; epoch seconds; a host name).
     """
 
     distributor_id: str
@@ -94,6 +99,11 @@ class JobStatus:
     complete: bool = True
     source: str = ""
     lingering: bool = False
+    elapsed: float | None = None
+    cpu_seconds: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    host: str | None = None
 
 
 def signal_name(number: int) -> str:
@@ -243,6 +253,44 @@ def exit_info_from_returncode(exit_code: int, error_msg: str) -> tuple[str, str]
         phrase = f"exited with status {exit_code}"
     detail = f": {error_msg}" if error_msg else ""
     return TaskInstanceStatus.ERROR.value, f"the command {phrase}{detail}"
+
+
+def usage_from_record(record: ExitRecord) -> TaskUsage:
+    """What the worker recorded: the command's own exit code or signal, its times, the peak
+    memory of its tree, its CPU and the host."""
+    return TaskUsage(
+        exit_code=record.exit_code,
+        signal=record.signal,
+        started_at=record.started_at or None,
+        ended_at=record.ended_at or None,
+        elapsed=record.wall_seconds if record.started_at else None,
+        max_rss=record.maxrss_bytes or None,
+        cpu=record.cpu_seconds if record.started_at else None,
+        host=record.hostname or None,
+    )
+
+
+def task_usage(status: JobStatus | None, record: ExitRecord | None) -> TaskUsage | None:
+    """A finished job's figures: the scheduler's accounting where it has them (peak memory,
+    elapsed, CPU, times, host), the worker's record otherwise; the exit code and signal are
+    the command's own from the record (the scheduler's are the job script's), else the
+    scheduler's. None when neither source knows anything."""
+    from_record = usage_from_record(record) if record is not None else TaskUsage()
+    if status is None or status.phase.active:
+        return from_record if record is not None else None
+    accounting = TaskUsage(
+        started_at=status.started_at,
+        ended_at=status.ended_at,
+        elapsed=status.elapsed,
+        max_rss=status.maxrss_bytes,
+        cpu=status.cpu_seconds,
+        host=status.host,
+    )
+    merged = from_record.merged(accounting)
+    if record is None:
+        signal_text = signal_name(status.signal) if status.signal else None
+        merged = replace(merged, exit_code=status.exit_code, signal=signal_text)
+    return merged if merged != TaskUsage() else None
 
 
 def usage_stats(record: ExitRecord) -> dict[str, str]:

@@ -15,6 +15,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -35,6 +36,7 @@ from distributor.exit_info import RemoteExitInfo
 from distributor.local.journal import Appender, Tailer
 from distributor.local.outcome import classify_exit, lost_exit
 from distributor.resources import parse_request
+from distributor.usage import TaskUsage
 from distributor.worker.proc import process_start_time
 
 __all__ = ["LocalDistributor", "default_state_dir"]
@@ -55,6 +57,13 @@ def default_state_dir(cluster_name: str) -> Path:
     return Path(base) / "distributor" / cluster_name
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 @dataclass
 class _Task:
     reaper: _ReaperView
@@ -64,6 +73,7 @@ class _Task:
     exited: dict[str, Any] | None = None
     name: str = ""
     step: int = 0
+    started_at: float | None = None
 
 
 class _ReaperView:
@@ -375,6 +385,7 @@ class LocalDistributor:
                     task = self._tasks[event["id"]] = _Task(view)
                 if event["ev"] == "started":
                     task.state, task.pid, task.ticks = "running", event["pid"], event.get("ticks")
+                    task.started_at = event.get("t")
                 elif event["ev"] == "exited":
                     task.state, task.exited = "exited", event
 
@@ -459,12 +470,56 @@ class LocalDistributor:
             return classify_exit(task.exited)
         return lost_exit(task.state == "running", distributor_id in self._terminated)
 
-    def log_paths(self, distributor_id: str) -> tuple[Path, Path]:
-        """The (stdout, stderr) files of a task; the same path twice when streams are merged."""
+    def log_paths(self, distributor_id: str) -> tuple[Path, Path | None]:
+        """The task's (stdout, stderr) files; stderr is None when both streams share one
+        (`SupportsTaskOutcome`).
+
+        Raises:
+            UnknownDistributorIdError: no controller on this state directory issued the id.
+        """
+        self._refresh()
+        if distributor_id not in self._tasks:
+            raise UnknownDistributorIdError(distributor_id, self._cluster_name)
         logs = self._state_dir / "logs"
         if self._separate_stderr:
             return logs / f"{distributor_id}.out", logs / f"{distributor_id}.err"
-        return logs / f"{distributor_id}.log", logs / f"{distributor_id}.log"
+        return logs / f"{distributor_id}.log", None
+
+    def task_usage(self, distributor_id: str) -> TaskUsage | None:
+        """Exit code or signal, start, end, elapsed, peak memory of the process tree, CPU and
+        host, from the reaper's records (`SupportsTaskOutcome`); None before it started.
+
+        Raises:
+            UnknownDistributorIdError: no controller on this state directory issued the id.
+        """
+        self._refresh()
+        task = self._tasks.get(distributor_id)
+        if task is None:
+            raise UnknownDistributorIdError(distributor_id, self._cluster_name)
+        host = socket.gethostname()
+        ended = task.exited
+        if ended is None or not ended.get("started"):
+            if task.state == "running":
+                return TaskUsage(started_at=task.started_at, host=host)
+            return None
+        status = ended.get("status")
+        exit_code = signal_name = None
+        if isinstance(status, int):
+            if os.WIFSIGNALED(status):
+                signal_name = _signal_name(os.WTERMSIG(status))
+            else:
+                exit_code = os.WEXITSTATUS(status)
+        wall, end = float(ended.get("wall", 0.0)), float(ended.get("t", 0.0))
+        return TaskUsage(
+            exit_code=exit_code,
+            signal=signal_name,
+            started_at=round(end - wall, 6) if end else task.started_at,
+            ended_at=end or None,
+            elapsed=wall,
+            max_rss=int(ended.get("maxrss", 0)) or None,
+            cpu=float(ended.get("cpu", 0.0)),
+            host=host,
+        )
 
     def get_usage(self, distributor_id: str) -> dict[str, float]:
         """Peak RSS (bytes), CPU and wall seconds of a finished task, from ``wait4``."""

@@ -8,7 +8,8 @@ What they certify, beyond "a command runs": each array step sees its own index a
 exit info; arrays longer than the plugin's chunk size; a memory or runtime limit the queue
 accepted is enforced (``Z``) or refused by the queue's validation — never ignored; a new
 distributor on the same state answers for ids an earlier one issued (adoption); hostile names
-and commands run literally; ``find_by_name`` and ``get_running`` where the plugin claims them.
+and commands run literally; ``find_by_name``, ``get_running`` and the task's logs and usage
+where the plugin claims them.
 
 Tasks coordinate with the checks through files in `ConformanceTarget.scratch`, which must be
 visible at the same path to the tasks (a shared filesystem on a real cluster). Every check
@@ -42,6 +43,7 @@ from distributor.protocols import (
     ClusterWorkerNode,
     SupportsLookupByName,
     SupportsRunningQuery,
+    SupportsTaskOutcome,
 )
 from distributor.registry import check_plugin
 from distributor.testing.hostile import HOSTILE_IDS, HOSTILE_NAMES, hostile_name, literal_command
@@ -485,6 +487,35 @@ def check_hostile_input(target: ConformanceTarget) -> None:
     assert not pwned.exists(), "a task name or command was executed as shell"
 
 
+def check_task_outcome(target: ConformanceTarget) -> None:
+    """Where claimed (`SupportsTaskOutcome`): a task's log holds its output, and its usage
+    gives the numeric exit code, times, elapsed seconds and host; array steps have their own
+    logs."""
+    with started(target) as session:
+        distributor = session.distributor
+        if not isinstance(distributor, SupportsTaskOutcome):
+            return
+        did = session.submit("echo hello; echo oops >&2; exit 3", _marker())
+        session.final(did)
+        usage = distributor.task_usage(did)
+        assert usage is not None, "task_usage of a finished task is None"
+        assert usage.exit_code == 3 and usage.signal is None, f"exit 3 gave {usage}"
+        assert usage.elapsed is not None and usage.elapsed >= 0, f"no elapsed time: {usage}"
+        assert usage.started_at is not None and usage.ended_at is not None, usage
+        assert usage.started_at <= usage.ended_at, f"ended before it started: {usage}"
+        assert usage.host, f"no host: {usage}"
+        stdout, stderr = distributor.log_paths(did)
+        out = wait_for_file(stdout, target.timeout)
+        assert "hello" in out, f"{stdout} holds {out!r}, not the task's output"
+        err = wait_for_file(stderr, target.timeout) if stderr is not None else out
+        assert "oops" in err, f"the task's stderr is in neither {stdout} nor {stderr}"
+        steps = session.array('echo "step $DISTRIBUTOR_ARRAY_STEP_ID"', _marker(), 2)
+        for step, step_id in steps.items():
+            session.final(step_id)
+            text = wait_for_file(distributor.log_paths(step_id)[0], target.timeout)
+            assert f"step {step}" in text, f"the log of step {step} holds {text!r}"
+
+
 # --- limits ------------------------------------------------------------------------------
 
 
@@ -538,6 +569,7 @@ LIVE_CHECKS: tuple[tuple[str, Callable[[ConformanceTarget], None]], ...] = (
     ("adoption by a new distributor", check_adoption),
     ("find_by_name (if claimed)", check_find_by_name),
     ("hostile name and command", check_hostile_input),
+    ("task outcome: logs and usage (if claimed)", check_task_outcome),
     ("memory limit enforced or refused", check_memory_limit),
     ("runtime limit enforced or refused", check_runtime_limit),
 )

@@ -97,6 +97,10 @@ class PluginConformance:
         """Shell syntax in a name is only a label; a command runs exactly as written."""
         checks.check_hostile_input(target)
 
+    def test_task_outcome(self, target: ConformanceTarget) -> None:
+        """Where claimed, a task's log holds its output and its usage its exit code and times."""
+        checks.check_task_outcome(target)
+
     def test_memory_limit(self, target: ConformanceTarget) -> None:
         """A memory request the queue accepts is enforced (Z), never ignored."""
         checks.check_memory_limit(target)

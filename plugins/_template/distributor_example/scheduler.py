@@ -8,7 +8,9 @@ enforced by ``distributor-worker``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 
 from distributor import RemoteExitInfo, ResourceRequest, TaskInstanceStatus
 from distributor.batch import (
@@ -23,6 +25,12 @@ from distributor.worker import ExitRecord
 from distributor_example.client import TASK_ID, ExampleClient
 
 __all__ = ["DECLARED_RESOURCES", "ExampleScheduler"]
+
+
+def _state_dir() -> Path:
+    """Where the fake Example scheduler keeps its state and the tasks' output."""
+    return Path(os.environ.get("EXAMPLE_STATE", "/nonexistent"))
+
 
 DECLARED_RESOURCES: Mapping[str, str] = {"example.project": r"[A-Za-z0-9_.-]{1,64}"}
 """Pass-through request keys and the values they accept."""
@@ -81,6 +89,11 @@ class ExampleScheduler:
         """``"12"`` for ``"12"`` and ``"12.3"``; None for other text."""
         match = TASK_ID.fullmatch(distributor_id)
         return match["job"] if match else None
+
+    def log_paths(self, key: str, task_dir: Path, index: int | None) -> tuple[Path, None]:
+        """The fake writes a task's output, both streams, to its state directory; a real
+        plugin names the files its submit command was told (``-o``/``-e``)."""
+        return _state_dir() / f"{key if index is None else f'{key}.{index}'}.log", None
 
     def query_status(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
         """One ``example-status`` for all ids."""

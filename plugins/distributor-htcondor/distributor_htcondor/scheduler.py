@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 
 from distributor import (
     RemoteExitInfo,
@@ -149,6 +150,11 @@ class HTCondorScheduler:
     def job_key(self, distributor_id: str) -> str | None:
         """The cluster of a ``cluster.proc`` id; None for any other text."""
         return parsers.job_key(distributor_id)
+
+    def log_paths(self, key: str, task_dir: Path, index: int | None) -> tuple[Path, Path]:
+        """``stdout-$(Process).log`` and ``stderr-$(Process).log`` (a single task is job 0)."""
+        process = 0 if index is None else index
+        return task_dir / f"stdout-{process}.log", task_dir / f"stderr-{process}.log"
 
     def _statuses(self, ads: Mapping[str, JobAd]) -> dict[str, JobStatus]:
         with self._lock:

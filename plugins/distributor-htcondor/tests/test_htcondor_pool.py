@@ -220,7 +220,10 @@ def test_decided_exit_info_is_kept_in_the_task_directory(
     assert info.error_state == "E" and "status 5" in info.error_message
     (task_dir,) = first.submit_root.path.glob("kept-*")
     lines = [json.loads(line) for line in (task_dir / "outcomes.jsonl").read_text().splitlines()]
-    assert lines == [{"id": did, "state": "E", "message": info.error_message}]
+    assert [{k: line[k] for k in ("id", "state", "message")} for line in lines] == [
+        {"id": did, "state": "E", "message": info.error_message}
+    ]
+    assert lines[0]["usage"]["exit_code"] == 5 and lines[0]["usage"]["host"]
     second, transport = distributor_for(env, tmp_path / "root")
     assert second.get_remote_exit_info(did) == info
     assert transport.argvs == []

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 
 from distributor import RemoteExitInfo, ResourceRequest
 from distributor.batch import (
@@ -167,6 +168,11 @@ class LsfScheduler:
     def job_key(self, distributor_id: str) -> str | None:
         """``"123"`` for ``"123"`` and ``"123[4]"``; None for other text."""
         return parsers.job_key(distributor_id)
+
+    def log_paths(self, key: str, task_dir: Path, index: int | None) -> tuple[Path, Path]:
+        """``stdout[-%I].log`` and ``stderr[-%I].log`` (``%I``: LSF's 1-based index)."""
+        suffix = "" if index is None else f"-{index + 1}"
+        return task_dir / f"stdout{suffix}.log", task_dir / f"stderr{suffix}.log"
 
     def query_status(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
         """One ``bjobs -a`` (`LsfClient.query_status`)."""

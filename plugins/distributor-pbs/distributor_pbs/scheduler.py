@@ -21,6 +21,7 @@ The flavour of an ``auto`` client is detected by its first command that needs it
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 
 from distributor import RemoteExitInfo, ResourceRequest
 from distributor.batch import (
@@ -130,6 +131,16 @@ class PbsScheduler:
         """``123[].server`` for ``123[4].server``, ``123.server`` for itself; None for other
         text (`distributor_pbs.parsers.job_key`)."""
         return parsers.job_key(distributor_id)
+
+    def log_paths(self, key: str, task_dir: Path, index: int | None) -> tuple[Path, Path]:
+        """``stdout.log``/``stderr.log`` of a job (one-subjob chunks included); a subjob's
+        are ``stdout-<index>.log`` on PBS Pro (``^array_index^``) and ``stdout.log-<index>`` on
+        Torque (which appends the index itself)."""
+        if index is None or "[]" not in key:
+            return task_dir / "stdout.log", task_dir / "stderr.log"
+        if self.client.flavour.name == "pro":
+            return task_dir / f"stdout-{index}.log", task_dir / f"stderr-{index}.log"
+        return task_dir / f"stdout.log-{index}", task_dir / f"stderr.log-{index}"
 
     def query_status(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
         """One qstat (`PbsClient.query_status`)."""

@@ -218,6 +218,13 @@ class SgeScheduler:
         """``"123"`` for ``"123"`` and ``"123.4"``; None for other text."""
         return parsers.job_key(distributor_id)
 
+    def log_paths(self, key: str, task_dir: Path, index: int | None) -> tuple[Path, Path]:
+        """``<job name>.o<job>[.<task>]`` and ``.e``: Grid Engine's own names in the task
+        directory (the job name read back from the job script)."""
+        name = _job_name_of(task_dir) or "job"
+        task = "" if index is None else f".{index + 1}"
+        return task_dir / f"{name}.o{key}{task}", task_dir / f"{name}.e{key}{task}"
+
     # --- status -----------------------------------------------------------------------------
 
     def query_status(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
@@ -292,6 +299,16 @@ def stderr_path(job: TrackedJob) -> Path | None:
     if split is None or job.record_path is None:
         return None
     task_dir = job.record_path.parent
+    name = _job_name_of(task_dir)
+    if name is None:
+        return None
+    task = f".{split[1]}" if split[1] is not None else ""
+    return task_dir / f"{name}.e{split[0]}{task}"
+
+
+def _job_name_of(task_dir: Path) -> str | None:
+    """The ``-N`` directive of the task directory's job script; None if unreadable, or not a
+    name this plugin writes."""
     try:
         with (task_dir / "job.sh").open("rb") as script:
             head = script.read(_SCRIPT_HEAD).decode("utf-8", errors="replace")
@@ -301,10 +318,7 @@ def stderr_path(job: TrackedJob) -> Path | None:
         # directives come first, and no line of the user's command starts with "#$"
         if line.startswith(_NAME_DIRECTIVE):
             name = line[len(_NAME_DIRECTIVE) :].strip()
-            if name != safe_name(name):  # not a name this plugin writes: name no file
-                return None
-            task = f".{split[1]}" if split[1] is not None else ""
-            return task_dir / f"{name}.e{split[0]}{task}"
+            return name if name == safe_name(name) else None
     return None
 
 

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 
 from distributor import RemoteExitInfo, ResourceRequest, format_seconds
 from distributor.batch import BatchJob, JobStatus, NamedJob, TrackedJob, safe_name
@@ -123,6 +124,11 @@ class SlurmScheduler:
     def job_key(self, distributor_id: str) -> str | None:
         """``"123"`` for ``"123"`` and ``"123_4"``; None for other text."""
         return parsers.job_key(distributor_id)
+
+    def log_paths(self, key: str, task_dir: Path, index: int | None) -> tuple[Path, Path]:
+        """``stdout[-%a].log`` and ``stderr[-%a].log`` (``%a``: the array task index)."""
+        suffix = "" if index is None else f"-{index}"
+        return task_dir / f"stdout{suffix}.log", task_dir / f"stderr{suffix}.log"
 
     def query_status(self, distributor_ids: Sequence[str]) -> Mapping[str, JobStatus]:
         """One squeue (`SlurmClient.query_status`)."""
