@@ -30,8 +30,14 @@ from rich.table import Table
 from distributor.exceptions import DistributorError, RemoteExitInfoNotAvailable
 from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus, normalize_exit_info
 from distributor.plugin import Plugin
-from distributor.protocols import ClusterDistributor, ClusterQueue, SupportsRunningQuery
+from distributor.protocols import (
+    ClusterDistributor,
+    ClusterQueue,
+    SupportsRunningQuery,
+    SupportsTaskOutcome,
+)
 from distributor.registry import inspect_plugins, load_plugin
+from distributor.report import Outcome, print_log, render
 from distributor.service import cli_commands as service_commands
 from distributor.testing.checks import ConformanceTarget, run_live_checks
 
@@ -151,6 +157,7 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
             steps = distributor.submit_array_to_batch_distributor(text, name, resources, args.array)
             tracked.extend(_Tracked(did, step) for step, did in sorted(steps.items()))
         _follow(distributor, tracked, quiet=args.json)
+        outcomes = _outcomes(distributor, tracked, name)
     except KeyboardInterrupt:
         unfinished = [t.distributor_id for t in tracked if t.info is None]
         distributor.terminate_task_instances(unfinished)
@@ -159,7 +166,7 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
         return EXIT_INTERRUPTED
     finally:
         distributor.stop()
-    _report(tracked, args, out)
+    _report(outcomes, args, out)
     return (
         0 if all(t.info and t.info.error_state == TaskInstanceStatus.DONE for t in tracked) else 1
     )
@@ -202,24 +209,57 @@ def _final_info(distributor: ClusterDistributor, distributor_id: str) -> RemoteE
     return info if info.finalized else None
 
 
-def _report(tracked: list[_Tracked], args: argparse.Namespace, out: Console) -> None:
-    if args.json:
-        print(json.dumps({
-            "cluster": args.cluster,
-            "tasks": [{"distributor_id": t.distributor_id, "step": t.step,
-                       "state": t.info.error_state.value if t.info else None,
-                       "message": t.info.error_message if t.info else ""} for t in tracked],
-        }, indent=2))  # fmt: skip
-        return
-    table = Table("step", "distributor id", "state", "message")
+def _outcomes(distributor: ClusterDistributor, tracked: list[_Tracked], name: str) -> list[Outcome]:
+    """Each task's exit info, usage and logs (where the distributor can tell them)."""
+    outcomes = []
     for t in tracked:
-        state = t.info.error_state.value if t.info else "?"
-        style = "green" if state == "D" else "red"
-        step = "" if t.step is None else str(t.step)
-        table.add_row(
-            step, t.distributor_id, f"[{style}]{state}[/]", t.info.error_message if t.info else ""
+        usage = log = stderr_log = None
+        if isinstance(distributor, SupportsTaskOutcome):
+            usage = distributor.task_usage(t.distributor_id)
+            log, stderr_log = distributor.log_paths(t.distributor_id)
+        label = name if t.step is None else f"{name}[{t.step}]"
+        outcomes.append(
+            Outcome(
+                name=label,
+                distributor_id=t.distributor_id,
+                step=t.step,
+                state=t.info.error_state.value if t.info else None,
+                message=t.info.error_message if t.info else "",
+                usage=usage,
+                log=log,
+                stderr_log=stderr_log,
+            )
         )
-    out.print(table)
+    return outcomes
+
+
+def _report(outcomes: list[Outcome], args: argparse.Namespace, out: Console) -> None:
+    if args.json:
+        payload = {"cluster": args.cluster, "tasks": [o.to_json() for o in outcomes]}
+        print(json.dumps(payload, indent=2))
+        return
+    render(outcomes, out, show_all=args.all)
+
+
+# -- logs ------------------------------------------------------------------------------------
+
+
+def cmd_logs(args: argparse.Namespace, out: Console) -> int:
+    """Print a task's output: its stdout log (``--stderr``: its stderr), the last ``--tail``
+    lines, and with ``--follow`` what it writes until it ends."""
+    if args.journal is not None:
+        return service_commands.cmd_logs(args, out)
+    plugin = load_plugin(args.cluster)
+    distributor = plugin.distributor(args.cluster)
+    if not isinstance(distributor, SupportsTaskOutcome):
+        raise UsageError(f"plugin {plugin.name!r} cannot say where a task's output is")
+    stdout, stderr = distributor.log_paths(args.id)
+    path = stderr if args.stderr and stderr is not None else stdout
+
+    def active() -> bool:
+        return args.id in distributor.get_submitted_or_running([args.id])
+
+    return print_log(path, tail_lines=args.tail, follow=args.follow, active=active)
 
 
 # -- check -----------------------------------------------------------------------------------
@@ -297,9 +337,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--array", type=int, help="run N steps; each sees DISTRIBUTOR_ARRAY_STEP_ID")
     run.add_argument("--name", help="task name (default: the program's name)")
     run.add_argument("--json", action="store_true", help="print one JSON summary, no progress")
+    run.add_argument("--all", action="store_true", help="a table of every task, not only failures")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     service_commands.add_run_options(run)
     run.set_defaults(func=cmd_run)
+
+    logs = sub.add_parser("logs", help="print a task's output")
+    logs.add_argument("id", help="distributor id (or, with --journal, a task name)")
+    logs.add_argument("--cluster", default="local", help="plugin of the id (default: local)")
+    logs.add_argument("--journal", type=Path, help="a service journal: ID is a task name")
+    logs.add_argument("--attempt", type=int, help="with --journal: which attempt (default last)")
+    logs.add_argument("--stderr", action="store_true", help="the stderr log, where separate")
+    logs.add_argument("--tail", type=int, metavar="N", help="only the last N lines")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep writing until it ends")
+    logs.set_defaults(func=cmd_logs)
 
     check = sub.add_parser("check", help="run the live conformance checks against a plugin")
     check.add_argument("plugin")

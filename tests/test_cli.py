@@ -31,15 +31,17 @@ def cli(
 
 
 def test_readme_array_example_prints_four_done(tmp_path: Path) -> None:
-    """The README's first command: four array steps, a table of four D, status 0."""
+    """The README's first command: four array steps, "4 done", status 0; --all adds the
+    table of every task."""
     result = cli(
         "run", "--array", "4", "--", "sh", "-c", "echo step $DISTRIBUTOR_ARRAY_STEP_ID",
         state=tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    rows = [line for line in result.stdout.splitlines() if "│ D " in line]
-    assert len(rows) == 4
+    assert result.stdout.splitlines() == ["4 done"]
     assert "done 4" in result.stderr
+    table = cli("run", "--all", "--array", "2", "--", "true", state=tmp_path / "again")
+    assert len([line for line in table.stdout.splitlines() if "D done" in line]) == 2
     logs = sorted(p.read_text() for p in (tmp_path / "logs").iterdir())
     assert logs == [f"step {n}\n" for n in range(4)]
 
@@ -52,6 +54,7 @@ def test_json_summary_and_failure_status(tmp_path: Path) -> None:
     summary = json.loads(result.stdout)
     assert [(t["step"], t["state"]) for t in summary["tasks"]] == [(0, "D"), (1, "E")]
     assert summary["tasks"][1]["message"] == "exited with status 1"
+    assert summary["tasks"][1]["exit_code"] == 1 and summary["tasks"][1]["state_name"] == "error"
 
 
 def test_arguments_are_run_literally(tmp_path: Path) -> None:
@@ -136,3 +139,63 @@ def test_ctrl_c_terminates_what_run_started(tmp_path: Path) -> None:
         time.sleep(0.1)
     assert observer.get_remote_exit_info(did).error_state == TaskInstanceStatus.KILLED_SELF
     observer.stop()
+
+
+FIELDS = {"name", "distributor_id", "step", "state", "state_name", "message", "exit_code",
+          "signal", "started_at", "ended_at", "elapsed", "max_rss", "cpu", "host", "log",
+          "stderr_log"}  # fmt: skip
+
+
+def test_what_happened_to_my_task(tmp_path: Path) -> None:
+    """run --json of ``echo hello; exit 3``: exit code 3 and a log holding hello, which
+    ``distributor logs ID`` prints; every field is there; a memory-limited task has its peak."""
+    result = cli("run", "--json", "--", "sh", "-c", "echo hello; exit 3", state=tmp_path)
+    assert result.returncode == 1, result.stderr
+    (task,) = json.loads(result.stdout)["tasks"]
+    assert set(task) >= FIELDS
+    assert (task["state"], task["state_name"], task["exit_code"]) == ("E", "error", 3)
+    assert Path(task["log"]).read_text() == "hello\n"
+    assert task["elapsed"] >= 0 and task["host"] and task["started_at"] <= task["ended_at"]
+    logs = cli("logs", task["distributor_id"], state=tmp_path)
+    assert logs.returncode == 0 and logs.stdout == "hello\n", logs.stderr
+    assert cli("logs", task["distributor_id"], "--tail", "1", state=tmp_path).stdout == "hello\n"
+    hog = f"{sys.executable} -c 'x = bytearray(60 * 2**20)'"
+    limited = cli("run", "--json", "--memory", "1G", "--", "sh", "-c", hog, state=tmp_path)
+    (peak,) = json.loads(limited.stdout)["tasks"]
+    assert peak["state"] == "D" and peak["max_rss"] > 60 * 2**20
+
+
+def test_a_large_array_with_one_failure_fits_on_a_screen(tmp_path: Path) -> None:
+    """2,000 steps, one failing: a summary line and the one failure with its log's tail."""
+    command = 'if [ "$DISTRIBUTOR_ARRAY_STEP_ID" = 1234 ]; then echo broken; exit 7; fi'
+    result = cli("run", "--array", "2000", "--", "sh", "-c", command, state=tmp_path,
+                 timeout=600)  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "1999 done, 1 failed (1 E error)"
+    assert len(lines) <= 10, result.stdout
+    text = result.stdout
+    assert "step 1234" in text and "exit 7" in text and "broken" in text and "log:" in text
+
+
+def test_status_shows_the_outcome_of_every_attempt(tmp_path: Path) -> None:
+    """A journal's task that failed twice: status --json has the fields for the task and
+    for each attempt; logs --journal prints the last attempt's output."""
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_text(
+        '[[task]]\nname = "flaky"\ncommand = "echo try; exit 5"\nmax_attempts = 2\n'
+        '[[task]]\nname = "fine"\ncommand = "echo ok"\n'
+    )
+    journal = tmp_path / "j.db"
+    ran = cli("run", "--tasks", str(tasks), "--journal", str(journal), state=tmp_path)
+    assert ran.returncode == 1, ran.stderr
+    assert ran.stdout.splitlines()[0] == "1 done, 1 failed (1 E error)"
+    status = json.loads(cli("status", "--json", str(journal), state=tmp_path).stdout)
+    flaky = next(t for t in status["tasks"] if t["name"] == "flaky")
+    assert set(flaky) >= FIELDS and flaky["exit_code"] == 5 and flaky["attempts"] == 2
+    assert [a["attempt"] for a in flaky["attempt_list"]] == [1, 2]
+    for attempt in flaky["attempt_list"]:
+        assert set(attempt) >= FIELDS and attempt["exit_code"] == 5
+        assert Path(attempt["log"]).read_text() == "try\n"
+    logs = cli("logs", "flaky", "--journal", str(journal), state=tmp_path)
+    assert logs.stdout == "try\n", logs.stderr

@@ -231,14 +231,7 @@ class LocalDistributor:
         reapers = self._state_dir / "reapers"
         reapers.mkdir(parents=True, exist_ok=True)
         (self._state_dir / "logs").mkdir(exist_ok=True)
-        for directory in sorted(reapers.iterdir()):
-            if directory.name in self._views:
-                continue
-            view = _ReaperView(directory)
-            if self._expired(view):
-                self._prune(view)
-            else:
-                self._views[directory.name] = view
+        self._load_views(prune=True)
         self._token = secrets.token_hex(4)
         own_dir = reapers / self._token
         own_dir.mkdir()
@@ -248,6 +241,20 @@ class LocalDistributor:
         self._refresh(force=True)
         self._log.info("local_distributor_started", state_dir=str(self._state_dir),
                        reaper=self._token, recovered=len(self._tasks))  # fmt: skip
+
+    def _load_views(self, *, prune: bool) -> None:
+        """Know every reaper of the state directory (`prune`: delete expired ones' files)."""
+        reapers = self._state_dir / "reapers"
+        if not reapers.is_dir():
+            return
+        for directory in sorted(reapers.iterdir()):
+            if directory.name in self._views:
+                continue
+            view = _ReaperView(directory)
+            if prune and self._expired(view):
+                self._prune(view)
+            else:
+                self._views[directory.name] = view
 
     def _expired(self, view: _ReaperView) -> bool:
         """A reaper that is dead and wrote nothing for `retention` seconds is history."""
@@ -369,6 +376,8 @@ class LocalDistributor:
         if not force and now - self._last_refresh < _REFRESH_COALESCE:
             return
         self._last_refresh = now
+        if self._own is None:  # not started: answer read-only from what is on disk
+            self._load_views(prune=False)
         for record in self._terminations.read():
             self._terminated.add(str(record.get("id")))
         for view in self._views.values():

@@ -17,13 +17,22 @@ from distributor.service.errors import (
     UnknownClusterError,
     UnknownTaskError,
 )
-from distributor.service.events import Event, EventKind, EventSink
+from distributor.service.events import AttemptOutcome, Event, EventKind, EventSink
 from distributor.service.extensions import SupportsLookupByName
-from distributor.service.model import TERMINAL_TASK_STATES, Summary, TaskInfo, TaskSpec, TaskStatus
+from distributor.service.model import (
+    TERMINAL_TASK_STATES,
+    AttemptInfo,
+    Summary,
+    TaskInfo,
+    TaskSpec,
+    TaskStatus,
+)
 from distributor.service.policy import FairQueue
 from distributor.service.service import Service, StepReport
 
 __all__ = [
+    "AttemptInfo",
+    "AttemptOutcome",
     "Cluster",
     "ConfigError",
     "DuplicateTaskError",

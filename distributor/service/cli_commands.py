@@ -30,12 +30,13 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from distributor.report import Outcome, print_log, render
 from distributor.service.config import Cluster
 from distributor.service.errors import JournalLockedError, TaskSpecError
+from distributor.service.events import AttemptOutcome
 from distributor.service.journal import Journal
-from distributor.service.model import TaskInfo, TaskSpec
+from distributor.service.model import AttemptInfo, TaskInfo, TaskSpec
 from distributor.service.service import Service
 
 __all__ = [
@@ -117,6 +118,7 @@ def register(sub: Any) -> None:
     status = sub.add_parser("status", help="show the tasks of a journal")
     status.add_argument("journal", type=Path)
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument("--all", action="store_true", help="every task, not only failures")
     status.set_defaults(func=cmd_status)
 
     cancel = sub.add_parser("cancel", help="cancel tasks of a journal (by name or tag)")
@@ -128,6 +130,7 @@ def register(sub: Any) -> None:
     resume = sub.add_parser("resume", help="reattach to a journal and run it to the end")
     resume.add_argument("journal", type=Path)
     resume.add_argument("--json", action="store_true", help="print one JSON summary")
+    resume.add_argument("--all", action="store_true", help="every task, not only failures")
     resume.set_defaults(func=cmd_resume)
 
 
@@ -174,27 +177,80 @@ def _drive(service: Service, args: argparse.Namespace, out: Console) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
-    infos = service.tasks()
-    _report(infos, service.journal_path, args.json, out)
+    _report(
+        service.tasks(),
+        service.all_attempts() if args.json else {},
+        service.journal_path,
+        args,
+        out,
+    )
     return 0 if service.summary().all_done else 1
 
 
-def _report(infos: list[TaskInfo], journal: Path, as_json: bool, out: Console) -> None:
-    if as_json:
-        print(json.dumps({
-            "journal": str(journal),
-            "tasks": [{"name": i.name, "status": i.status.value, "attempts": i.attempts,
-                       "state": i.instance_status.value if i.instance_status else None,
-                       "distributor_id": i.distributor_id, "message": i.message} for i in infos],
-        }, indent=2))  # fmt: skip
+def _outcome(
+    name: str,
+    state: str | None,
+    message: str,
+    distributor_id: str | None,
+    step: int | None,
+    outcome: AttemptOutcome | None,
+    attempt: int | None = None,
+) -> Outcome:
+    return Outcome(
+        name=name,
+        distributor_id=distributor_id,
+        step=step,
+        state=state,
+        message=message,
+        usage=None if outcome is None else outcome.usage,
+        log=None if outcome is None or outcome.log is None else Path(outcome.log),
+        stderr_log=None if outcome is None or not outcome.stderr_log else Path(outcome.stderr_log),
+        attempt=attempt,
+    )
+
+
+def _report(
+    infos: list[TaskInfo],
+    attempts: dict[str, list[AttemptInfo]],
+    journal: Path,
+    args: argparse.Namespace,
+    out: Console,
+) -> None:
+    """The summary and the tasks that did not end done (``--all``: every task); ``--json``:
+    every task with its latest attempt's fields and the same fields per attempt."""
+    shown = [
+        _outcome(
+            i.name,
+            i.instance_status.value if i.instance_status else None,
+            i.message,
+            i.distributor_id,
+            i.step,
+            i.outcome,
+        )
+        for i in infos
+    ]
+    if args.json:
+        tasks = []
+        for info, outcome in zip(infos, shown, strict=True):
+            record = outcome.to_json()
+            record.update(status=info.status.value, attempts=info.attempts, tags=sorted(info.tags),
+                          owner=info.owner, cluster=info.cluster)  # fmt: skip
+            record["attempt_list"] = [
+                _outcome(
+                    info.name,
+                    a.status.value,
+                    a.message,
+                    a.distributor_id,
+                    a.step,
+                    a.outcome,
+                    a.attempt,
+                ).to_json()
+                for a in attempts.get(info.name, [])
+            ]
+            tasks.append(record)
+        print(json.dumps({"journal": str(journal), "tasks": tasks}, indent=2))
         return
-    table = Table("task", "status", "attempts", "state", "distributor id", "message")
-    for info in infos:
-        style = {"done": "green", "active": "yellow"}.get(info.status.value, "red")
-        state = info.instance_status.value if info.instance_status else ""
-        table.add_row(info.name, f"[{style}]{info.status.value}[/]", str(info.attempts), state,
-                      info.distributor_id or "", info.message)  # fmt: skip
-    out.print(table)
+    render(shown, out, show_all=getattr(args, "all", False))
 
 
 def cmd_status(args: argparse.Namespace, out: Console) -> int:
@@ -202,10 +258,39 @@ def cmd_status(args: argparse.Namespace, out: Console) -> int:
     journal = Journal(args.journal, role="client")
     try:
         infos = journal.task_infos()
+        attempts = journal.attempts() if args.json else {}
     finally:
         journal.close()
-    _report(infos, args.journal, args.json, out)
+    _report(infos, attempts, args.journal, args, out)
     return 0
+
+
+def cmd_logs(args: argparse.Namespace, out: Console) -> int:
+    """``distributor logs NAME --journal J``: the output of a journal's task (its latest
+    attempt, or ``--attempt N``), from the log path recorded when the attempt ended, or asked
+    of the cluster while it runs."""
+    journal = Journal(args.journal, role="client")
+    try:
+        attempts = journal.attempts([args.id])[args.id]
+    finally:
+        journal.close()
+    if not attempts:
+        raise TaskSpecError(args.id, "attempt", None, "the task has no attempt yet")
+    chosen = attempts[-1] if args.attempt is None else None
+    for attempt in attempts:
+        if attempt.attempt == args.attempt:
+            chosen = attempt
+    if chosen is None:
+        raise TaskSpecError(args.id, "attempt", args.attempt, f"it has {len(attempts)} attempts")
+    outcome = chosen.outcome
+    if outcome is None or outcome.log is None:
+        raise TaskSpecError(
+            args.id, "attempt", chosen.attempt,
+            "no log is recorded for it (it has not ended, or its cluster cannot say where its "
+            f"output is); its distributor id is {chosen.distributor_id}",
+        )  # fmt: skip
+    path = outcome.stderr_log if args.stderr and outcome.stderr_log else outcome.log
+    return print_log(Path(path), tail_lines=args.tail, follow=False, active=lambda: False)
 
 
 def cmd_cancel(args: argparse.Namespace, out: Console) -> int:

@@ -15,6 +15,7 @@ from distributor.protocols import (
     ClusterQueueFactory,
     SupportsLostTracking,
     SupportsRunningQuery,
+    SupportsTaskOutcome,
 )
 from distributor.registry import load_plugin
 from distributor.service.errors import ConfigError
@@ -192,6 +193,9 @@ class Cluster:
         )
         self.lost_owner: SupportsLostTracking | None = (
             distributor if isinstance(distributor, SupportsLostTracking) else None
+        )
+        self.outcome: SupportsTaskOutcome | None = (
+            distributor if isinstance(distributor, SupportsTaskOutcome) else None
         )
         self._queues: dict[str, ClusterQueue] = {}
 

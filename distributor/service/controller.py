@@ -18,7 +18,7 @@ import structlog
 from distributor.exit_info import TaskInstanceStatus
 from distributor.service.config import Cluster, ServiceConfig
 from distributor.service.errors import UnknownClusterError
-from distributor.service.events import Event, EventKind, Subscribers
+from distributor.service.events import AttemptOutcome, Event, EventKind, Subscribers
 from distributor.service.journal import Journal
 from distributor.service.model import TaskStatus
 from distributor.service.policy import FairQueue
@@ -26,6 +26,7 @@ from distributor.service.retry import decide
 from distributor.service.sizing import canonical
 from distributor.service.state import BatchRow, InstanceRow, TaskRow
 from distributor.service.transaction import Transaction
+from distributor.usage import TaskUsage
 
 __all__ = ["Controller"]
 
@@ -155,6 +156,7 @@ class Controller:
         new: str,
         message: str,
         distributor_id: str | None,
+        outcome: AttemptOutcome | None = None,
     ) -> None:
         """Record one transition in the open transaction."""
         self._seq += 1
@@ -169,6 +171,7 @@ class Controller:
             message,
             distributor_id,
             task.tags,
+            outcome,
         )
         self.txn.event(event, task.id)
         self.changes += 1
@@ -210,12 +213,17 @@ class Controller:
         self._record(inst, task, old, message)
 
     def _record(
-        self, inst: InstanceRow, task: TaskRow, old: TaskInstanceStatus, message: str
+        self,
+        inst: InstanceRow,
+        task: TaskRow,
+        old: TaskInstanceStatus,
+        message: str,
+        outcome: AttemptOutcome | None = None,
     ) -> None:
         """Write an instance's change, its event and its log line."""
         self.txn.instance(inst)
         self.emit(EventKind.INSTANCE, task, inst.attempt, old, inst.status, message,
-                  inst.distributor_id)  # fmt: skip
+                  inst.distributor_id, outcome)  # fmt: skip
         self.log.debug(
             "instance_transition",
             task=task.name,
@@ -253,8 +261,11 @@ class Controller:
             inst.kill_pending = True
             self.to_kill.setdefault(task.cluster, []).append(inst)
         task.live = None
-        self._record(inst, task, old, message)
         cluster = self.clusters[task.cluster]
+        outcome = self._outcome_of(cluster, inst)
+        if outcome is not None:
+            self.txn.outcome(inst.id, outcome)
+        self._record(inst, task, old, message, outcome)
         decision = decide(
             ended,
             message,
@@ -272,11 +283,33 @@ class Controller:
                     task, decision.queue, canonical(decision.resources), decision.message
                 )
                 return
-            self.end_task(task, TaskStatus.FAILED, f"{message}; not retried")
+            self.end_task(task, TaskStatus.FAILED, f"{message}; not retried", outcome)
             return
-        self.end_task(task, decision.status, decision.message or message)
+        self.end_task(task, decision.status, decision.message or message, outcome)
 
-    def end_task(self, task: TaskRow, status: TaskStatus, message: str) -> None:
+    def _outcome_of(self, cluster: Cluster, inst: InstanceRow) -> AttemptOutcome | None:
+        """What an ending attempt did and where its output is, if its distributor can say
+        (a failure to ask is logged and costs nothing but the figures)."""
+        if cluster.outcome is None or inst.distributor_id is None:
+            return None
+        try:
+            usage = cluster.outcome.task_usage(inst.distributor_id)
+            stdout, stderr = cluster.outcome.log_paths(inst.distributor_id)
+        except Exception as exc:
+            self.log.warning("outcome_unavailable", distributor_id=inst.distributor_id,
+                             error=repr(exc))  # fmt: skip
+            return None
+        return AttemptOutcome(
+            usage or TaskUsage(), str(stdout), None if stderr is None else str(stderr)
+        )
+
+    def end_task(
+        self,
+        task: TaskRow,
+        status: TaskStatus,
+        message: str,
+        outcome: AttemptOutcome | None = None,
+    ) -> None:
         """Make a task terminal (its live instance, if any, must already be final)."""
         old = task.status
         task.status = status
@@ -284,7 +317,7 @@ class Controller:
         del self.tasks[task.id]
         self.terminal_counts[status] = self.terminal_counts.get(status, 0) + 1
         self.txn.task(task)
-        self.emit(EventKind.TASK, task, task.attempts, old, status, message, None)
+        self.emit(EventKind.TASK, task, task.attempts, old, status, message, None, outcome)
         self.log.info(
             "task_finished",
             task=task.name,

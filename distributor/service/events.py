@@ -10,12 +10,15 @@ controller restarts.
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
 
-__all__ = ["Event", "EventKind", "EventSink", "Subscribers"]
+from distributor.usage import TaskUsage
+
+__all__ = ["AttemptOutcome", "Event", "EventKind", "EventSink", "Subscribers"]
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +44,8 @@ class Event:
         old: the previous status (None when the task or instance was created).
         distributor_id: the scheduler's id, once known.
         tags: the task's tags.
+        outcome: for an attempt that ended, what it did and where its output is
+            (`AttemptOutcome`), where the distributor can tell (`SupportsTaskOutcome`).
     """
 
     seq: int
@@ -53,6 +58,33 @@ class Event:
     message: str
     distributor_id: str | None
     tags: frozenset[str]
+    outcome: AttemptOutcome | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    """What an ended attempt did, and where its output is.
+
+    Attributes:
+        usage: exit code, signal, times, elapsed, peak memory, CPU and host.
+        log / stderr_log: its output files (stderr_log None when both streams share one).
+    """
+
+    usage: TaskUsage
+    log: str | None = None
+    stderr_log: str | None = None
+
+    def to_json(self) -> str:
+        """One line of JSON (the journal's ``outcomes`` row)."""
+        return json.dumps({"usage": self.usage.to_dict(), "log": self.log,
+                           "stderr_log": self.stderr_log})  # fmt: skip
+
+    @classmethod
+    def from_json(cls, text: str) -> AttemptOutcome:
+        """The inverse of `to_json` (unknown keys ignored)."""
+        data = json.loads(text)
+        return cls(TaskUsage.from_dict(data.get("usage") or {}), data.get("log"),
+                   data.get("stderr_log"))  # fmt: skip
 
 
 EventSink = Callable[[Event], None]

@@ -24,11 +24,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from distributor.exit_info import TaskInstanceStatus
+from distributor.exit_info import FINAL_STATES, TaskInstanceStatus
 from distributor.service.batching import new_run_tag
 from distributor.service.errors import JournalError, JournalLockedError, UnknownTaskError
-from distributor.service.events import Event, EventKind
-from distributor.service.model import TaskInfo, TaskStatus
+from distributor.service.events import AttemptOutcome, Event, EventKind
+from distributor.service.model import TERMINAL_TASK_STATES, AttemptInfo, TaskInfo, TaskStatus
 from distributor.service.state import LIVE_STATES, BatchRow, BatchState, InstanceRow, TaskRow
 from distributor.service.transaction import Transaction
 
@@ -61,6 +61,8 @@ CREATE TABLE IF NOT EXISTS transitions (
     seq INTEGER PRIMARY KEY, at REAL NOT NULL, kind TEXT NOT NULL, task_id INTEGER NOT NULL,
     attempt INTEGER NOT NULL, old TEXT, new TEXT NOT NULL, message TEXT NOT NULL,
     distributor_id TEXT);
+CREATE TABLE IF NOT EXISTS outcomes (
+    instance_id INTEGER PRIMARY KEY, outcome TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS control (
     id INTEGER PRIMARY KEY, action TEXT NOT NULL, target_kind TEXT NOT NULL,
     target TEXT NOT NULL, created_at REAL NOT NULL, done INTEGER NOT NULL DEFAULT 0);
@@ -76,6 +78,23 @@ _SELECT_KILL_PENDING = (
     f"SELECT {_COLUMNS}, t.cluster FROM instances i JOIN tasks t ON t.id = i.task_id "  # noqa: S608 - constants
     f"WHERE i.kill_pending = 1 AND i.status NOT IN {_LIVE_SQL}"
 )
+
+
+def _outcome(text: str | None) -> AttemptOutcome | None:
+    """An ``outcomes`` row, or None (none written, or unreadable)."""
+    if not text:
+        return None
+    try:
+        return AttemptOutcome.from_json(text)
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _ends_attempt(kind: str, new: str) -> bool:
+    """Whether an event of `kind` whose new status is `new` ends an attempt or a task."""
+    if kind == EventKind.INSTANCE:
+        return new in FINAL_STATES
+    return new in TERMINAL_TASK_STATES
 
 
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -154,6 +173,12 @@ class Journal:
     def _prepare(self) -> str:
         if self.role == "controller":
             self._db.executescript(_SCHEMA)
+        else:  # a journal last opened by an older controller has no outcomes table yet
+            with contextlib.suppress(sqlite3.OperationalError):
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS outcomes "
+                    "(instance_id INTEGER PRIMARY KEY, outcome TEXT NOT NULL)"
+                )
         rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         if not rows:
             if self.role != "controller":
@@ -365,23 +390,11 @@ class Journal:
         """
         query = (
             "SELECT t.name, t.status, i.status, t.attempts, t.max_attempts, t.message, "
-            "i.message, i.distributor_id, t.tags, t.owner, t.cluster FROM tasks t "
-            "LEFT JOIN instances i ON i.task_id = t.id AND i.attempt = t.attempts"
+            "i.message, i.distributor_id, t.tags, t.owner, t.cluster, i.step, o.outcome "
+            "FROM tasks t LEFT JOIN instances i ON i.task_id = t.id AND i.attempt = t.attempts "
+            "LEFT JOIN outcomes o ON o.instance_id = i.id"
         )
-        rows: list[Any] = []
-        if names is None:
-            rows = self._db.execute(query + " ORDER BY t.id").fetchall()
-        else:
-            for part in _chunks(list(names)):
-                rows.extend(
-                    self._db.execute(
-                        query + f" WHERE t.name IN ({','.join('?' * len(part))}) ORDER BY t.id",
-                        list(part),
-                    ).fetchall()
-                )
-            missing = set(names) - {row[0] for row in rows}
-            if missing:
-                raise UnknownTaskError(sorted(missing)[0])
+        rows = self._by_names(query, names, "t.name", "t.id")
         return [
             TaskInfo(
                 name=row[0],
@@ -394,15 +407,78 @@ class Journal:
                 tags=frozenset(json.loads(row[8])),
                 owner=row[9],
                 cluster=row[10],
+                step=row[11],
+                outcome=_outcome(row[12]),
             )
             for row in rows
         ]
 
+    def attempts(self, names: Sequence[str] | None = None) -> dict[str, list[AttemptInfo]]:
+        """Every attempt of the named tasks (every task when None): name → attempts in order.
+
+        Raises:
+            UnknownTaskError: a name is not in the journal.
+        """
+        query = (
+            "SELECT t.name, i.attempt, i.status, i.message, i.distributor_id, i.step, i.queue, "
+            "i.created_at, i.submitted_at, i.status_at, o.outcome FROM tasks t "
+            "JOIN instances i ON i.task_id = t.id LEFT JOIN outcomes o ON o.instance_id = i.id"
+        )
+        found: dict[str, list[AttemptInfo]] = {name: [] for name in names or ()}
+        for row in self._by_names(query, names, "t.name", "t.id, i.attempt", check=False):
+            found.setdefault(row[0], []).append(
+                AttemptInfo(
+                    attempt=row[1],
+                    status=TaskInstanceStatus(row[2]),
+                    message=row[3],
+                    distributor_id=row[4],
+                    step=row[5],
+                    queue=row[6],
+                    created_at=row[7],
+                    submitted_at=row[8],
+                    status_at=row[9],
+                    outcome=_outcome(row[10]),
+                )
+            )
+        if names is not None:
+            self.task_ids(names=names)  # raises UnknownTaskError for a name never added
+        return found
+
+    def _by_names(
+        self,
+        query: str,
+        names: Sequence[str] | None,
+        column: str,
+        order: str,
+        *,
+        check: bool = True,
+    ) -> list[Any]:
+        """Rows of `query` for the named tasks (all when None), ordered by `order`."""
+        if names is None:
+            return self._db.execute(f"{query} ORDER BY {order}").fetchall()
+        rows: list[Any] = []
+        for part in _chunks(list(names)):
+            marks = ",".join("?" * len(part))
+            rows.extend(
+                self._db.execute(
+                    f"{query} WHERE {column} IN ({marks}) ORDER BY {order}", list(part)
+                ).fetchall()
+            )
+        if check:
+            missing = set(names) - {row[0] for row in rows}
+            if missing:
+                raise UnknownTaskError(sorted(missing)[0])
+        return rows
+
     def events(self, since: int = 0, limit: int | None = None) -> list[Event]:
-        """Events with ``seq > since``, oldest first (at most `limit`)."""
+        """Events with ``seq > since``, oldest first (at most `limit`); an event that ends
+        an attempt carries its outcome."""
         rows = self._db.execute(
             "SELECT e.seq, e.at, e.kind, t.name, e.attempt, e.old, e.new, e.message, "
-            "e.distributor_id, t.tags FROM transitions e JOIN tasks t ON t.id = e.task_id "
+            "e.distributor_id, t.tags, o.outcome FROM transitions e "
+            "JOIN tasks t ON t.id = e.task_id "
+            "LEFT JOIN instances i ON i.task_id = e.task_id AND i.attempt = e.attempt "
+            "LEFT JOIN outcomes o ON o.instance_id = i.id "
             "WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
             (since, -1 if limit is None else limit),
         ).fetchall()
@@ -418,6 +494,7 @@ class Journal:
                 row[7],
                 row[8],
                 frozenset(json.loads(row[9])),
+                _outcome(row[10]) if _ends_attempt(row[2], row[6]) else None,
             )
             for row in rows
         ]

@@ -17,8 +17,9 @@ from typing import Any
 
 from distributor.exit_info import TaskInstanceStatus
 from distributor.service.errors import TaskSpecError
+from distributor.service.events import AttemptOutcome
 
-__all__ = ["TERMINAL_TASK_STATES", "Summary", "TaskInfo", "TaskSpec", "TaskStatus"]
+__all__ = ["AttemptInfo", "TERMINAL_TASK_STATES", "Summary", "TaskInfo", "TaskSpec", "TaskStatus"]
 
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -200,6 +201,9 @@ class TaskInfo:
         attempts: attempts created so far (including one waiting to be submitted).
         message: why the task ended (or the latest attempt's message while active).
         distributor_id: the scheduler's id of the latest attempt, once submitted.
+        step: the latest attempt's step in its array submission.
+        outcome: what the latest attempt did and where its output is, once it ended (where
+            the distributor can tell).
     """
 
     name: str
@@ -212,11 +216,37 @@ class TaskInfo:
     tags: frozenset[str]
     owner: str
     cluster: str
+    step: int | None = None
+    outcome: AttemptOutcome | None = None
 
     @property
     def terminal(self) -> bool:
         """True once the task has ended (done, failed or cancelled)."""
         return self.status in TERMINAL_TASK_STATES
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptInfo:
+    """One attempt of a task, as recorded in the journal.
+
+    Attributes:
+        attempt: 1, 2, …; status: its `TaskInstanceStatus` code; message: what happened.
+        distributor_id / step: the scheduler's id and the array step, once submitted.
+        queue: the queue it asked for; created_at / submitted_at / status_at: seconds since
+            the epoch (created, sent to the scheduler, last changed).
+        outcome: what it did and where its output is, once it ended.
+    """
+
+    attempt: int
+    status: TaskInstanceStatus
+    message: str
+    distributor_id: str | None
+    step: int | None
+    queue: str | None
+    created_at: float
+    submitted_at: float | None
+    status_at: float
+    outcome: AttemptOutcome | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from distributor.service.controller import Controller
 from distributor.service.errors import ConfigError, DuplicateTaskError, UnknownClusterError
 from distributor.service.events import Event, EventKind, EventSink, Subscribers
 from distributor.service.journal import Journal
-from distributor.service.model import Summary, TaskInfo, TaskSpec, TaskStatus
+from distributor.service.model import AttemptInfo, Summary, TaskInfo, TaskSpec, TaskStatus
 from distributor.service.reconcile import (
     check_queueing_errors,
     poll,
@@ -401,6 +401,15 @@ class Service:
     def tasks(self, names: Sequence[str] | None = None) -> list[TaskInfo]:
         """The state of the named tasks, or of every task when None, in the order added."""
         return self._journal.task_infos(names)
+
+    def attempts(self, name: str) -> list[AttemptInfo]:
+        """Every attempt of one task, in order, each with its outcome once it ended.
+        Raises UnknownTaskError for a name not in the journal."""
+        return self._journal.attempts([name])[name]
+
+    def all_attempts(self, names: Sequence[str] | None = None) -> dict[str, list[AttemptInfo]]:
+        """Every attempt of the named tasks (all when None): name → attempts in order."""
+        return self._journal.attempts(names)
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from distributor.service.events import Event
+from distributor.service.events import AttemptOutcome, Event
 from distributor.service.state import BatchRow, InstanceRow, TaskRow
 
 __all__ = ["Transaction"]
@@ -32,6 +32,7 @@ class Transaction:
         self.new_batches: dict[int, tuple[BatchRow, float]] = {}
         self.events: list[Event] = []
         self.task_ids: list[int] = []
+        self.outcomes: dict[int, str] = {}
 
     def __bool__(self) -> bool:
         return bool(
@@ -42,6 +43,7 @@ class Transaction:
             or self.batches
             or self.new_batches
             or self.events
+            or self.outcomes
         )
 
     def add_task(self, row: TaskRow, spec_json: str) -> None:
@@ -69,6 +71,10 @@ class Transaction:
         """Write the batch's state and ids."""
         if row.id not in self.new_batches:
             self.batches[row.id] = row
+
+    def outcome(self, instance_id: int, outcome: AttemptOutcome) -> None:
+        """Write what an ended attempt did and where its output is."""
+        self.outcomes[instance_id] = outcome.to_json()
 
     def event(self, event: Event, task_id: int) -> None:
         """Append a transition to the stream."""
@@ -131,6 +137,10 @@ class Transaction:
             db.executemany(
                 "UPDATE batches SET state=?, ids=? WHERE id=?",
                 ((b.state, json.dumps(b.ids), b.id) for b in self.batches.values()),
+            )
+        if self.outcomes:
+            db.executemany(
+                "INSERT OR REPLACE INTO outcomes VALUES (?,?)", list(self.outcomes.items())
             )
         if self.events:
             db.executemany(
