@@ -155,7 +155,7 @@ def summary_line(outcomes: Sequence[Outcome]) -> str:
 def render(outcomes: Sequence[Outcome], console: Console, *, show_all: bool = False) -> None:
     """Print the summary line, then the tasks that did not end ``D`` in detail (at most
     `MAX_SHOWN`), or with `show_all` a table of every task."""
-    console.print(summary_line(outcomes), highlight=False)
+    console.print(summary_line(outcomes), highlight=False, soft_wrap=True)
     if show_all:
         console.print(_table(outcomes))
         return
@@ -166,6 +166,7 @@ def render(outcomes: Sequence[Outcome], console: Console, *, show_all: bool = Fa
         console.print(
             f"… and {len(failed) - MAX_SHOWN} more that did not end D (--all shows every task)",
             highlight=False,
+            soft_wrap=True,
         )
 
 
@@ -182,13 +183,20 @@ def _detail(outcome: Outcome, console: Console) -> None:
     figures.append(_seconds(usage.elapsed))
     if usage.max_rss:
         figures.append(f"peak {_mib(usage.max_rss)}")
-    console.print(f"[red]✗[/] {outcome.name} ({where}): {' · '.join(figures)}", highlight=False)
+    head = f"✗ {outcome.name} ({where}): {' · '.join(figures)}"
+    console.print(head, style="red", highlight=False, markup=False, soft_wrap=True)
+    lines = []
     if outcome.message:
-        console.print(f"    {outcome.message}", highlight=False, markup=False)
+        lines.append(f"    {outcome.message}")
     if outcome.log is not None:
-        console.print(f"    log: {outcome.log}", highlight=False, markup=False)
-    for line in tail(outcome.stderr_log or outcome.log):
-        console.print(f"    │ {line}", highlight=False, markup=False)
+        lines.append(f"    log: {outcome.log}")
+    if outcome.stderr_log is not None:
+        lines.append(f"    stderr: {outcome.stderr_log}")
+    # the last lines of stderr when it says something, else of the output
+    said = tail(outcome.stderr_log) or tail(outcome.log)
+    lines.extend(f"    │ {line}" for line in said)
+    for line in lines:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def _table(outcomes: Sequence[Outcome]) -> Table:
