@@ -13,6 +13,7 @@ import inspect
 import json
 import logging
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -39,6 +40,7 @@ from distributor.protocols import (
 from distributor.registry import inspect_plugins, load_plugin
 from distributor.report import Outcome, print_log, render
 from distributor.service import cli_commands as service_commands
+from distributor.service.batching import in_directory
 from distributor.testing.checks import ConformanceTarget, run_live_checks
 
 __all__ = ["main"]
@@ -146,6 +148,7 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
     resources = _resources(args, queue)
     distributor = plugin.distributor(args.cluster)
     text = shlex.join(command) if len(command) > 1 else command[0]
+    text = _with_context(text, args.env, args.cwd)
     name = args.name or os.path.basename(command[0])[:64] or "task"
     distributor.start()
     tracked: list[_Tracked] = []
@@ -170,6 +173,25 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
     return (
         0 if all(t.info and t.info.error_state == TaskInstanceStatus.DONE for t in tracked) else 1
     )
+
+
+def _with_context(command: str, env: Sequence[str] | None, cwd: str | None) -> str:
+    """`command` with ``--env NAME=VALUE`` exported and run in ``--cwd`` (values quoted: they
+    are data, never shell).
+
+    Raises:
+        UsageError: a variable is not ``NAME=VALUE`` with a shell identifier, or the directory
+            is not absolute.
+    """
+    exports = []
+    for pair in env or ():
+        name, sep, value = pair.partition("=")
+        if not sep or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) or "\0" in value:
+            raise UsageError(f"--env {pair!r}: give NAME=VALUE with NAME a shell identifier")
+        exports.append(f"export {name}={shlex.quote(value)}\n")
+    if cwd is not None and not cwd.startswith("/"):
+        cwd = os.path.abspath(cwd)
+    return "".join(exports) + in_directory(command, cwd)
 
 
 def _follow(distributor: ClusterDistributor, tracked: list[_Tracked], *, quiet: bool) -> None:
@@ -338,6 +360,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--name", help="task name (default: the program's name)")
     run.add_argument("--json", action="store_true", help="print one JSON summary, no progress")
     run.add_argument("--all", action="store_true", help="a table of every task, not only failures")
+    run.add_argument("--env", action="append", metavar="NAME=VALUE", help="set a variable")
+    run.add_argument("--cwd", help="directory the command runs in (default: this one)")
     run.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
     service_commands.add_run_options(run)
     run.set_defaults(func=cmd_run)

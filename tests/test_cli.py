@@ -199,3 +199,31 @@ def test_status_shows_the_outcome_of_every_attempt(tmp_path: Path) -> None:
         assert Path(attempt["log"]).read_text() == "try\n"
     logs = cli("logs", "flaky", "--journal", str(journal), state=tmp_path)
     assert logs.stdout == "try\n", logs.stderr
+
+
+def test_cwd_and_env_reach_the_command_as_data(tmp_path: Path) -> None:
+    """--cwd and --env (run and a task file alike): the command runs there with the values,
+    which are never read as shell; a missing directory fails the task with status 126."""
+    work = tmp_path / "a dir"
+    work.mkdir()
+    value = f"x y $(touch {tmp_path}/pwned) `id` 'q'"
+    result = cli("run", "--json", "--cwd", str(work), "--env", f"A={value}", "--",
+                 "sh", "-c", 'pwd; printf %s "$A"', state=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (task,) = json.loads(result.stdout)["tasks"]
+    assert Path(task["log"]).read_text() == f"{work}\n{value}"
+    assert not (tmp_path / "pwned").exists()
+    missing = cli("run", "--json", "--cwd", str(tmp_path / "nowhere"), "--", "true",
+                  state=tmp_path)  # fmt: skip
+    assert json.loads(missing.stdout)["tasks"][0]["exit_code"] == 126
+    assert cli("run", "--env", "1A=x", "--", "true", state=tmp_path).returncode == 2
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_text(
+        f'[[task]]\nname = "here"\ncommand = \'pwd; printf %s "$B"\'\ncwd = "{work}"\n'
+        f'env = {{ B = "two words" }}\n'
+    )
+    journal = tmp_path / "j.db"
+    assert cli("run", "--tasks", str(tasks), "--journal", str(journal),
+               state=tmp_path).returncode == 0  # fmt: skip
+    status = json.loads(cli("status", "--json", str(journal), state=tmp_path).stdout)
+    assert Path(status["tasks"][0]["log"]).read_text() == f"{work}\ntwo words"

@@ -24,6 +24,7 @@ __all__ = [
     "chunk_groups",
     "is_run_tag",
     "new_run_tag",
+    "in_directory",
     "render_command",
     "step_line",
     "submission_name",
@@ -53,6 +54,14 @@ def submission_name(run_tag: str, batch_id: int, task_name: str) -> str:
     label = _UNSAFE.sub("_", task_name).strip("_")[:32]
     base = f"{NAME_PREFIX}_{run_tag}_{batch_id}"
     return f"{base}_{label}" if label else base
+
+
+def in_directory(command: str, cwd: str | None) -> str:
+    """`command` run in `cwd` (quoted: the path is data, never shell); a directory that does
+    not exist ends the task with status 126 and the shell's message on its stderr."""
+    if cwd is None:
+        return command
+    return f"cd -- {shlex.quote(cwd)} || exit 126\n{command}"
 
 
 def _exports(env: Mapping[str, str]) -> str:

@@ -48,7 +48,7 @@ __all__ = [
 
 EXIT_INTERRUPTED = 130
 _KEYS = {"name", "command", "array", "cores", "memory", "runtime", "queue", "priority", "tags",
-         "max_attempts", "owner"}  # fmt: skip
+         "max_attempts", "owner", "env", "cwd"}  # fmt: skip
 
 
 def load_tasks(path: Path) -> list[TaskSpec]:
@@ -90,14 +90,22 @@ def _expand(label: str, table: dict[str, Any]) -> list[TaskSpec]:
         "tags": table.get("tags", ()),
         "max_attempts": table.get("max_attempts", 3),
         "owner": table.get("owner", ""),
+        "cwd": table.get("cwd"),
     }
+    env = table.get("env", {})
+    if not isinstance(env, dict):
+        raise TaskSpecError(label, "env", env, "must be a table of names to strings")
     array = table.get("array")
     if array is None:
-        return [TaskSpec(name=table.get("name", ""), **common)]
+        return [TaskSpec(name=table.get("name", ""), env=env, **common)]
     if isinstance(array, bool) or not isinstance(array, int) or not 1 <= array <= 100_000:
         raise TaskSpecError(label, "array", array, "must be a whole number from 1 to 100000")
     return [
-        TaskSpec(name=f"{label}[{step}]", env={"DISTRIBUTOR_ARRAY_STEP_ID": str(step)}, **common)
+        TaskSpec(
+            name=f"{label}[{step}]",
+            env={**env, "DISTRIBUTOR_ARRAY_STEP_ID": str(step)},
+            **common,
+        )
         for step in range(array)
     ]
 

@@ -89,6 +89,8 @@ class TaskSpec:
         tags: labels for cancelling, waiting and filtering events.
         owner: the workflow or user this task belongs to; capacity is shared fairly between owners.
         env: extra environment variables for the command (names are shell identifiers).
+        cwd: the absolute directory the command runs in (default: the scheduler's own choice,
+            usually the submitter's working directory).
 
     Raises:
         TaskSpecError: any field is malformed; the message names task, field and value.
@@ -104,6 +106,7 @@ class TaskSpec:
     tags: frozenset[str] | Sequence[str] = frozenset()
     owner: str = ""
     env: Mapping[str, str] = field(default_factory=dict)
+    cwd: str | None = None
 
     def __post_init__(self) -> None:
         name = self.name
@@ -153,6 +156,9 @@ class TaskSpec:
             if not isinstance(value, str) or "\0" in value:
                 raise TaskSpecError(name, f"env[{key!r}]", value, "must be a string without NUL")
         object.__setattr__(self, "env", dict(self.env))
+        cwd = self.cwd
+        if cwd is not None and (not isinstance(cwd, str) or not cwd.startswith("/") or "\0" in cwd):
+            raise TaskSpecError(name, "cwd", cwd, "must be an absolute path")
 
     @property
     def command_line(self) -> str:
@@ -174,6 +180,7 @@ class TaskSpec:
                 "tags": sorted(self.tags),
                 "owner": self.owner,
                 "env": self.env,
+                **({"cwd": self.cwd} if self.cwd is not None else {}),
             },
             sort_keys=True,
             separators=(",", ":"),

@@ -24,7 +24,13 @@ import structlog
 
 from distributor.exceptions import ResourceError, SubmissionError
 from distributor.exit_info import TaskInstanceStatus
-from distributor.service.batching import chunk_groups, render_command, step_line, submission_name
+from distributor.service.batching import (
+    chunk_groups,
+    in_directory,
+    render_command,
+    step_line,
+    submission_name,
+)
 from distributor.service.config import Cluster
 from distributor.service.controller import Controller
 from distributor.service.reconcile import record_ids
@@ -45,7 +51,7 @@ def _commands(ctl: Controller, insts: list[InstanceRow]) -> Commands:
     out: dict[int, tuple[str, dict[str, str]]] = {}
     for inst in insts:
         spec = json.loads(specs[inst.task_id])
-        out[inst.id] = (spec["command"], spec.get("env") or {})
+        out[inst.id] = (in_directory(spec["command"], spec.get("cwd")), spec.get("env") or {})
     return out
 
 
