@@ -7,7 +7,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from distributor import TaskInstanceStatus
+from distributor import TaskInstanceStatus, TaskUsage
 from distributor.batch import (
     JobPhase,
     JobStatus,
@@ -20,6 +20,7 @@ from distributor.batch import (
     signal_name,
     usage_stats,
 )
+from distributor.batch.status import task_usage, usage_from_record
 from distributor.worker import ExitRecord
 
 
@@ -105,3 +106,23 @@ def test_sigkill_at_the_memory_request_counts_as_a_memory_kill() -> None:
     assert killed_for_memory(by_code, record(maxrss_bytes=99), 100)
     assert not killed_for_memory(JobStatus("1", JobPhase.FINAL, "EXIT", exit_code=1), None, 1)
     assert peak_memory(JobStatus("1", JobPhase.FINAL, "EXIT"), None) is None
+
+
+def test_usage_prefers_the_schedulers_accounting_and_the_commands_own_exit() -> None:
+    """The scheduler's peak memory, elapsed, CPU and host win over the worker's record; the
+    exit code and signal are the command's own from the record (the scheduler's are the job
+    script's); without a record, the scheduler's are used."""
+    record = ExitRecord(returncode=3, exit_code=3, signal=None, maxrss_bytes=10,
+                        cpu_seconds=0.5, wall_seconds=1.5, started_at=100.0, ended_at=101.5,
+                        hostname="w")  # fmt: skip
+    status = JobStatus("1", JobPhase.FINAL, "FAILED", exit_code=1, maxrss_bytes=2048,
+                       elapsed=2.0, cpu_seconds=0.75, host="n1")  # fmt: skip
+    merged = task_usage(status, record)
+    assert merged == TaskUsage(exit_code=3, signal=None, started_at=100.0, ended_at=101.5,
+                               elapsed=2.0, max_rss=2048, cpu=0.75, host="n1")  # fmt: skip
+    killed = JobStatus("1", JobPhase.FINAL, "OUT_OF_MEMORY", exit_code=0, signal=9)
+    alone = task_usage(killed, None)
+    assert alone is not None and (alone.exit_code, alone.signal) == (0, "SIGKILL")
+    assert task_usage(None, None) is None
+    running = JobStatus("1", JobPhase.RUNNING, "RUNNING")
+    assert task_usage(running, record) == usage_from_record(record)

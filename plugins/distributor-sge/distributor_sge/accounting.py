@@ -134,6 +134,8 @@ class AccountingRecord:
             wallclock_seconds=self.wallclock_seconds,
             cpu_seconds=self.cpu_seconds,
             elapsed_seconds=self.elapsed_seconds,
+            elapsed=self.wallclock_seconds,
+            host=self.hostname or None,
         )
 
 

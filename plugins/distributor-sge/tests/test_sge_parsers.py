@@ -130,6 +130,7 @@ def test_qacct_sample_parses_and_corrects_maxrss() -> None:
     assert (first.wallclock_seconds, first.cpu_seconds, first.elapsed_seconds) == (3, 0.091, 3)
     status = first.to_status()
     assert status.phase is JobPhase.FINAL and status.signal == 9 and status.failed == 37
+    assert (status.elapsed, status.cpu_seconds, status.host) == (3, 0.091, first.hostname)
     assert (second.distributor_id, second.failed, second.elapsed_seconds) == ("20", 26, None)
 
 

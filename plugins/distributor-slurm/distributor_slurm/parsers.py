@@ -29,6 +29,7 @@ __all__ = [
     "expand_task_list",
     "job_key",
     "parse_config",
+    "parse_cpu_time",
     "parse_duration",
     "parse_exit_code",
     "parse_gres_gpus",
@@ -50,7 +51,10 @@ SQUEUE_FIELDS = ("JobArrayID", "State", "Reason", "exit_code")
 SQUEUE_FORMAT = ",".join(f"{name}:|" for name in SQUEUE_FIELDS)
 """``squeue --Format`` value: the fields separated by ``|``, not padded or cut."""
 
-SACCT_FIELDS = ("JobID", "State", "ExitCode", "Reason", "MaxRSS")
+SACCT_FIELDS = (
+    "JobID", "State", "ExitCode", "Reason", "MaxRSS", "ElapsedRaw", "NodeList", "TotalCPU",
+)  # fmt: skip
+_SACCT_REQUIRED = 5  # the accounting figures after MaxRSS may be missing (older callers)
 SINFO_FORMAT = "%c|%m|%G"
 """``sinfo --format`` value: CPUs, memory (MB) and generic resources of each node group."""
 
@@ -208,6 +212,9 @@ class _SacctJob:
     batch_exit: tuple[int, int] | None = None
     maxrss: int | None = None
     explicit: bool = True
+    elapsed: float | None = None
+    host: str | None = None
+    cpu: float | None = None
 
 
 def parse_sacct(stdout: str, argv: Sequence[str] = ()) -> dict[str, JobStatus]:
@@ -224,9 +231,9 @@ def parse_sacct(stdout: str, argv: Sequence[str] = ()) -> dict[str, JobStatus]:
             continue
         fields = line.split("|")
         try:
-            if len(fields) != len(SACCT_FIELDS):
+            if len(fields) not in (_SACCT_REQUIRED, len(SACCT_FIELDS)):
                 raise ValueError(f"{len(fields)} fields instead of {len(SACCT_FIELDS)}")
-            _add_sacct_line(jobs, fields)
+            _add_sacct_line(jobs, fields + [""] * (len(SACCT_FIELDS) - len(fields)))
         except ValueError as exc:
             raise SchedulerOutputError(
                 f"sacct output line {number} is not {'|'.join(SACCT_FIELDS)} ({exc})",
@@ -237,7 +244,7 @@ def parse_sacct(stdout: str, argv: Sequence[str] = ()) -> dict[str, JobStatus]:
 
 
 def _add_sacct_line(jobs: dict[str, _SacctJob], fields: list[str]) -> None:
-    job_id, state_text, exit_text, reason, rss_text = fields
+    job_id, state_text, exit_text, reason, rss_text, elapsed_text, nodes, cpu_text = fields
     match = _SACCT_JOB_ID.fullmatch(job_id)
     if match is None:
         raise ValueError(f"JobID {job_id!r} is not a Slurm job id")
@@ -269,6 +276,9 @@ def _add_sacct_line(jobs: dict[str, _SacctJob], fields: list[str]) -> None:
             by = words[1] if len(words) > 1 else ""
             job.reason = by if by.startswith("by ") else ("" if reason == "None" else reason)
             job.exit = exit_code
+            job.elapsed = float(elapsed_text) if elapsed_text.isdigit() else None
+            job.host = nodes if _SINGLE_NODE.fullmatch(nodes) else None
+            job.cpu = parse_cpu_time(cpu_text)
         elif match["step"] == "batch":
             job.batch_exit = exit_code
 
@@ -290,7 +300,25 @@ def _sacct_status(distributor_id: str, job: _SacctJob) -> JobStatus:
         signal=signal or None,
         maxrss_bytes=job.maxrss,
         source="sacct",
+        elapsed=job.elapsed if job.state not in _NEVER_RAN else None,
+        cpu_seconds=job.cpu if job.state not in _NEVER_RAN else None,
+        host=job.host,
     )
+
+
+_SINGLE_NODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # not "None assigned", not "n[1-2]"
+_NEVER_RAN = {"PENDING", "CANCELLED"}  # 0 s and 0 CPU there say nothing about a run
+_CPU_TIME = re.compile(r"(?:(?:(?P<d>\d+)-)?(?P<h>\d+):)?(?P<m>\d+):(?P<s>\d+(?:\.\d+)?)")
+
+
+def parse_cpu_time(text: str) -> float | None:
+    """Seconds of a ``TotalCPU`` value (``[[D-]HH:]MM:SS[.mmm]``); None when empty or
+    unreadable."""
+    match = _CPU_TIME.fullmatch(text.strip())
+    if match is None:
+        return None
+    days, hours = int(match["d"] or 0), int(match["h"] or 0)
+    return round(((days * 24 + hours) * 60 + int(match["m"])) * 60 + float(match["s"]), 6)
 
 
 def parse_key_values(line: str) -> dict[str, str]:

@@ -175,3 +175,33 @@ def test_small_value_parsers() -> None:
     assert parsers.job_key("12_3") == "12" and parsers.job_key("12;rm") is None
     shapes = parsers.parse_sinfo("2|24105|(null)\n8+|1000|gpu:2\n")
     assert [(s.cpus, s.gpus) for s in shapes] == [(2, 0), (8, 2)]
+
+
+def test_sacct_accounting_figures_of_the_dev_cluster() -> None:
+    """Real sacct output with ElapsedRaw, NodeList and TotalCPU: the job line's figures; a
+    job that never ran gives none."""
+    text = (
+        "2898|FAILED|3:0|None||1|vm|00:00.168\n"
+        "2898.batch|FAILED|3:0||0|1|vm|00:00.166\n"
+        "2898.extern|COMPLETED|0:0||0|1|vm|00:00.001\n"
+        "2901|CANCELLED by 0|0:0|None||0|None assigned|00:00:00\n"
+    )
+    parsed = parsers.parse_sacct(text)
+    ran = parsed["2898"]
+    assert (ran.elapsed, ran.host, ran.cpu_seconds) == (1.0, "vm", 0.168)
+    never = parsed["2901"]
+    assert (never.elapsed, never.host, never.cpu_seconds) == (None, None, None)
+
+
+@given(st.integers(0, 30), st.integers(0, 23), st.integers(0, 59), st.integers(0, 59999))
+def test_cpu_times_round_trip(days: int, hours: int, minutes: int, millis: int) -> None:
+    """``[[D-]HH:]MM:SS.mmm`` reads back as the seconds it stands for."""
+    seconds = f"{millis // 1000:02d}.{millis % 1000:03d}"
+    text = (
+        f"{days}-{hours:02d}:{minutes:02d}:{seconds}"
+        if days
+        else (f"{hours:02d}:{minutes:02d}:{seconds}" if hours else f"{minutes:02d}:{seconds}")
+    )
+    expected = ((days * 24 + hours) * 60 + minutes) * 60 + millis / 1000
+    assert parsers.parse_cpu_time(text) == pytest.approx(expected)
+    assert parsers.parse_cpu_time("soon") is None and parsers.parse_cpu_time("") is None
