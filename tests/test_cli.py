@@ -227,3 +227,27 @@ def test_cwd_and_env_reach_the_command_as_data(tmp_path: Path) -> None:
                state=tmp_path).returncode == 0  # fmt: skip
     status = json.loads(cli("status", "--json", str(journal), state=tmp_path).stdout)
     assert Path(status["tasks"][0]["log"]).read_text() == f"{work}\ntwo words"
+
+
+def test_logs_follow_writes_until_the_task_ends(tmp_path: Path) -> None:
+    """``logs --follow`` of a running task prints its lines as they come and returns when it
+    has ended, with everything it wrote."""
+    local = LocalDistributor("local", state_dir=tmp_path)
+    local.start()
+    try:
+        go = tmp_path / "go"
+        did = local.submit_to_batch_distributor(
+            f"echo first; while [ ! -e {go} ]; do sleep 0.05; done; echo last", "f", {}
+        )
+        follower = subprocess.Popen(
+            [sys.executable, "-m", "distributor.cli", "logs", did, "--follow"],
+            env={**os.environ, "DISTRIBUTOR_LOCAL_STATE_DIR": str(tmp_path)},
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert follower.stdout is not None
+        assert follower.stdout.readline() == "first\n"  # while the task still runs
+        go.touch()
+        rest, _ = follower.communicate(timeout=60)
+        assert rest == "last\n" and follower.returncode == 0
+    finally:
+        local.stop()
