@@ -450,3 +450,13 @@ def test_outcome_exit_code_times_memory_host_and_log(
     assert signalled.exit_code is None
     with pytest.raises(UnknownDistributorIdError):
         local.task_usage("nope.1")
+
+
+def test_a_tiny_task_does_not_report_the_reapers_memory(local: LocalDistributor) -> None:
+    """wait4's peak of a child spawned on the reaper's memory is the reaper's: a task that
+    ended before it could be sampled reports no peak rather than the reaper's."""
+    for _ in range(3):  # the reaper grows a little with each task it tracks
+        did = local.submit_to_batch_distributor("exit 0", "tiny", {})
+        assert final(local, did).error_state == D
+        usage = local.task_usage(did)
+        assert usage is not None and (usage.max_rss is None or usage.max_rss < 8 * 2**20), usage

@@ -300,6 +300,10 @@ class Reaper:
                          "error": error, "started": False, "t": time.time()})  # fmt: skip
 
     def reap(self) -> None:
+        # A child spawned with vfork semantics starts on this process's memory: wait4's peak
+        # for it is this process's peak at the spawn, which grows as the reaper tracks more.
+        own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        self.own_peak = max(self.own_peak, own_peak)
         while self.running:
             try:
                 pid, status, usage = os.wait4(-1, os.WNOHANG)
