@@ -11,6 +11,13 @@ Formats (HTCondor's own documentation and tool sources; see the plugin README):
   ``/Expr(...)/``. When nothing matches, condor_q prints nothing at all and condor_history an
   empty array (both recorded from HTCondor 23.9.6 and 25.14.1). After ``condor_rm`` of a held
   job, its ``HoldReason*`` attributes are gone and ``LastHoldReason*`` hold them (recorded).
+  The accounting of a run (recorded from both versions; restarted jobs as published pools'
+  ``condor_history`` shows them; ``CreateJobAd`` and the shadow's ``shutDown`` in HTCondor's
+  sources): ``JobCurrentStartDate`` (epoch seconds; ``JobStartDate`` is the first run's),
+  ``CompletionDate`` (0 until the job completes), ``LastRemoteWallClockTime`` (seconds of the
+  latest run; ``RemoteWallClockTime`` sums every run), ``RemoteUserCpu`` + ``RemoteSysCpu``
+  (0.0 from submission until a run ends) and the slot, ``slot1_1@host``: ``RemoteHost``
+  while it runs, ``LastRemoteHost`` once the shadow has ended the run.
 * ``condor_q -af:t ClusterId DistributorName Cmd`` prints one line per job: the values
   separated by a tab (``:t``; a space without it), strings unquoted, ``undefined`` for a
   missing attribute.
@@ -23,6 +30,7 @@ Formats (HTCondor's own documentation and tool sources; see the plugin README):
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +49,7 @@ __all__ = [
     "parse_ads",
     "parse_named_jobs",
     "parse_submit",
+    "slot_host",
 ]
 
 DISTRIBUTOR_ID = re.compile(r"(?P<cluster>[1-9][0-9]{0,17})\.(?P<proc>0|[1-9][0-9]{0,8})")
@@ -66,6 +75,14 @@ ATTRIBUTES = (
     "LastHoldReason",
     "LastHoldReasonCode",
     "LastHoldReasonSubCode",
+    "JobCurrentStartDate",
+    "JobStartDate",
+    "CompletionDate",
+    "LastRemoteWallClockTime",
+    "RemoteUserCpu",
+    "RemoteSysCpu",
+    "RemoteHost",
+    "LastRemoteHost",
 )
 """The job ClassAd attributes asked for with ``-attributes`` (projection keeps replies small)."""
 
@@ -109,7 +126,15 @@ class JobAd:
         exit_by_signal / exit_code / exit_signal: ``ExitBySignal``, ``ExitCode``, ``ExitSignal``.
         memory_usage_mb / resident_set_kb / request_memory_mb: ``MemoryUsage`` (MiB),
             ``ResidentSetSize`` (KiB) and ``RequestMemory`` (MiB) when they are numbers.
-        wall_seconds: ``RemoteWallClockTime``.
+        wall_seconds: ``RemoteWallClockTime`` (every run together).
+        run_seconds: ``LastRemoteWallClockTime`` (the latest run).
+        cpu_seconds: ``RemoteUserCpu`` + ``RemoteSysCpu``.
+        started_at: ``JobCurrentStartDate``, else ``JobStartDate`` (epoch seconds; None
+            before the job first started).
+        completed_at: ``CompletionDate`` (None while it is 0: the job has not completed).
+        entered_status_at: ``EnteredCurrentStatus``.
+        host: the host of ``RemoteHost``, else of ``LastRemoteHost`` (the slot name's part
+            after the last ``@``).
         source: the command that reported it.
     """
 
@@ -127,6 +152,12 @@ class JobAd:
     resident_set_kb: int | None = None
     request_memory_mb: int | None = None
     wall_seconds: float | None = None
+    run_seconds: float | None = None
+    cpu_seconds: float | None = None
+    started_at: float | None = None
+    completed_at: float | None = None
+    entered_status_at: float | None = None
+    host: str | None = None
     source: str = ""
 
     @property
@@ -182,6 +213,47 @@ def _integer(ad: Mapping[str, Any], name: str) -> int | None:
     return None  # absent, undefined, or an unevaluated expression such as "/Expr(...)/"
 
 
+def _seconds(ad: Mapping[str, Any], name: str) -> float | None:
+    """A non-negative, finite number of seconds; None for anything else."""
+    value = ad.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float: no figure a pool could mean
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def _date(ad: Mapping[str, Any], name: str) -> float | None:
+    """An epoch date; None when absent, unreadable or 0 (HTCondor's "not yet")."""
+    value = _seconds(ad, name)
+    return value if value else None
+
+
+def _cpu(ad: Mapping[str, Any]) -> float | None:
+    user, system = _seconds(ad, "RemoteUserCpu"), _seconds(ad, "RemoteSysCpu")
+    return None if user is None or system is None else round(user + system, 6)
+
+
+_SLOT_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def slot_host(slot: str) -> str | None:
+    """The host of a slot name (``vm`` of ``slot1_1@vm``; a name without ``@`` is a host
+    already); None when what is left is not a host name."""
+    host = slot.rpartition("@")[2]
+    return host if _SLOT_HOST.fullmatch(host) else None
+
+
+def _host(ad: Mapping[str, Any]) -> str | None:
+    for name in ("RemoteHost", "LastRemoteHost"):
+        slot = _text(ad, name)
+        if slot:
+            return slot_host(slot)
+    return None
+
+
 def _text(ad: Mapping[str, Any], name: str) -> str:
     value = ad.get(name)
     if not isinstance(value, str) or value.startswith("/Expr("):
@@ -197,7 +269,6 @@ def _ad(raw: Any, source: str) -> JobAd:
         raise TypeError("a job ClassAd lacks an integer ClusterId, ProcId or JobStatus")
     if cluster < 1 or proc < 0:
         raise TypeError(f"impossible job id {cluster}.{proc}")
-    wall = raw.get("RemoteWallClockTime")
     # condor_rm of a held job moves HoldReason* to LastHoldReason*: the hold is why it ended
     hold = "LastHoldReason" if status == 3 and _integer(raw, "LastJobStatus") == 5 else "HoldReason"
     return JobAd(
@@ -214,9 +285,13 @@ def _ad(raw: Any, source: str) -> JobAd:
         memory_usage_mb=_integer(raw, "MemoryUsage"),
         resident_set_kb=_integer(raw, "ResidentSetSize"),
         request_memory_mb=_integer(raw, "RequestMemory"),
-        wall_seconds=float(wall)
-        if isinstance(wall, int | float) and not isinstance(wall, bool)
-        else None,
+        wall_seconds=_seconds(raw, "RemoteWallClockTime"),
+        run_seconds=_seconds(raw, "LastRemoteWallClockTime"),
+        cpu_seconds=_cpu(raw),
+        started_at=_date(raw, "JobCurrentStartDate") or _date(raw, "JobStartDate"),
+        completed_at=_date(raw, "CompletionDate"),
+        entered_status_at=_date(raw, "EnteredCurrentStatus"),
+        host=_host(raw),
         source=source,
     )
 

@@ -40,6 +40,7 @@ terminated through this distributor                         K    unless it Compl
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from distributor import RemoteExitInfo, TaskInstanceStatus, format_seconds
@@ -61,6 +62,7 @@ __all__ = [
     "JOB_STATUS_NAMES",
     "MEMORY_KILL_FRACTION",
     "MEMORY_SUBCODE",
+    "accounting",
     "classify",
     "hold_limit",
     "job_status",
@@ -185,11 +187,38 @@ def _hold_label(ad: JobAd) -> str:
 
 
 def job_status(ad: JobAd) -> JobStatus:
-    """The tracker's view of one job ad (phase, HTCondor's state name, the reason, the exit).
+    """The tracker's view of one job ad (phase, HTCondor's state name, the reason, the exit;
+    for a final job, the accounting of its latest run, see `accounting`).
 
     A job held for a resource limit is final and `JobStatus.lingering`: its attempt is over,
     but it stays in the queue until it is removed.
     """
+    status = _job_status(ad)
+    return accounting(status, ad) if status.phase is JobPhase.FINAL else status
+
+
+def accounting(status: JobStatus, ad: JobAd) -> JobStatus:
+    """`status` with HTCondor's accounting of the job's latest run: elapsed
+    ``LastRemoteWallClockTime`` (else ``RemoteWallClockTime``, which sums every run), CPU
+    ``RemoteUserCpu`` + ``RemoteSysCpu``, start ``JobCurrentStartDate``, end
+    ``CompletionDate`` (else ``EnteredCurrentStatus``: when it was held or removed) and the
+    host of its slot. A job that never started gets none of them: its ``0.0`` figures and
+    the time it was removed say nothing about a run.
+    """
+    elapsed = ad.run_seconds if ad.run_seconds is not None else ad.wall_seconds
+    if ad.started_at is None and not elapsed:
+        return status
+    return dataclasses.replace(
+        status,
+        elapsed=elapsed,
+        cpu_seconds=ad.cpu_seconds,
+        started_at=ad.started_at,
+        ended_at=ad.completed_at or ad.entered_status_at,
+        host=ad.host,
+    )
+
+
+def _job_status(ad: JobAd) -> JobStatus:
     name = JOB_STATUS_NAMES.get(ad.status, f"JobStatus {ad.status}")
     peak = ad.peak_bytes
     if ad.status == 5:

@@ -51,6 +51,13 @@ checked against the outputs of HTCondor 23.9.6 and 25.14.1 recorded in a real po
   ``MemoryUsage > RequestMemory``: hold code 3 with ``periodic_hold_reason``/``_subcode``),
   ``kill`` (SIGKILL without a hold: the job completes with ``ExitBySignal``) or ``none`` (a
   pool without cgroups, like the recorded one).
+* Accounting, as ``CreateJobAd`` and the shadow write it (and as recorded): a new ad has
+  ``CompletionDate`` 0 and ``RemoteWallClockTime``, ``RemoteUserCpu``, ``RemoteSysCpu`` 0.0; a
+  run sets ``JobStartDate`` (the first one only), ``JobCurrentStartDate`` and ``RemoteHost``
+  (``slot1@HOST``, HOST being ``config.host``, default ``fakehost``); when the run ends
+  (completion, hold, removal) ``LastRemoteWallClockTime`` is its whole seconds, added to
+  ``RemoteWallClockTime``, ``RemoteUserCpu``/``RemoteSysCpu`` are the job's CPU seconds and
+  ``RemoteHost`` becomes ``LastRemoteHost``; a completed job gets ``CompletionDate``.
 * ``condor_rm C.P | C | -all`` prints ``Job C.P marked for removal`` / ``All jobs in cluster C
   have been marked for removal``, or on stderr, after an empty line, ``Job C.P not found`` /
   ``Couldn't find/remove all jobs in cluster C`` with exit status 1. A running job gets
@@ -70,6 +77,7 @@ import fcntl
 import json
 import os
 import re
+import resource
 import shlex
 import signal
 import subprocess
@@ -278,6 +286,10 @@ def _job_ad(
         "JobUniverse": 5,
         "MemoryUsage": _MEMORY_USAGE,
         "ResidentSetSize": 0,
+        "CompletionDate": 0,
+        "RemoteWallClockTime": 0.0,
+        "RemoteUserCpu": 0.0,
+        "RemoteSysCpu": 0.0,
         "RequestMemory": "/Expr(ifthenelse(MemoryUsage =!= undefined,MemoryUsage,"
         "( ImageSize + 1023 ) / 1024))/",
     }
@@ -389,18 +401,49 @@ def _stop(pgid: int, soft: bool) -> None:
         os.killpg(pgid, signal.SIGKILL)
 
 
-def _hold(pool: Pool, job: str, code: int, subcode: int, reason: str, peak_kib: int) -> None:
+def _end_run(ad: Ad, cpu: tuple[float, float] | None = None, now: int | None = None) -> None:
+    """What the shadow writes when a run ends: the run's whole seconds (``LastRemoteWallClockTime``,
+    added to ``RemoteWallClockTime``), the job's user and system CPU seconds (unchanged when
+    unknown), and ``RemoteHost`` moved to ``LastRemoteHost``."""
+    if "RemoteHost" not in ad:
+        return
+    end = int(time.time()) if now is None else now
+    run = float(max(0, end - int(ad.get("JobCurrentStartDate") or end)))
+    ad["LastRemoteWallClockTime"] = run
+    ad["RemoteWallClockTime"] = float(ad.get("RemoteWallClockTime") or 0.0) + run
+    if cpu is not None:
+        ad["RemoteUserCpu"], ad["RemoteSysCpu"] = round(cpu[0], 3), round(cpu[1], 3)
+    ad["LastRemoteHost"] = ad.pop("RemoteHost")
+
+
+def _children_cpu() -> tuple[float, float]:
+    """User and system CPU seconds of the starter's waited-for children: its one job."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime, usage.ru_stime
+
+
+def _hold(
+    pool: Pool,
+    job: str,
+    code: int,
+    subcode: int,
+    reason: str,
+    peak_kib: int,
+    cpu: tuple[float, float] | None = None,
+) -> None:
     with pool.locked():
         ad = pool.read(job)
         if ad is None:
             return
+        now = int(time.time())
+        _end_run(ad, cpu, now)
         ad.update(
             LastJobStatus=ad["JobStatus"],
             JobStatus=5,
             HoldReason=reason,
             HoldReasonCode=code,
             HoldReasonSubCode=subcode,
-            EnteredCurrentStatus=int(time.time()),
+            EnteredCurrentStatus=now,
             ResidentSetSize=peak_kib,
         )
         ad.pop("FakeStarterPid", None)
@@ -449,6 +492,7 @@ def fake_starter(pool: Pool, job: str) -> int:
             LastJobStatus=1,
             JobStatus=2,
             JobCurrentStartDate=int(started),
+            JobStartDate=ad.get("JobStartDate") or int(started),
             EnteredCurrentStatus=int(started),
             NumJobStarts=1,
             RemoteHost=f"slot1@{host}",
@@ -491,7 +535,8 @@ def fake_starter(pool: Pool, job: str) -> int:
             process.wait()
             with pool.locked():
                 final = pool.read(job) or current or ad
-                final.update(ResidentSetSize=peak, RemoteWallClockTime=time.time() - started)
+                final.update(ResidentSetSize=peak)
+                _end_run(final, _children_cpu())
                 pool.leave_queue(final)
             return 0
         if _over_memory(ad, peak, mode):
@@ -504,25 +549,27 @@ def fake_starter(pool: Pool, job: str) -> int:
                     or "The job attribute PeriodicHold "
                     f"expression '{ad['PeriodicHold']}' evaluated to TRUE"
                 )
-                _hold(pool, job, 3, int(ad.get("PeriodicHoldSubCode", 0)), reason, peak)
+                subcode = int(ad.get("PeriodicHoldSubCode", 0))
+                _hold(pool, job, 3, subcode, reason, peak, _children_cpu())
                 return 0
             if mode == "hold":
                 reason = (
                     f"Error from slot1@{host}: Job has gone over memory limit of {request} "
                     f"megabytes. Peak usage: {-(-peak // 1024)} megabytes."
                 )
-                _hold(pool, job, 34, 102, reason, peak)
+                _hold(pool, job, 34, 102, reason, peak, _children_cpu())
                 return 0
             break  # "kill": the job ends by the signal, as after a kernel OOM kill
     returncode = process.wait()
     with pool.locked():
         final = pool.read(job) or ad
+        now = int(time.time())
+        _end_run(final, _children_cpu(), now)
         final.update(
             LastJobStatus=final["JobStatus"],
             JobStatus=4,
-            CompletionDate=int(time.time()),
-            EnteredCurrentStatus=int(time.time()),
-            RemoteWallClockTime=round(time.time() - started, 3),
+            CompletionDate=now,
+            EnteredCurrentStatus=now,
             ResidentSetSize=peak,
             ExitBySignal=returncode < 0,
         )

@@ -17,6 +17,11 @@ clusters = st.integers(min_value=1, max_value=10**9)
 procs = st.integers(min_value=0, max_value=10**6)
 optional_text = st.none() | st.text(max_size=80)
 optional_int = st.none() | st.integers(min_value=0, max_value=2**31)
+optional_seconds = st.none() | st.floats(0, 10**7, allow_nan=False) | st.integers(0, 10**7)
+optional_date = st.none() | st.just(0) | st.integers(1, 2**33)
+hosts = st.from_regex(r"[a-z0-9][a-z0-9.-]{0,30}", fullmatch=True)
+slots = st.from_regex(r"slot[0-9]{1,2}(_[0-9]{1,3})?", fullmatch=True)
+optional_slot = st.none() | st.builds(lambda slot, host: f"{slot}@{host}", slots, hosts)
 
 
 @st.composite
@@ -39,6 +44,15 @@ def job_ads(draw: st.DrawFn) -> dict[str, Any]:
         ("MemoryUsage", optional_int | st.just("/Expr(( ( ResidentSetSize + 1023 ) / 1024 ))/")),
         ("ExitBySignal", st.none() | st.booleans()),
         ("RemoteWallClockTime", st.none() | st.floats(0, 10**6, allow_nan=False)),
+        ("LastRemoteWallClockTime", optional_seconds),
+        ("RemoteUserCpu", optional_seconds),
+        ("RemoteSysCpu", optional_seconds),
+        ("JobCurrentStartDate", optional_date),
+        ("JobStartDate", optional_date),
+        ("CompletionDate", optional_date),
+        ("EnteredCurrentStatus", optional_date),
+        ("RemoteHost", optional_slot),
+        ("LastRemoteHost", optional_slot),
     ):
         value = draw(strategy)
         if value is not None:
@@ -76,6 +90,23 @@ def test_ads_round_trip(ads: list[dict[str, Any]]) -> None:
         memory = ad.get("MemoryUsage")
         assert got.memory_usage_mb == (memory if isinstance(memory, int) else None)
         assert got.source == "condor_q"
+        assert_accounting(got, ad)
+
+
+def assert_accounting(got: parsers.JobAd, ad: dict[str, Any]) -> None:
+    """The run's figures of a parsed ad are the ad's own (0 dates unset, CPU summed, the
+    host of the slot)."""
+    assert got.run_seconds == ad.get("LastRemoteWallClockTime")
+    user, system = ad.get("RemoteUserCpu"), ad.get("RemoteSysCpu")
+    if user is None or system is None:
+        assert got.cpu_seconds is None
+    else:
+        assert got.cpu_seconds == pytest.approx(user + system, abs=1e-6)
+    assert got.started_at == (ad.get("JobCurrentStartDate") or ad.get("JobStartDate") or None)
+    assert got.completed_at == (ad.get("CompletionDate") or None)
+    assert got.entered_status_at == (ad.get("EnteredCurrentStatus") or None)
+    slot = ad.get("RemoteHost") or ad.get("LastRemoteHost")
+    assert got.host == (slot.partition("@")[2] if slot else None)
 
 
 def test_empty_output_and_empty_array_mean_no_jobs() -> None:
@@ -269,3 +300,68 @@ def test_a_job_removed_while_held_keeps_its_hold_reason() -> None:
     assert (removed.hold_code, removed.hold_subcode) == (3, 102)
     assert removed.hold_reason == "distributor: memory usage exceeded request_memory"
     assert ads["14.0"].hold_code is None and ads["14.0"].hold_reason == ""
+
+
+RECORDED_HISTORY_AD = r"""[
+{
+  "ClusterId": 2,
+  "CompletionDate": 1796183469,
+  "EnteredCurrentStatus": 1796183469,
+  "ExitBySignal": false,
+  "ExitCode": 0,
+  "JobCurrentStartDate": 1796183466,
+  "JobStartDate": 1796183466,
+  "JobStatus": 4,
+  "LastRemoteHost": "slot1_1@vm",
+  "LastRemoteWallClockTime": 3.0,
+  "MemoryUsage": "\/Expr(((ResidentSetSize + 1023) / 1024))\/",
+  "ProcId": 0,
+  "RemoteSysCpu": 0.0,
+  "RemoteUserCpu": 0.0,
+  "RemoteWallClockTime": 3.0,
+  "RequestMemory": 100,
+  "ResidentSetSize": 7500
+}
+]
+"""
+"""The attributes this plugin reads from ``condor_history -json`` of a completed job on
+HTCondor 25.14.1 (recorded; 23.9.6 writes the same ones)."""
+
+
+def test_a_recorded_history_ad_gives_the_runs_accounting() -> None:
+    """A completed job's recorded ad: its run's start, completion, wall clock seconds, CPU
+    and the host of its slot."""
+    got = parsers.parse_ads(RECORDED_HISTORY_AD, source="condor_history")["2.0"]
+    assert (got.started_at, got.completed_at) == (1796183466, 1796183469)
+    assert (got.wall_seconds, got.run_seconds, got.cpu_seconds) == (3.0, 3.0, 0.0)
+    assert got.host == "vm"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"RemoteWallClockTime": -1.0}, {"wall_seconds": None}),
+        ({"LastRemoteWallClockTime": "3.0"}, {"run_seconds": None}),
+        ({"LastRemoteWallClockTime": True}, {"run_seconds": None}),
+        ({"LastRemoteWallClockTime": 10**400}, {"run_seconds": None}),
+        ({"RemoteUserCpu": 1.5}, {"cpu_seconds": None}),
+        ({"RemoteUserCpu": 1.5, "RemoteSysCpu": "/Expr(x)/"}, {"cpu_seconds": None}),
+        ({"JobCurrentStartDate": 0, "JobStartDate": 5}, {"started_at": 5}),
+        ({"CompletionDate": 0}, {"completed_at": None}),
+        ({"RemoteHost": "slot1@node7.example.org"}, {"host": "node7.example.org"}),
+        (
+            {"LastRemoteHost": "slot1_2@glidein_1647465_211537788@warlock21.beocat.ksu.edu"},
+            {"host": "warlock21.beocat.ksu.edu"},
+        ),
+        ({"LastRemoteHost": "node3"}, {"host": "node3"}),
+        ({"RemoteHost": "slot1@", "LastRemoteHost": "slot1@old"}, {"host": None}),
+        ({"LastRemoteHost": "slot1@<10.0.0.1:9618>"}, {"host": None}),
+        ({"LastRemoteHost": 7}, {"host": None}),
+    ],
+)
+def test_unreadable_accounting_is_none(value: dict[str, Any], expected: dict[str, Any]) -> None:
+    """A figure that is missing, negative, not a number, unevaluated or not a host name is
+    None; the ad itself still parses."""
+    text = json.dumps([{"ClusterId": 1, "ProcId": 0, "JobStatus": 4, **value}])
+    got = parsers.parse_ads(text)["1.0"]
+    assert {name: getattr(got, name) for name in expected} == expected

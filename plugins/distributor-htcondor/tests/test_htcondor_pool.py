@@ -31,6 +31,7 @@ from distributor.batch import (
 )
 from distributor.testing import wait_for_exit_info, wait_until_running
 from distributor.testing.hostile import HOSTILE_IDS, HOSTILE_VALUES
+from distributor.worker import read_exit_record
 from distributor_htcondor import HTCondorDistributor
 from distributor_htcondor.client import HTCONDOR_TRANSIENT
 from distributor_htcondor.testing import wrapped_environment
@@ -227,6 +228,29 @@ def test_decided_exit_info_is_kept_in_the_task_directory(
     second, transport = distributor_for(env, tmp_path / "root")
     assert second.get_remote_exit_info(did) == info
     assert transport.argvs == []
+
+
+def test_usage_of_a_finished_job_is_htcondors_accounting(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """task_usage of a completed job has condor_history's figures (whole seconds of
+    LastRemoteWallClockTime, the start and completion dates, the host of LastRemoteHost)
+    rather than the worker's own, and the command's exit code from the worker's record."""
+    configure(env, host="exec-node-7")
+    distributor, _ = distributor_for(env, tmp_path / "root")
+    did = distributor.submit_to_batch_distributor("sleep 1.2; exit 3", "accounted", {})
+    assert wait_for_exit_info(distributor, did, 20, 0.05).error_state == "E"
+    (task_dir,) = distributor.submit_root.path.glob("accounted-*")
+    record = read_exit_record(task_dir / "exit.json")
+    usage = distributor.task_usage(did)
+    assert record is not None and usage is not None
+    assert usage.host == "exec-node-7" != record.hostname
+    assert usage.elapsed is not None and usage.elapsed.is_integer() and usage.elapsed >= 1
+    assert usage.elapsed != record.wall_seconds
+    assert usage.started_at is not None and usage.ended_at is not None
+    assert usage.started_at.is_integer() and usage.started_at <= record.started_at
+    assert usage.ended_at - usage.started_at == usage.elapsed
+    assert usage.exit_code == 3 and usage.cpu is not None
 
 
 def test_a_runtime_limit_htcondor_ignores_is_enforced_by_the_worker(

@@ -232,3 +232,43 @@ def test_classification_is_total(
     info = states.classify(TrackedJob("12.3", terminated=terminated), job_ad, None)
     assert info.finalized
     assert (info.error_state == D) == (status == 4)
+
+
+RUN = {
+    "started_at": 1000.0,
+    "completed_at": 1012.0,
+    "entered_status_at": 1012.0,
+    "wall_seconds": 20.0,
+    "run_seconds": 12.0,
+    "cpu_seconds": 7.5,
+    "host": "node7",
+}
+"""A run's accounting in a job ad: the latest of two runs took 12 of 20 seconds."""
+
+
+def test_a_final_job_carries_the_accounting_of_its_latest_run() -> None:
+    """Completed: LastRemoteWallClockTime, the CPU, JobCurrentStartDate, CompletionDate and
+    the host; a job held for a limit ends at its hold (EnteredCurrentStatus)."""
+    done = states.job_status(ad(4, exit_code=0, **RUN))
+    assert (done.elapsed, done.cpu_seconds, done.started_at, done.ended_at, done.host) == (
+        12.0, 7.5, 1000.0, 1012.0, "node7",
+    )  # fmt: skip
+    at_hold = {**RUN, "completed_at": None, "entered_status_at": 1011.0}
+    held = states.job_status(ad(5, hold_code=34, hold_subcode=102, **at_hold))
+    assert held.phase is JobPhase.FINAL and (held.ended_at, held.host) == (1011.0, "node7")
+    older = states.job_status(ad(4, exit_code=0, **{**RUN, "run_seconds": None}))
+    assert older.elapsed == 20.0  # without LastRemoteWallClockTime: every run's seconds
+
+
+def test_a_job_that_never_ran_claims_no_run() -> None:
+    """A job removed while idle (RemoteWallClockTime 0.0 from submission, no start date) has
+    no elapsed time, CPU, start, end or host; queued and running jobs carry none either."""
+    idle_removed = ad(3, remove_reason="via condor_rm (by user u)", wall_seconds=0.0,
+                      cpu_seconds=0.0, entered_status_at=1012.0)  # fmt: skip
+    status = states.job_status(idle_removed)
+    assert status.phase is JobPhase.FINAL
+    assert (status.elapsed, status.cpu_seconds, status.started_at, status.ended_at,
+            status.host) == (None,) * 5  # fmt: skip
+    for code in (1, 2):
+        active = states.job_status(ad(code, **RUN))
+        assert (active.elapsed, active.host, active.ended_at) == (None, None, None)
