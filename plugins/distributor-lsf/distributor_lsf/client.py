@@ -15,8 +15,9 @@ which every LSF version reads the ``#BSUB`` lines (``bsub job.sh`` needs
 ``LSB_BSUB_PARSE_SCRIPT=Y``).
 
 Commands run through a `CommandRunner` whose environment is this process's, minus the
-``LSB_*_FORMAT`` variables that would change what the commands print, plus `env` (for example
-``LSF_ENVDIR`` to select a cluster).
+``LSB_*_FORMAT`` variables that would change what the commands print, with
+``LSB_HMS_TIME_FORMAT=N`` (times in ``N second(s)``, CPU time to a tenth of a second: the
+variable overrides lsf.conf's), plus `env` (for example ``LSF_ENVDIR`` to select a cluster).
 """
 
 from __future__ import annotations
@@ -81,8 +82,10 @@ _CANCEL_HARMLESS = (
 
 
 def lsf_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This process's environment without output-format overrides, updated with `extra`."""
+    """This process's environment without output-format overrides and with LSF's default
+    time format (``LSB_HMS_TIME_FORMAT=N``), updated with `extra`."""
     env = {key: value for key, value in os.environ.items() if key not in _DROPPED}
+    env["LSB_HMS_TIME_FORMAT"] = "N"
     env.update(extra or {})
     return env
 

@@ -7,13 +7,15 @@ documents they were written from):
 * ``bsub``: ``Job <123> is submitted to queue <normal>.`` (or ``to default queue <normal>``).
 * ``bjobs -o "jobid jobindex stat ..." -json``: ``{"COMMAND":"bjobs","JOBS":n,"RECORDS":[...]}``,
   one record per job or array element, every value a string; an id bjobs does not know gives
-  a record ``{"JOBID":"123","ERROR":"Job <123> is not found"}``.
+  a record ``{"JOBID":"123","ERROR":"Job <123> is not found"}``. The run's accounting
+  (``RUN_TIME``, ``CPU_USED``, ``EXEC_HOST``) is read by `distributor_lsf.accounting`.
 * ``bjobs -a -o "jobid jobindex job_name" -json`` (no ids: all of the user's jobs): the same
   records; an array element's ``JOB_NAME`` is the array's name with its index
   (``name[4]``). Without any job, bjobs may print ``No job found`` on standard error instead.
 * ``bparams -a``: ``NAME = value`` lines, among them ``MAX_JOB_ARRAY_SIZE = 1000``.
 * ``bhist -l``: one block per job (``Job <123[4]>, ...``) separated by dashed lines, events
-  prefixed by a time stamp, lines wrapped at 79 columns with 21-space continuation indents.
+  prefixed by a time stamp, lines wrapped at 79 columns with 21-space continuation indents,
+  and a closing ``PEND PSUSP RUN USUSP SSUSP UNKWN TOTAL`` table of seconds per state.
 * ``bqueues -l``: ``QUEUE: name`` sections with ``DEFAULT LIMITS:``/``MAXIMUM LIMITS:`` blocks of
   column-aligned limit names over their values.
 
@@ -32,6 +34,7 @@ from typing import Any
 
 from distributor import SchedulerOutputError
 from distributor.batch import JobPhase, JobStatus, NamedJob
+from distributor_lsf import accounting
 from distributor_lsf.states import TERMINATION_REASONS, phase_of
 
 __all__ = [
@@ -66,6 +69,9 @@ BJOBS_FIELDS = (
     "kill_reason",
     "max_mem",
     "pend_reason",
+    "run_time",
+    "cpu_used",
+    "exec_host",
 )
 BJOBS_FORMAT = " ".join(BJOBS_FIELDS)
 """``bjobs -o`` value: the fields the status parser reads (JSON keys are their upper case)."""
@@ -94,6 +100,7 @@ _CONTINUATION = " " * 21
 _SEPARATOR = re.compile(r"-{20,}\s*")
 _EVENT = re.compile(r"\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d(?: \d{4})?: (?P<text>.*)")
 _BHIST_JOB = re.compile(r"Job <(?P<id>\d+(?:\[\d+\])?)>")
+_SUMMARY_HEADER = re.compile(r"\s*PEND\s+PSUSP\s+RUN\s+USUSP\s+SSUSP\s+UNKWN\s+TOTAL\s*")
 _MINUTES = re.compile(r"(\d+(?:\.\d+)?)\s*min\b")
 _LIMIT_NAME = re.compile(r"[A-Z][A-Z_]*LIMIT")
 _ELEMENT_NAME = re.compile(r"(?P<name>.*)\[[1-9][0-9]{0,8}\]", re.DOTALL)
@@ -191,6 +198,23 @@ def _record_id(record: Mapping[str, Any]) -> str:
     return candidate
 
 
+def _lenient(record: Mapping[str, Any], key: str) -> str:
+    """A field whose value may be anything: its text, or "" when it is not a string."""
+    value = record.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _accounting(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A final record's run: elapsed ``RUN_TIME``, CPU ``CPU_USED`` and the first host of
+    ``EXEC_HOST``; nothing for a job that never ran (no host, no run time)."""
+    elapsed = accounting.parse_seconds(_lenient(record, "RUN_TIME"))
+    host = accounting.first_host(_lenient(record, "EXEC_HOST"))
+    if host is None and not elapsed:
+        return {}
+    cpu = accounting.parse_seconds(_lenient(record, "CPU_USED"))
+    return {"elapsed": elapsed, "cpu_seconds": cpu, "host": host}
+
+
 def _exit_code(text: str) -> int | None:
     if text in _EMPTY:
         return None
@@ -205,11 +229,13 @@ def _bjobs_status(record: Mapping[str, Any]) -> JobStatus:
     if not re.fullmatch(r"[A-Z]{2,10}", state):
         raise ValueError(f"STAT {state!r} is not an LSF job state")
     phase = phase_of(state)
+    run: dict[str, Any] = {}
     if phase is JobPhase.FINAL:
         reason = termination_reason(_text(record, "EXIT_REASON"), _text(record, "KILL_REASON"))
         code = _exit_code(_text(record, "EXIT_CODE"))
         if code is None and state == "DONE":
             code = 0
+        run = _accounting(record)
     else:
         pending = _text(record, "PEND_REASON")
         reason = "" if pending in _EMPTY else pending
@@ -222,6 +248,7 @@ def _bjobs_status(record: Mapping[str, Any]) -> JobStatus:
         exit_code=code,
         maxrss_bytes=parse_memory(_text(record, "MAX_MEM")),
         source="bjobs",
+        **run,
     )
 
 
@@ -340,10 +367,19 @@ class _History:
     signal: int | None = None
     maxrss: int | None = None
     final: bool = False
+    ran: bool = False
+    host: str | None = None
+    cpu: float | None = None
+    run_seconds: float | None = None
 
     def event(self, text: str) -> None:
         if "Dispatched" in text or "Starting (Pid" in text or "Running with" in text:
             self.state = "RUN" if not self.final else self.state
+            self.ran = True
+        if (host := accounting.bhist_host(text)) is not None:
+            self.host, self.ran = host, True
+        if (cpu := accounting.bhist_cpu(text)) is not None:
+            self.cpu = cpu
         if "Done successfully" in text or "Completed <done>" in text:
             self.state, self.final = "DONE", True
             self.exit_code = 0 if self.exit_code is None else self.exit_code
@@ -357,6 +393,7 @@ class _History:
 
     def status(self) -> JobStatus:
         phase = JobPhase.FINAL if self.final else phase_of(self.state)
+        run = self.final and self.ran  # a job that never ran has no run to account for
         return JobStatus(
             self.distributor_id,
             phase,
@@ -366,6 +403,9 @@ class _History:
             signal=self.signal,
             maxrss_bytes=self.maxrss,
             source="bhist",
+            elapsed=self.run_seconds if run else None,
+            cpu_seconds=self.cpu if run else None,
+            host=self.host if run else None,
         )
 
 
@@ -377,14 +417,22 @@ def parse_bhist(text: str, argv: Sequence[str] = ()) -> dict[str, JobStatus]:
     """
     histories: dict[str, _History] = {}
     current: _History | None = None
+    summary: str | None = None  # the header line of the time summary, until its values
     for line in unwrap(text):
         if _SEPARATOR.fullmatch(line):
-            current = None
+            current = summary = None
             continue
         if current is None:
             found = _BHIST_JOB.match(line)
             if found is not None:
                 current = histories.setdefault(found["id"], _History(found["id"]))
+            continue
+        if summary is not None and line.strip():
+            current.run_seconds = accounting.summary_run_seconds(summary, line)
+            summary = None
+            continue
+        if _SUMMARY_HEADER.fullmatch(line):
+            summary = line
             continue
         event = _EVENT.fullmatch(line)
         if event is not None:

@@ -301,10 +301,30 @@ FIELDS: dict[str, Callable[[JSONish], str]] = {
     "kill_reason": lambda job: "",
     "max_mem": lambda job: "" if job["max_mem_kb"] is None else memory_text(job["max_mem_kb"]),
     "pend_reason": lambda job: job["pend_reason"] if job["stat"] == "PEND" else "",
+    "run_time": lambda job: seconds_text(run_seconds(job), 0),
+    "cpu_used": lambda job: seconds_text(job.get("cpu") or 0.0, 1),
+    "exec_host": lambda job: HOST if job["start"] is not None else "",
     "job_name": lambda job: job["name"],
     "queue": lambda job: job["queue"],
     "user": lambda job: job["user"],
 }
+
+
+def run_seconds(job: JSONish) -> float:
+    """Seconds the job has run (0 before it starts)."""
+    if job["start"] is None:
+        return 0.0
+    return float((job["finish"] or time.time()) - job["start"])
+
+
+def seconds_text(value: float, decimals: int) -> str:
+    """``RUN_TIME``/``CPU_USED`` as bjobs prints them: ``47 second(s)``, ``0.2 second(s)``
+    (one decimal place for CPU), or ``hh:mm:ss`` with LSB_HMS_TIME_FORMAT=Y, CPU rounded up
+    to the next second."""
+    if os.environ.get("LSB_HMS_TIME_FORMAT", "N").upper() == "Y":
+        whole = math.ceil(value) if decimals else int(value)
+        return f"{whole // 3600:02d}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+    return f"{value:.{decimals}f} second(s)" if decimals else f"{int(value)} second(s)"
 
 
 def memory_text(kb: int) -> str:
@@ -317,14 +337,16 @@ def bjobs(args: list[str]) -> None:
     """``bjobs [-a] -o "field ..." -json [ids]``: ``{"COMMAND":"bjobs","JOBS":n,"RECORDS":[...]}``
     with every value a string, one record per job or array element (JOBID without the index
     unless LSB_BJOBS_DISPLAY_ENH, JOBINDEX 0 outside arrays, JOB_NAME ``name[index]`` for an
-    element); finished jobs are shown for CLEAN_PERIOD seconds (without ids, only with -a); an
-    unknown id gives the record ``{"JOBID":"123","ERROR":"Job <123> is not found"}``; the exit
-    status is 255 if no job is found, or, with LSB_BJOBS_CONSISTENT_EXIT_CODE=Y (an lsf.conf
-    parameter, read from the environment here), if any id is not found, the found ones still
-    printed. Without ids: the jobs of the user running bjobs ("By default, displays
-    information about your own pending, running, and suspended jobs"), and when there is none,
-    ``No unfinished job found`` (``No job found`` with -a) on standard error instead of any
-    output, exit status 0 (255 with LSB_BJOBS_CONSISTENT_EXIT_CODE=Y)."""
+    element, RUN_TIME and CPU_USED in ``second(s)`` or, with LSB_HMS_TIME_FORMAT=Y,
+    ``hh:mm:ss``, EXEC_HOST the host once the job started); finished jobs are shown for
+    CLEAN_PERIOD seconds (without ids, only with -a); an unknown id gives the record
+    ``{"JOBID":"123","ERROR":"Job <123> is not found"}``; the exit status is 255 if no job is
+    found, or, with LSB_BJOBS_CONSISTENT_EXIT_CODE=Y (an lsf.conf parameter, read from the
+    environment here), if any id is not found, the found ones still printed. Without ids: the
+    jobs of the user running bjobs ("By default, displays information about your own pending,
+    running, and suspended jobs"), and when there is none, ``No unfinished job found`` (``No job
+    found`` with -a) on standard error instead of any output, exit status 0 (255 with
+    LSB_BJOBS_CONSISTENT_EXIT_CODE=Y)."""
     show_all, fields, as_json, ids = False, ["jobid", "stat"], False, []
     words = iter(args)
     for word in words:

@@ -242,6 +242,7 @@ def finish(
         reason=reason,
         finish=now,
         pend_reason="",
+        cpu=cpu,
     )
     used = f"The CPU time used is {cpu:.1f} seconds."
     if done:

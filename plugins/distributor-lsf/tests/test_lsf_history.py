@@ -1,4 +1,5 @@
-"""Jobs that left bjobs: bhist, then the worker's exit record, then lost (``U``), never ``D``.
+"""Jobs that left bjobs: bhist, then the worker's exit record, then lost (``U``), never ``D``;
+the usage of a finished job from LSF's accounting, in bjobs or in bhist.
 
 The fake's ``FAKE_LSF_CLEAN_PERIOD=0`` makes bjobs forget a job the moment it ends (as mbatchd
 does after CLEAN_PERIOD), and ``FAKE_LSF_HISTORY=off`` makes bhist find nothing (an event log
@@ -16,6 +17,7 @@ import pytest
 from distributor import RemoteExitInfoNotAvailable, TaskInstanceStatus, UnknownDistributorIdError
 from distributor.batch import PollPolicy
 from distributor.testing import wait_for_exit_info, wait_until_running
+from distributor.worker import read_exit_record
 from distributor_lsf import LsfDistributor
 from distributor_lsf.testing import command_environment, killing_all_jobs
 
@@ -45,6 +47,13 @@ def make(tmp_path: Path, **settings: str) -> Iterator[LsfDistributor]:
 def forgetful(tmp_path: Path) -> Iterator[LsfDistributor]:
     """bjobs forgets finished jobs; bhist remembers them."""
     yield from make(tmp_path)
+
+
+@pytest.fixture(params=["bjobs", "bhist"])
+def accounted(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LsfDistributor]:
+    """bjobs keeps finished jobs for an hour (their figures come from bjobs), or forgets them
+    at once (from bhist)."""
+    yield from make(tmp_path, FAKE_LSF_CLEAN_PERIOD="3600" if request.param == "bjobs" else "0")
 
 
 @pytest.fixture
@@ -170,3 +179,21 @@ def test_new_distributor_adopts_ids_from_the_submit_root(forgetful: LsfDistribut
     for bogus in (f"{job_id}[3]", f"{single}[1]", job_id):
         with pytest.raises(UnknownDistributorIdError):
             later.get_remote_exit_info(bogus)
+
+
+def test_usage_of_a_finished_job_is_lsfs_accounting(accounted: LsfDistributor) -> None:
+    """task_usage of a finished job has LSF's run time (whole seconds), CPU time and execution
+    host rather than the worker's figures, and the command's exit code from its record."""
+    did = accounted.submit_to_batch_distributor("sleep 1.2; exit 3", "accounted", {"runtime": 600})
+    assert wait_for_exit_info(accounted, did, 30, 0.1).error_state == TaskInstanceStatus.ERROR
+    job = accounted.tracker.get(did)
+    assert job is not None and job.record_path is not None and job.status is not None
+    expected = "bjobs" if accounted.client.env["FAKE_LSF_CLEAN_PERIOD"] == "3600" else "bhist"
+    assert job.status.source == expected
+    record = read_exit_record(job.record_path)
+    usage = accounted.task_usage(did)
+    assert record is not None and usage is not None
+    assert usage.host == "fakehost" != record.hostname
+    assert usage.elapsed is not None and usage.elapsed.is_integer() and usage.elapsed >= 1
+    assert usage.elapsed != record.wall_seconds
+    assert usage.cpu is not None and usage.exit_code == 3

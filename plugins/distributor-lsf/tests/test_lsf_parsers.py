@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from distributor import SchedulerOutputError
-from distributor.batch import JobPhase, NamedJob
+from distributor.batch import JobPhase, JobStatus, NamedJob
 from distributor_lsf import parsers
 from distributor_lsf.states import FINAL_STATES, QUEUED_STATES, RUNNING_STATES, TERMINATION_REASONS
 
@@ -115,6 +115,7 @@ def bjobs_records(draw: st.DrawFn) -> dict[str, str]:
     reason = draw(st.sampled_from(["", *sorted(TERMINATION_REASONS)]))
     shown_reason = draw(st.sampled_from([reason, TERMINATION_REASONS.get(reason, "")]))
     code = draw(st.one_of(st.just(""), st.integers(0, 255).map(str)))
+    ran = draw(st.booleans())
     return {
         "JOBID": str(draw(job_ids)),
         "JOBINDEX": str(draw(indices)),
@@ -124,7 +125,17 @@ def bjobs_records(draw: st.DrawFn) -> dict[str, str]:
         "KILL_REASON": "",
         "MAX_MEM": draw(st.sampled_from(["", "-", "2 Mbytes", "1.5 Gbytes", "100 MB"])),
         "PEND_REASON": draw(st.sampled_from(["", "New job is waiting for scheduling"])),
+        "RUN_TIME": f"{draw(st.integers(1, 10**7)) if ran else 0} second(s)",
+        "CPU_USED": f"{draw(st.integers(0, 10**6)) / 10 if ran else 0:.1f} second(s)",
+        "EXEC_HOST": draw(exec_hosts) if ran else draw(st.sampled_from(["", "-"])),
     }
+
+
+hosts = st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z0-9-]{1,10}){0,2}", fullmatch=True)
+exec_hosts = st.lists(st.tuples(st.integers(1, 64), hosts), min_size=1, max_size=3).map(
+    lambda slots: ":".join(f"{n}*{host}" if n > 1 else host for n, host in slots)
+)
+"""``EXEC_HOST`` values: ``hostA``, ``4*hostA``, several separated by ``:``."""
 
 
 def record_id(record: dict[str, str]) -> str:
@@ -150,8 +161,22 @@ def test_bjobs_round_trip(records: list[dict[str, str]], unknown: list[int]) -> 
                 0 if expected is None and status.state == "DONE" else expected
             )
             assert status.reason == parsers.termination_reason(record["EXIT_REASON"])
+            assert_accounting(status, record)
         else:
             assert status.exit_code is None
+            assert (status.elapsed, status.cpu_seconds, status.host) == (None, None, None)
+
+
+def assert_accounting(status: JobStatus, record: dict[str, str]) -> None:
+    """A final record's run time, CPU time and first execution host, or none of them for a
+    job that never ran."""
+    if record["EXEC_HOST"] in ("", "-"):
+        assert (status.elapsed, status.cpu_seconds, status.host) == (None, None, None)
+        return
+    first = record["EXEC_HOST"].split(":")[0].split("*")[-1]
+    assert status.elapsed == float(record["RUN_TIME"].split()[0])
+    assert status.cpu_seconds == float(record["CPU_USED"].split()[0])
+    assert status.host == first
 
 
 def test_bjobs_display_enh_ids_and_other_errors() -> None:
@@ -251,6 +276,50 @@ def test_bhist_documented_blocks() -> None:
     )
     assert (parsed["43"].state, parsed["43"].exit_code) == ("DONE", 0)
     assert parsed["44"].phase is JobPhase.QUEUED and parsed["44"].exit_code is None
+    assert (killed.host, killed.cpu_seconds, killed.elapsed) == ("a3191", 0.1, None)
+    assert (memory.host, memory.cpu_seconds) == (None, 31911.0)  # no dispatch event kept
+    assert (parsed["43"].host, parsed["43"].cpu_seconds) == ("h1", 0.1)
+
+
+def test_bhist_accounting_of_a_run_and_of_a_job_that_never_ran() -> None:
+    """LSF 10.1's dispatch event names the host (the first of several), the end event the CPU
+    time and the closing table the seconds it ran; a job killed while pending claims none."""
+    ran = [
+        "Job <51>, User <u>, Project <default>, Command <x>",
+        "Mon Nov  3 10:00:00: Submitted from host <h0>, CWD <$HOME>;",
+        *wrap(
+            "Mon Nov  3 10:00:01: Dispatched 4 Task(s) on Host(s) <2*node7> <2*node8>, "
+            "Allocated 4 Slot(s) on Host(s) <2*node7> <2*node8>, Effective RES_REQ "
+            "<select[type == local] order[r15s:pg] >;"
+        ),
+        "Mon Nov  3 10:00:01: Starting (Pid 4242);",
+        "Mon Nov  3 10:01:01: Done successfully. The CPU time used is 58.3 seconds.",
+        "Mon Nov  3 10:01:01: Completed <done>.",
+        *summary(1, 60),
+    ]
+    pending = [
+        "Job <52>, User <u>, Project <default>, Command <x>",
+        "Mon Nov  3 10:00:00: Submitted from host <h0>, CWD <$HOME>;",
+        "Mon Nov  3 10:00:05: Signal <KILL> requested by user or administrator <u>;",
+        "Mon Nov  3 10:00:05: Completed <exit>; TERM_OWNER: job killed by owner.",
+        *summary(5, 0),
+    ]
+    text = "\n".join(ran) + "\n" + "-" * 78 + "\n\n" + "\n".join(pending) + "\n"
+    parsed = parsers.parse_bhist(text)
+    done, killed = parsed["51"], parsed["52"]
+    assert (done.elapsed, done.cpu_seconds, done.host) == (60.0, 58.3, "node7")
+    assert killed.phase is JobPhase.FINAL
+    assert (killed.elapsed, killed.cpu_seconds, killed.host) == (None, None, None)
+
+
+def summary(pend: int, run: int) -> list[str]:
+    """bhist -l's closing table of seconds per state, as IBM's examples lay it out."""
+    return [
+        "",
+        "Summary of time in seconds spent in various states by  Mon Nov  3 10:00:09",
+        "  PEND     PSUSP    RUN      USUSP    SSUSP    UNKWN    TOTAL",
+        f"  {pend:<9d}0        {run:<9d}0        0        0        {pend + run}",
+    ]
 
 
 def wrap(line: str) -> list[str]:
@@ -288,7 +357,7 @@ def test_bhist_round_trip(rows: list[tuple[int, int, str, int, str, str]]) -> No
     for job, index, how, code, reason, name in rows:
         did = f"{job}[{index}]" if index else str(job)
         lines = wrap(f"Job <{did}>, Job Name <{name}>, User <u>, Command <{name}>")
-        lines += wrap(f"Mon Nov  3 10:00:00: Dispatched to <host>, CWD <{name}>;")
+        lines += wrap(f"Mon Nov  3 10:00:00: Dispatched to <host{job}>, CWD <{name}>;")
         end = {
             "done": "Done successfully. The CPU time used is 0.1 seconds.",
             "exit": f"Exited with exit code {code}. The CPU time used is 0.1 seconds.",
@@ -299,14 +368,17 @@ def test_bhist_round_trip(rows: list[tuple[int, int, str, int, str, str]]) -> No
             lines += wrap(f"Mon Nov  3 10:00:09: {end}")
             tail = f"Completed <exit>; {reason}: {TERMINATION_REASONS[reason]}." if reason else ""
             lines += wrap(f"Mon Nov  3 10:00:09: {tail or 'Completed <exit>.'}")
+        lines += summary(1, code)
         blocks.append("\n".join(lines))
     parsed = parsers.parse_bhist(("\n" + "-" * 78 + "\n\n").join(blocks))
     for job, index, how, code, reason, _ in rows:
         status = parsed[f"{job}[{index}]" if index else str(job)]
         if how == "running":
             assert status.phase is JobPhase.RUNNING
+            assert (status.elapsed, status.cpu_seconds, status.host) == (None, None, None)
             continue
         assert status.phase is JobPhase.FINAL
+        assert (status.elapsed, status.cpu_seconds, status.host) == (code, 0.1, f"host{job}")
         if how == "exit":
             assert status.exit_code == code
         if how == "signal":
@@ -421,7 +493,9 @@ def test_parsers_never_fail_otherwise(text: str) -> None:
         assert raw_seen(parser, text) == text
 
 
-record_keys = st.sampled_from(["JOBID", "JOBINDEX", "STAT", "EXIT_CODE", "MAX_MEM"])
+record_keys = st.sampled_from(
+    ["JOBID", "JOBINDEX", "STAT", "EXIT_CODE", "MAX_MEM", "RUN_TIME", "CPU_USED", "EXEC_HOST"]
+)
 
 
 @given(st.dictionaries(record_keys, json_values))
