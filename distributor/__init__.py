@@ -4,8 +4,6 @@ Importing this package scans nothing and imports no plugin; use `available_plugi
 `load_plugin` for that.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from distributor.exceptions import (
     DistributorError,
     ExitInfoError,
@@ -63,10 +61,21 @@ from distributor.resources import (
 )
 from distributor.usage import TaskUsage
 
-try:
-    __version__ = version("distributor")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> str:
+    """``__version__``, read from the installed metadata on first use (importing
+    ``importlib.metadata`` costs more than the rest of the package)."""
+    if name != "__version__":
+        raise AttributeError(f"module 'distributor' has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = version("distributor")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        found = "0+unknown"
+    globals()["__version__"] = found
+    return found
+
 
 __all__ = [
     "ClusterDistributor",

@@ -11,10 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import metadata
-from typing import Literal
-
-import structlog
+from typing import TYPE_CHECKING, Literal
 
 from distributor.exceptions import (
     PluginConflictError,
@@ -23,7 +20,11 @@ from distributor.exceptions import (
     PluginLoadError,
     PluginNotFoundError,
 )
+from distributor.logs import get_logger
 from distributor.plugin import ENTRY_POINT_GROUP, Plugin
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 __all__ = [
     "DISABLED_PLUGINS_ENV",
@@ -35,7 +36,7 @@ __all__ = [
     "load_plugin",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 DISABLED_PLUGINS_ENV = "DISTRIBUTOR_DISABLED_PLUGINS"
 
@@ -99,6 +100,8 @@ def _disabled() -> frozenset[str]:
 
 def _scan() -> dict[str, list[tuple[PluginInfo, metadata.EntryPoint]]]:
     """Group the entry points by plugin name, dropping duplicates of one distribution."""
+    from importlib import metadata  # here: importing it costs more than the whole package
+
     found: dict[str, list[tuple[PluginInfo, metadata.EntryPoint]]] = {}
     disabled = _disabled()
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):

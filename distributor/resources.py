@@ -23,9 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import structlog
-
 from distributor.exceptions import ResourceError
+from distributor.logs import get_logger
 
 __all__ = [
     "KNOWN_RESOURCES",
@@ -42,7 +41,7 @@ __all__ = [
     "validate_request",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 KNOWN_RESOURCES: frozenset[str] = frozenset({"memory", "runtime", "cores", "gpus", "queue"})
 """Resource keys every plugin understands; plugins may declare namespaced extras."""

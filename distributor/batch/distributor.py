@@ -42,8 +42,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, final
 
-import structlog
-
 from distributor.batch.ledger import Ledger
 from distributor.batch.lookup import SubmissionLookup
 from distributor.batch.polling import PollPolicy, StatusTracker, TrackedJob
@@ -61,6 +59,7 @@ from distributor.exceptions import (
     UnknownDistributorIdError,
 )
 from distributor.exit_info import RemoteExitInfo
+from distributor.logs import get_logger
 from distributor.resources import ResourceRequest, parse_request
 from distributor.usage import TaskUsage
 from distributor.worker.proc import process_start_time
@@ -68,7 +67,7 @@ from distributor.worker.record import StartRecord, read_exit_record, read_start_
 
 __all__ = ["DEFAULT_RETENTION", "BatchDistributor"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 DEFAULT_RETENTION = 7 * 86400.0
 """Seconds a task directory is kept after its last change (as the local backend keeps logs)."""

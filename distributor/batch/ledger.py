@@ -22,13 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from distributor.batch.polling import TrackedJob
 from distributor.batch.scheduler import BatchScheduler
 from distributor.batch.submit_root import SubmitRoot
 from distributor.exceptions import SchedulerOutputError
 from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus
+from distributor.logs import Logger
 from distributor.usage import TaskUsage
 
 __all__ = ["CACHE", "Issued", "Ledger"]
@@ -78,7 +77,7 @@ class Ledger:
         self,
         root: SubmitRoot,
         scheduler: BatchScheduler,
-        log: structlog.typing.FilteringBoundLogger,
+        log: Logger,
     ) -> None:
         self._root = root
         self._scheduler = scheduler

@@ -19,11 +19,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import structlog
-
 from distributor.batch.scheduler import BatchScheduler, NamedJob
 from distributor.batch.submit_root import Submission, SubmitRoot, SubmitRootError, TaskDirectory
 from distributor.exceptions import SchedulerError, SchedulerOutputError
+from distributor.logs import Logger
 from distributor.worker.proc import process_start_time
 from distributor.worker.record import read_exit_record, read_start_record
 
@@ -52,7 +51,7 @@ class SubmissionLookup:
         root: SubmitRoot,
         scheduler: BatchScheduler,
         register: Register,
-        log: structlog.typing.FilteringBoundLogger,
+        log: Logger,
     ) -> None:
         self._root = root
         self._scheduler = scheduler

@@ -57,8 +57,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import structlog
-
 from distributor.batch.status import JobStatus, exit_info_from_record, limit_exit_info
 from distributor.exceptions import (
     RemoteExitInfoNotAvailable,
@@ -67,6 +65,7 @@ from distributor.exceptions import (
     UnknownDistributorIdError,
 )
 from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus
+from distributor.logs import get_logger
 from distributor.worker.record import ExitRecord, read_exit_record
 
 __all__ = [
@@ -78,7 +77,7 @@ __all__ = [
     "TrackerNews",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,14 +42,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import PurePath
 
-import structlog
-
 from distributor.batch.transport import CommandResult, LocalTransport, Transport
 from distributor.exceptions import SchedulerError
+from distributor.logs import get_logger
 
 __all__ = ["GENERIC_TRANSIENT", "CommandRunner", "RetryPolicy", "submitting"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 GENERIC_TRANSIENT: tuple[str, ...] = (
     r"timed? ?out",

@@ -40,14 +40,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import structlog
-
 from distributor.batch.script import safe_name
 from distributor.exceptions import DistributorError, SchedulerOutputError
+from distributor.logs import get_logger
 
 __all__ = ["Submission", "SubmitRoot", "SubmitRootError", "TaskDirectory"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _SAFE_PATH = re.compile(r"[A-Za-z0-9._/+@,:=~-]+")
 _KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@\[\]-]{0,249}")  # + ".json" fits a file name

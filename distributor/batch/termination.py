@@ -13,11 +13,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 
-import structlog
-
 from distributor.batch.polling import StatusTracker
 from distributor.batch.scheduler import BatchScheduler
 from distributor.exceptions import SchedulerError
+from distributor.logs import Logger
 
 __all__ = ["DEFAULT_TERMINATION_RETRY", "TERMINATION_ATTEMPTS", "TerminationRetries"]
 
@@ -48,7 +47,7 @@ class TerminationRetries:
         retry: float | None,
         clock: Callable[[], float],
         targets: Callable[[Sequence[str]], list[str]],
-        log: structlog.typing.FilteringBoundLogger,
+        log: Logger,
     ) -> None:
         self._scheduler = scheduler
         self._tracker = tracker

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import structlog
-
 from distributor.batch.script import find_worker_executable, worker_node_command
 from distributor.exceptions import (
     RemoteExitInfoNotAvailable,
@@ -35,13 +33,14 @@ from distributor.exceptions import (
 from distributor.exit_info import RemoteExitInfo
 from distributor.local.journal import Appender, Tailer
 from distributor.local.outcome import classify_exit, lost_exit
+from distributor.logs import get_logger
 from distributor.resources import parse_request
 from distributor.usage import TaskUsage
 from distributor.worker.proc import process_start_time
 
 __all__ = ["LocalDistributor", "default_state_dir"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _REFRESH_COALESCE = 0.002
 _ALIVE_CACHE = 0.05
@@ -397,6 +396,10 @@ class LocalDistributor:
                     task.started_at = event.get("t")
                 elif event["ev"] == "exited":
                     task.state, task.exited = "exited", event
+        if self._wake_fd < 0:  # not running (read-only or stopped): hold no file open
+            self._terminations.close()
+            for view in self._views.values():
+                view.close()
 
     def _remember(self, distributor_id: str, task: _Task) -> None:
         self._tasks[distributor_id] = task

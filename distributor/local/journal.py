@@ -19,11 +19,11 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import structlog
+from distributor.logs import get_logger
 
 __all__ = ["Appender", "Tailer"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class Appender:
@@ -48,11 +48,16 @@ class Appender:
 
 
 class Tailer:
-    """Reads the complete lines appended to a file since the previous call."""
+    """Reads the complete lines appended to a file since the previous call.
+
+    `close` releases the file but keeps the place: a later `read` reopens it and goes on
+    from there, never yielding a line twice.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._handle: BinaryIO | None = None
+        self._offset = 0
         self._partial = b""
 
     def read(self) -> Iterator[dict[str, Any]]:
@@ -62,9 +67,11 @@ class Tailer:
                 self._handle = open(self.path, "rb")  # noqa: SIM115 - kept open to tail cheaply
             except FileNotFoundError:
                 return
+            self._handle.seek(self._offset)
         chunk = self._handle.read()
         if not chunk:
             return
+        self._offset += len(chunk)
         data = self._partial + chunk
         lines = data.split(b"\n")
         self._partial = lines.pop()

@@ -13,9 +13,8 @@ import json
 import sys
 from collections.abc import Callable
 
-import structlog
-
 from distributor.exit_info import TaskInstanceStatus
+from distributor.logs import get_logger
 from distributor.service.config import Cluster, ServiceConfig
 from distributor.service.errors import UnknownClusterError
 from distributor.service.events import AttemptOutcome, Event, EventKind, Subscribers
@@ -30,7 +29,7 @@ from distributor.usage import TaskUsage
 
 __all__ = ["Controller"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 S = TaskInstanceStatus
 _QUEUED, _INSTANTIATED, _RUNNING, _TRIAGING = S.QUEUED, S.INSTANTIATED, S.RUNNING, S.TRIAGING

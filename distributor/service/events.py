@@ -14,13 +14,12 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import structlog
-
+from distributor.logs import get_logger
 from distributor.usage import TaskUsage
 
 __all__ = ["AttemptOutcome", "Event", "EventKind", "EventSink", "Subscribers"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 
 class EventKind(enum.StrEnum):

@@ -21,10 +21,9 @@ what each scheduler says.
 
 from __future__ import annotations
 
-import structlog
-
 from distributor.exceptions import RemoteExitInfoNotAvailable, UnknownDistributorIdError
 from distributor.exit_info import FINAL_STATES, TaskInstanceStatus, normalize_exit_info
+from distributor.logs import get_logger
 from distributor.service.config import Cluster, InDoubtPolicy
 from distributor.service.controller import Controller
 from distributor.service.state import BatchRow, BatchState, InstanceRow
@@ -38,7 +37,7 @@ __all__ = [
     "sweep_strangers",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 S = TaskInstanceStatus
 

@@ -16,9 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
 
-import structlog
-
 from distributor.exit_info import TaskInstanceStatus
+from distributor.logs import get_logger
 from distributor.service.config import Cluster, ServiceConfig
 from distributor.service.controller import Controller
 from distributor.service.errors import ConfigError, DuplicateTaskError, UnknownClusterError
@@ -41,7 +40,7 @@ __all__ = ["Service", "StepReport"]
 
 _ADD_CHUNK = 5000
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 S = TaskInstanceStatus
 

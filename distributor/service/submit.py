@@ -20,10 +20,9 @@ import json
 import time
 from collections.abc import Mapping
 
-import structlog
-
 from distributor.exceptions import ResourceError, SubmissionError
 from distributor.exit_info import TaskInstanceStatus
+from distributor.logs import get_logger
 from distributor.service.batching import (
     chunk_groups,
     in_directory,
@@ -39,7 +38,7 @@ from distributor.service.throttle import Backoff, room
 
 __all__ = ["plan", "send"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 S = TaskInstanceStatus
 _COMMIT_EVERY = 0.5  # seconds of sending between commits of recorded ids
