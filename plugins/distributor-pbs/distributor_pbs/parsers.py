@@ -34,6 +34,7 @@ from xml.etree import ElementTree
 
 from distributor import SchedulerOutputError
 from distributor.batch import JobPhase, JobStatus, NamedJob
+from distributor_pbs import accounting
 from distributor_pbs.codes import JOB_STATES, SIGNAL_BASE, SUBSTATE_TERMINATED
 
 __all__ = [
@@ -213,7 +214,8 @@ def _optional(parse: Callable[[str], int], key: str, value: str | None) -> int |
 
 
 def status_from_attributes(job_id: str, attributes: Mapping[str, str], source: str) -> PbsJobStatus:
-    """A status from a job's attributes (nested resources flattened as ``resources_used.mem``).
+    """A status from a job's attributes (nested resources flattened as ``resources_used.mem``);
+    a final one with the accounting of its run (`distributor_pbs.accounting.run_figures`).
 
     Raises:
         ValueError: ``job_state`` is missing, or a number or size is malformed.
@@ -227,13 +229,13 @@ def status_from_attributes(job_id: str, attributes: Mapping[str, str], source: s
     )
     substate = _optional(int, "substate", attributes.get("substate"))
     maxrss = _optional(parse_size, "resources_used.mem", attributes.get("resources_used.mem"))
-    used = _optional(
-        parse_duration, "resources_used.walltime", attributes.get("resources_used.walltime")
-    )
+    wall = accounting.parse_clock(attributes.get("resources_used.walltime"))
+    used = None if wall is None else int(wall)  # unreadable: unknown, not a lost status
     limit = _optional(
         parse_duration, "Resource_List.walltime", attributes.get("Resource_List.walltime")
     )
     final = phase is JobPhase.FINAL
+    run = accounting.run_figures(attributes) if final else {}
     exit_code: int | None = None
     signal: int | None = None
     if final and exit_status is not None:
@@ -255,6 +257,7 @@ def status_from_attributes(job_id: str, attributes: Mapping[str, str], source: s
         substate=substate,
         walltime_used=used,
         walltime_limit=limit,
+        **run,
     )
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from distributor import SchedulerOutputError
 from distributor.batch import JobPhase, NamedJob
-from distributor_pbs import parsers
+from distributor_pbs import accounting, parsers
 from distributor_pbs.codes import JOB_STATES
 
 # PBS Pro 19.0.0, `qstat -f -F json 40` of a finished job (buildtest documentation, trimmed).
@@ -115,6 +115,121 @@ def test_torque_recorded_output() -> None:
     )
     assert (done.walltime_used, done.walltime_limit) == (6, 4 * 3600)
     assert (queued.phase, queued.exit_status, queued.complete) == (JobPhase.QUEUED, None, False)
+
+
+def test_recorded_outputs_accounting() -> None:
+    """The recorded finished jobs (trimmed of their start and host) still give PBS's wall and
+    CPU time and, from ``history_timestamp`` / ``comp_time``, their end; a queued job none."""
+    pro = parsers.parse_pro_status(PRO_RECORDED)["40.pbs"]
+    assert (pro.elapsed, pro.cpu_seconds, pro.started_at, pro.ended_at, pro.host) == (
+        10,
+        0,
+        None,
+        1616013418,
+        None,
+    )
+    statuses = parsers.parse_torque_status(TORQUE_RECORDED)
+    done, queued = statuses["4564045.pbsserver"], statuses["4499334.pbsserver"]
+    assert (done.elapsed, done.cpu_seconds, done.ended_at, done.host) == (6, 0, 1522939194, None)
+    assert (queued.elapsed, queued.cpu_seconds, queued.ended_at, queued.host) == (None,) * 4
+
+
+# A finished PBS Pro job as ``qstat -x -f -F json`` lays out its accounting (PBS Professional
+# Reference Guide, "Job Attributes": stime, obittime and mtime as ctime stamps of the server's
+# local time, history_timestamp in epoch seconds, exec_host host/index*ncpus), flattened.
+PRO_ACCOUNTED = {
+    "job_state": "F",
+    "substate": "92",
+    "Exit_status": "0",
+    "resources_used.cput": "35:12:07",
+    "resources_used.mem": "1048576kb",
+    "resources_used.walltime": "16648:25:43",
+    "Resource_List.walltime": "17000:00:00",
+    "exec_host": "r1i3n7/0*36+r1i3n8/0*36",
+    "exec_vnode": "(r1i3n7:ncpus=36)+(r1i3n8:ncpus=36)",
+    "ctime": "Mon Nov  6 08:00:00 2023",
+    "qtime": "Mon Nov  6 08:00:00 2023",
+    "stime": "Mon Nov  6 08:00:05 2023",
+    "obittime": "Thu Nov  9 13:05:50 2023",
+    "mtime": "Thu Nov  9 13:05:52 2023",
+}
+
+# The same for Torque's ``qstat -x`` XML (Torque 6.1 qstat: start_time, comp_time and mtime in
+# epoch seconds, exec_host host/first-last cpu), flattened.
+TORQUE_ACCOUNTED = {
+    "Job_Id": "4564045.pbsserver",
+    "job_state": "C",
+    "exit_status": "0",
+    "resources_used.cput": "00:00:21",
+    "resources_used.mem": "6064kb",
+    "resources_used.walltime": "00:00:06",
+    "exec_host": "node01/0-3+node02/0",
+    "start_time": "1522939188",
+    "comp_time": "1522939194",
+    "mtime": "1522939195",
+}
+
+
+def test_a_finished_pbs_pro_job_reports_its_run() -> None:
+    """PBS Pro: wall and CPU time of ``resources_used`` (hours past 99), ``stime`` to
+    ``obittime`` read in local time, the first host of ``exec_host``."""
+    local = {name: local_stamp(PRO_ACCOUNTED[name]) for name in ("stime", "obittime")}
+    attributes = {**PRO_ACCOUNTED, "history_timestamp": str(int(local["obittime"]) + 1)}
+    status = parsers.status_from_attributes("40.pbs", attributes, "qstat")
+    assert (status.phase, status.exit_code) == (JobPhase.FINAL, 0)
+    assert (status.elapsed, status.cpu_seconds, status.host) == (
+        16648 * 3600 + 25 * 60 + 43,
+        35 * 3600 + 12 * 60 + 7,
+        "r1i3n7",
+    )
+    assert (status.started_at, status.ended_at) == (local["stime"], local["obittime"])
+    assert status.walltime_used == 16648 * 3600 + 25 * 60 + 43
+
+
+def test_a_finished_torque_job_reports_its_run() -> None:
+    """Torque: the clocks of ``resources_used``, ``start_time`` to ``comp_time``, the first host
+    of ``exec_host``."""
+    status = parsers.status_from_attributes("4564045.pbsserver", TORQUE_ACCOUNTED, "qstat")
+    assert (status.elapsed, status.cpu_seconds, status.host) == (6, 21, "node01")
+    assert (status.started_at, status.ended_at) == (1522939188, 1522939194)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "state"),
+    [(PRO_ACCOUNTED, "R"), (PRO_ACCOUNTED, "E"), (TORQUE_ACCOUNTED, "R")],
+)
+def test_a_job_still_running_reports_no_run(attributes: dict[str, str], state: str) -> None:
+    """The figures of a run belong to a final status: a running job, or one exiting, has
+    none yet (its usage comes from the worker's start record)."""
+    status = parsers.status_from_attributes("1.s", {**attributes, "job_state": state}, "qstat")
+    assert status.phase is not JobPhase.FINAL
+    figures = (status.elapsed, status.cpu_seconds, status.started_at, status.ended_at)
+    assert (*figures, status.host) == (None,) * 5
+
+
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"job_state": "F", "substate": "91", "mtime": "Thu Nov  9 13:05:52 2023",
+         "history_timestamp": "1699535152", "qtime": "Thu Nov  9 13:00:00 2023"},
+        {"job_state": "C", "comp_time": "1522939194", "mtime": "1522939194"},
+    ],
+    ids=["pro", "torque"],
+)  # fmt: skip
+def test_a_job_deleted_while_queued_reports_no_run(attributes: dict[str, str]) -> None:
+    """A job deleted before it started (no ``stime``, ``exec_host`` or ``resources_used``)
+    claims no run, though its record has an end."""
+    status = parsers.status_from_attributes("1.s", attributes, "qstat")
+    assert status.phase is JobPhase.FINAL
+    figures = (status.elapsed, status.cpu_seconds, status.started_at, status.ended_at)
+    assert (*figures, status.host) == (None,) * 5
+
+
+def local_stamp(text: str) -> float:
+    """A ctime stamp in this process's local time, as the parser reads it."""
+    stamp = accounting.parse_stamp(text)
+    assert stamp is not None, text
+    return stamp
 
 
 def test_queue_recorded_output() -> None:
@@ -256,6 +371,8 @@ statuses = st.fixed_dictionaries(
         "mem_kb": st.none() | st.integers(0, 10**9),
         "used": st.none() | st.integers(0, 10**6),
         "limit": st.none() | st.integers(1, 10**6),
+        "cput": st.none() | st.integers(0, 10**7),
+        "host": st.none() | st.from_regex(r"[a-z][a-z0-9-]{0,15}(\.[a-z]{1,5})?", fullmatch=True),
     }
 )
 
@@ -278,6 +395,9 @@ def check(parsed: dict[str, parsers.PbsJobStatus], jobs: list[dict[str, Any]]) -
             assert (status.signal, status.exit_code) == (job["exit"] - 256, None)
         assert status.maxrss_bytes == (None if job["mem_kb"] is None else job["mem_kb"] * 1024)
         assert (status.walltime_used, status.walltime_limit) == (job["used"], job["limit"])
+        ran = final and (job["host"] is not None or bool(job["used"]))
+        figures = (job["used"], job["cput"], job["host"]) if ran else (None, None, None)
+        assert (status.elapsed, status.cpu_seconds, status.host) == figures
 
 
 @given(st.lists(statuses, max_size=12, unique_by=lambda job: job["id"]))
@@ -295,8 +415,12 @@ def test_pro_json_round_trip(jobs: list[dict[str, Any]]) -> None:
             used["mem"] = f"{job['mem_kb']}kb"
         if job["used"] is not None:
             used["walltime"] = clock(job["used"])
+        if job["cput"] is not None:
+            used["cput"] = clock(job["cput"])
         if used:
             attrs["resources_used"] = used
+        if job["host"] is not None:
+            attrs["exec_host"] = f"{job['host']}/0*2+other/1*2"
         if job["limit"] is not None:
             attrs["Resource_List"]["walltime"] = clock(job["limit"])
         rendered[job["id"]] = attrs
@@ -315,7 +439,11 @@ def test_torque_xml_round_trip(jobs: list[dict[str, Any]]) -> None:
             used += f"<mem>{job['mem_kb']}kb</mem>"
         if job["used"] is not None:
             used += f"<walltime>{clock(job['used'])}</walltime>"
+        if job["cput"] is not None:
+            used += f"<cput>{clock(job['cput'])}</cput>"
         xml += f"<resources_used>{used}</resources_used>" if used else ""
+        if job["host"] is not None:
+            xml += f"<exec_host>{job['host']}/0-3+other/0</exec_host>"
         if job["limit"] is not None:
             xml += f"<Resource_List><walltime>{clock(job['limit'])}</walltime></Resource_List>"
         if job["substate"] is not None:

@@ -35,6 +35,12 @@ Documented behaviour it reproduces (sources in the plugin README):
   jobs only with ``-x`` (else ``qstat: <id> Job has finished, use -x or -H …``, exit 35).
   Unknown ids: ``qstat: Unknown Job Id <id>`` (Pro) / ``qstat: Unknown Job Id Error <id>``
   (Torque) on stderr, exit 153, other jobs still printed.
+* Accounting: ``resources_used.walltime`` and ``resources_used.cput`` (``HH:MM:SS``; the CPU
+  time of the job's processes), ``exec_host`` (``host/0``; for N > 1 cpus ``host/0*N`` on PBS
+  Pro, ``host/0-(N-1)`` on Torque; the host is ``exec_host`` of the configuration, default
+  this machine's name), PBS Pro's ``stime``, ``mtime`` and ``obittime`` as ctime stamps and
+  ``history_timestamp`` (epoch seconds) of a finished job, Torque's ``start_time``, ``mtime``
+  and ``comp_time`` in epoch seconds.
 * qdel messages for ended jobs: ``qdel: Job <id> has finished`` (Pro), ``qdel: Request invalid
   for state of job MSG=invalid state for job - COMPLETE <id>`` (Torque).
 
@@ -79,6 +85,7 @@ DEFAULTS: dict[str, Any] = {
     "start_delay": 0.05,
     "kill_delay": 2.0,
     "lifetime": 600.0,  # a MoM kills what it still runs after this long
+    "exec_host": None,  # the host in exec_host; None: this machine's name
 }
 _VERSIONS = {"pro": "pbs_version = 19.1.3", "torque": "Version: 6.1.3\nCommit: fake"}
 _LIMIT_CODES = {"pro": {"walltime": -29, "mem": -27}, "torque": {"walltime": -11, "mem": -10}}
@@ -147,7 +154,8 @@ def load(key: str) -> dict[str, Any] | None:
 
 
 def save(job: dict[str, Any]) -> None:
-    """Store a job record atomically."""
+    """Store a job record atomically; its ``mtime`` (last modification) is now."""
+    job["mtime"] = time.time()
     path = _job_path(job["key"])
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(job))
@@ -503,14 +511,14 @@ def _start(key: str, cfg: dict[str, Any]) -> _Running | None:
         return running
 
 
-def _finish(running: _Running, returncode: int, cfg: dict[str, Any]) -> None:
+def _finish(running: _Running, returncode: int, cpu: float, cfg: dict[str, Any]) -> None:
     flavour = cfg["flavour"]
     status = returncode if returncode >= 0 else 256 - returncode
     if running.kill_reason is not None and cfg["limit_codes"] == "documented":
         status = _LIMIT_CODES[flavour][running.kill_reason]
     substate = 91 if running.deleted else 93 if running.kill_reason else 92
-    used = {"walltime": time.monotonic() - running.started, "mem": running.peak}
-    update(running.key, state="E", substate=50, exit_status=status, used=used)
+    used = {"walltime": time.monotonic() - running.started, "mem": running.peak, "cput": cpu}
+    update(running.key, state="E", substate=50, exit_status=status, used=used, obittime=time.time())
     time.sleep(0.05)  # E is transitional
     update(
         running.key,
@@ -567,10 +575,10 @@ def mom(seq: int) -> None:
         if running and (limited or now - scanned >= 1.0):
             rss, scanned = _session_rss(), now
         for key, run in list(running.items()):
-            pid, wait_status, _ = os.wait4(run.process.pid, os.WNOHANG)
+            pid, wait_status, usage = os.wait4(run.process.pid, os.WNOHANG)
             if pid:
                 run.process.returncode = os.waitstatus_to_exitcode(wait_status)
-                _finish(run, run.process.returncode, cfg)
+                _finish(run, run.process.returncode, usage.ru_utime + usage.ru_stime, cfg)
                 del running[key]
                 continue
             run.peak = max(run.peak, rss.get(run.process.pid, 0))
@@ -697,7 +705,7 @@ def _pro_attributes(job: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
         used = job.get("used", {"walltime": time.time() - job.get("stime", time.time()), "mem": 0})
         attrs["resources_used"] = {
             "cpupercent": 0,
-            "cput": "00:00:00",
+            "cput": clock(used.get("cput", 0)),
             "mem": f"{used['mem'] // 1024}kb",
             "ncpus": res["ncpus"],
             "vmem": f"{used['mem'] // 1024}kb",
@@ -715,6 +723,7 @@ def _pro_attributes(job: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
             "Join_Path": "n",
             "Keep_Files": "n",
             "Mail_Points": "a",
+            "mtime": time.ctime(job.get("mtime", job["ctime"])),
             "Output_Path": f"{host}:{job['stdout']}",
             "Priority": 0,
             "qtime": time.ctime(job["ctime"]),
@@ -731,8 +740,13 @@ def _pro_attributes(job: dict[str, Any], cfg: dict[str, Any]) -> dict[str, Any]:
         attrs["Variable_List"]["DISTRIBUTOR_FAKE_NUMBER"] = "005"
     if "stime" in job:
         attrs["stime"] = time.ctime(job["stime"])
-        attrs["exec_host"] = f"{host}/0"
+        cpus = f"*{res['ncpus']}" if (res["ncpus"] or 1) > 1 else ""
+        attrs["exec_host"] = f"{cfg['exec_host'] or host}/0{cpus}"
         attrs["session_id"] = job.get("pid", 0)
+    if "obittime" in job:
+        attrs["obittime"] = time.ctime(job["obittime"])
+    if job["state"] == "F" and "comp_time" in job:
+        attrs["history_timestamp"] = int(job["comp_time"])
     if job["exit_status"] is not None:
         attrs["Exit_status"] = job["exit_status"]
     if job["array"]:
@@ -781,7 +795,7 @@ def _torque_xml(jobs: list[dict[str, Any]], cfg: dict[str, Any]) -> str:
         attrs["Job_Owner"] = f"{os.environ.get('USER', 'user')}@{host}"
         if "used" in job:
             attrs["resources_used"] = {
-                "cput": "00:00:00",
+                "cput": clock(job["used"].get("cput", 0)),
                 "mem": f"{job['used']['mem'] // 1024}kb",
                 "vmem": f"{job['used']['mem'] // 1024}kb",
                 "walltime": clock(job["used"]["walltime"]),
@@ -800,9 +814,11 @@ def _torque_xml(jobs: list[dict[str, Any]], cfg: dict[str, Any]) -> str:
             limits["walltime"] = clock(res["walltime"])
         attrs["Resource_List"] = limits
         attrs["Variable_List"] = f"PBS_O_QUEUE={job['queue']},PBS_O_HOME={os.environ.get('HOME')}"
+        attrs["mtime"] = int(job.get("mtime", job["ctime"]))
         if "stime" in job:
             attrs["start_time"] = int(job["stime"])
-            attrs["exec_host"] = f"{host}/0"
+            cpus = f"-{res['ncpus'] - 1}" if (res["ncpus"] or 1) > 1 else ""
+            attrs["exec_host"] = f"{cfg['exec_host'] or host}/0{cpus}"
         if job["exit_status"] is not None:
             attrs["exit_status"] = job["exit_status"]
         if "comp_time" in job:
