@@ -15,14 +15,19 @@ carries the offending data as attributes so callers can act on it, not parse mes
     ├── SchedulerError                            a scheduler command failed (argv, status, stderr)
     │   └── SchedulerOutputError (ValueError)     scheduler output could not be parsed (raw kept)
     ├── UnknownDistributorIdError (LookupError)   an id this distributor never issued
-    └── RemoteExitInfoNotAvailable                exit info is not (yet) known for an id
+    ├── RemoteExitInfoNotAvailable                exit info is not (yet) known for an id
+    ├── UnsupportedPlatformError                  a backend that cannot run on this OS
+    ├── ConfigFileError (ValueError)              a mistake in a configuration file (file, line)
+    └── UnknownClusterError (LookupError)         no configured cluster or plugin of that name
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 __all__ = [
+    "ConfigFileError",
     "DistributorError",
     "ExitInfoError",
     "PluginConflictError",
@@ -35,7 +40,9 @@ __all__ = [
     "SchedulerError",
     "SchedulerOutputError",
     "SubmissionError",
+    "UnknownClusterError",
     "UnknownDistributorIdError",
+    "UnsupportedPlatformError",
 ]
 
 
@@ -245,3 +252,62 @@ class RemoteExitInfoNotAvailable(DistributorError):
         self.distributor_id = distributor_id
         self.reason = reason
         super().__init__(f"exit info for {distributor_id!r} not available: {reason}")
+
+
+class UnsupportedPlatformError(DistributorError):
+    """A backend needs an operating system this is not (the local backend reads Linux's
+    ``/proc``).
+
+    Attributes:
+        backend: what cannot run; platform: ``sys.platform`` here; needed: what it needs.
+    """
+
+    def __init__(self, backend: str, platform: str, needed: str = "linux") -> None:
+        self.backend = backend
+        self.platform = platform
+        self.needed = needed
+        super().__init__(
+            f"the {backend} needs {needed} (it reads /proc); this is {platform!r}: "
+            "submit through a batch plugin from here, or run it on a Linux host"
+        )
+
+
+class ConfigFileError(DistributorError, ValueError):
+    """A configuration file cannot be read, or says something wrong.
+
+    Attributes:
+        path: the file (None: a cluster not read from a file); line: the line (None when
+        unknown); key: the dotted key at fault (empty for the whole file); reason: what is wrong.
+    """
+
+    def __init__(self, path: os.PathLike[str] | str | None, line: int | None, key: str,
+                 reason: str) -> None:  # fmt: skip
+        self.path = path
+        self.line = line
+        self.key = key
+        self.reason = reason
+        where = f"{path}:{line}" if line is not None else f"{path}"
+        super().__init__(f"{where}: {key}: {reason}" if key else f"{where}: {reason}")
+
+
+class UnknownClusterError(DistributorError, LookupError):
+    """No configured cluster and no installed plugin has the name asked for.
+
+    Attributes:
+        name: the name asked for; clusters: the configured ones; plugins: the installed ones;
+        files: the configuration files read.
+    """
+
+    def __init__(self, name: str, clusters: Sequence[str], plugins: Sequence[str],
+                 files: Sequence[os.PathLike[str] | str]) -> None:  # fmt: skip
+        self.name = name
+        self.clusters = list(clusters)
+        self.plugins = list(plugins)
+        self.files = list(files)
+        configured = ", ".join(self.clusters) or "none"
+        read = ", ".join(str(f) for f in self.files) or "no configuration file"
+        super().__init__(
+            f"no cluster or plugin named {name!r}: configured clusters: {configured} (from "
+            f"{read}); installed plugins: {', '.join(self.plugins) or 'none'}. Define it in "
+            f"a [clusters.{name}] table, or install its plugin (pip install distributor-{name})"
+        )

@@ -7,31 +7,42 @@ go is the application's choice:
 * an application that configured **structlog** (``structlog.configure``) gets them through its
   own processors, fields and bound ids as they are;
 * otherwise they go to the standard library's ``logging``, under the ``distributor`` logger
-  and its children, as ``event key=value ...`` messages — and ``distributor`` has only a
-  `logging.NullHandler`, so nothing appears unless the application configures ``logging``
-  (``logging.basicConfig(level=logging.INFO)`` shows them on stderr).
+  and its children (a plugin's modules under ``distributor.<module>``, e.g.
+  ``distributor.distributor_slurm.client``), as ``event key=value ...`` messages whose
+  records also carry the fields as ``record.distributor`` (a dict, for structured handlers) —
+  and ``distributor`` has only a `logging.NullHandler`, so nothing appears unless the
+  application configures ``logging`` (``logging.basicConfig(level=logging.INFO)`` shows them
+  on stderr).
 
-Nothing here imports structlog: ``import distributor`` stays fast, and structlog is asked only
-if the application imported it itself.
+Nothing here imports structlog, nor ``logging`` before the first event: ``import distributor``
+stays fast, and structlog is asked only if the application imported it itself.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import logging
 
 __all__ = ["Logger", "get_logger"]
 
-logging.getLogger("distributor").addHandler(logging.NullHandler())
+# logging's levels, without importing it
+_LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40, "exception": 40}
+_silenced = False
 
-_LEVELS = {
-    "debug": logging.DEBUG,
-    "info": logging.INFO,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-    "exception": logging.ERROR,
-}
+
+def _stdlib_logger(name: str) -> logging.Logger:
+    """The standard library's logger `name`, the ``distributor`` logger given its
+    `logging.NullHandler` first (else Python's last-resort handler would print warnings)."""
+    import logging
+
+    global _silenced
+    if not _silenced:
+        logging.getLogger("distributor").addHandler(logging.NullHandler())
+        _silenced = True
+    return logging.getLogger(name)
 
 
 def _render(event: str, fields: dict[str, Any]) -> str:
@@ -57,13 +68,15 @@ class Logger:
             bound = structlog.get_logger(self._name).bind(**self._context)
             getattr(bound, method)(event, **fields)
             return
-        logger = logging.getLogger(self._name)
+        logger = _stdlib_logger(self._name)
         level = _LEVELS[method]
         if logger.isEnabledFor(level):
+            merged = {**self._context, **fields}
             logger.log(
                 level,
                 "%s",
-                _render(event, {**self._context, **fields}),
+                _render(event, merged),
+                extra={"distributor": {"event": event, **merged}},
                 exc_info=method == "exception",
                 stacklevel=3,
             )
@@ -90,5 +103,8 @@ class Logger:
 
 
 def get_logger(name: str) -> Logger:
-    """The logger for module `name` (``log = get_logger(__name__)``)."""
+    """The logger for module `name` (``log = get_logger(__name__)``); a module outside the
+    ``distributor`` package (a plugin's) logs under ``distributor.<name>``."""
+    if name != "distributor" and not name.startswith("distributor."):
+        name = f"distributor.{name}"
     return Logger(name)

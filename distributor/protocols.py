@@ -15,11 +15,13 @@ class against a protocol whose ``__call__`` returns the instance protocol.)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from distributor.exit_info import RemoteExitInfo
 from distributor.usage import TaskUsage
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = [
     "ClusterDistributor",

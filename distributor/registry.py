@@ -1,17 +1,20 @@
 """Plugin discovery through the ``distributor.plugins`` entry-point group.
 
 Listing reads package metadata only: no plugin code is imported. Loading imports exactly the
-plugin asked for. A broken plugin never breaks the host: `inspect_plugins` reports it and goes
-on; `load_plugin` raises a `PluginLoadError` naming entry point, distribution and version.
+plugin asked for. The scan of entry points is kept until ``sys.path``, one of its directories
+(a distribution installed or removed) or ``DISTRIBUTOR_DISABLED_PLUGINS`` changes. A broken
+plugin never breaks the host: `inspect_plugins` reports it and goes on; `load_plugin` raises
+a `PluginLoadError` naming entry point, distribution and version.
 ``DISTRIBUTOR_DISABLED_PLUGINS=a,b`` hides plugins from both.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from distributor.exceptions import (
     PluginConflictError,
@@ -39,35 +42,6 @@ __all__ = [
 log = get_logger(__name__)
 
 DISABLED_PLUGINS_ENV = "DISTRIBUTOR_DISABLED_PLUGINS"
-
-_QUEUE_MEMBERS = (
-    "validate_resources",
-    "coerce_resources",
-    "parameters",
-    "queue_name",
-    "queue_id",
-    "required_resources",
-)
-_DISTRIBUTOR_MEMBERS = (
-    "worker_node_entry_point",
-    "cluster_name",
-    "start",
-    "stop",
-    "get_queueing_errors",
-    "get_submitted_or_running",
-    "terminate_task_instances",
-    "get_remote_exit_info",
-    "submit_to_batch_distributor",
-    "submit_array_to_batch_distributor",
-    "build_worker_node_command",
-)
-_WORKER_MEMBERS = (
-    "distributor_id",
-    "array_step_id",
-    "get_usage_stats",
-    "get_exit_info",
-    "initialize_logfile",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +72,36 @@ def _disabled() -> frozenset[str]:
     return frozenset(part.strip() for part in raw.split(",") if part.strip())
 
 
-def _scan() -> dict[str, list[tuple[PluginInfo, metadata.EntryPoint]]]:
-    """Group the entry points by plugin name, dropping duplicates of one distribution."""
+_Scan = dict[str, list[tuple[PluginInfo, "metadata.EntryPoint"]]]
+_cache: tuple[object, _Scan] | None = None
+
+
+def _scan_key() -> object:
+    """What a scan depends on: the disabled names, and each ``sys.path`` entry with its
+    modification time (installing or removing a distribution changes its directory's)."""
+    stamps = []
+    for entry in sys.path:
+        try:
+            stamps.append((entry, os.stat(entry or ".").st_mtime_ns))
+        except OSError:
+            stamps.append((entry, 0))
+    return (os.environ.get(DISABLED_PLUGINS_ENV, ""), tuple(stamps))
+
+
+def _scan() -> _Scan:
+    """The entry points grouped by plugin name (duplicates of one distribution dropped),
+    from the cache while `_scan_key` is unchanged."""
+    global _cache
+    key = _scan_key()
+    if _cache is None or _cache[0] != key:
+        _cache = (key, _scan_entry_points())
+    return _cache[1]
+
+
+def _scan_entry_points() -> _Scan:
     from importlib import metadata  # here: importing it costs more than the whole package
 
-    found: dict[str, list[tuple[PluginInfo, metadata.EntryPoint]]] = {}
+    found: _Scan = {}
     disabled = _disabled()
     for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if entry_point.name in disabled:
@@ -170,12 +169,25 @@ def load_plugin(name: str) -> Plugin:
     return obj
 
 
+def _protocol_members(protocol: Any) -> list[str]:
+    """The members a class must have to satisfy `protocol`, read from the protocol itself."""
+    if sys.version_info >= (3, 13):
+        from typing import get_protocol_members
+    else:  # the backport, imported here: only checking a plugin needs it
+        from typing_extensions import get_protocol_members
+    return sorted(get_protocol_members(protocol))
+
+
 def check_plugin(obj: object, expected_name: str | None = None) -> None:
     """Raise `PluginContractError` listing every contract member `obj` lacks.
 
     Checks that `obj` is a `Plugin`, that its name matches its entry point, and that each
-    factory builds a class with every member of its protocol (by name: signatures are mypy's job).
+    factory builds a class with every member of its protocol (the members of
+    `ClusterQueue`, `ClusterDistributor` and `ClusterWorkerNode`, by name: signatures are
+    mypy's job).
     """
+    from distributor.protocols import ClusterDistributor, ClusterQueue, ClusterWorkerNode
+
     label = f"plugin {expected_name!r}" if expected_name else repr(obj)
     if not isinstance(obj, Plugin):
         raise PluginContractError(
@@ -184,11 +196,12 @@ def check_plugin(obj: object, expected_name: str | None = None) -> None:
     missing: list[str] = []
     if expected_name is not None and obj.name != expected_name:
         missing.append(f"name (is {obj.name!r}, entry point says {expected_name!r})")
-    for part, members in (
-        ("queue", _QUEUE_MEMBERS),
-        ("distributor", _DISTRIBUTOR_MEMBERS),
-        ("worker_node", _WORKER_MEMBERS),
+    for part, protocol in (
+        ("queue", ClusterQueue),
+        ("distributor", ClusterDistributor),
+        ("worker_node", ClusterWorkerNode),
     ):
+        members = _protocol_members(protocol)
         factory = getattr(obj, part)
         if not callable(factory):
             missing.append(f"{part} (not callable)")

@@ -16,7 +16,6 @@ must have; any other key is an error. `validate_request` and `coerce_request` ma
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Mapping
@@ -287,6 +286,8 @@ def parse_request(
             extra[key] = text
         else:
             known = sorted(KNOWN_RESOURCES | set(declared))
+            import difflib  # here: only a bad key needs it
+
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ResourceError(

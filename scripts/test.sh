@@ -190,3 +190,26 @@ PY
 # The README's first command, from the installed wheel (no editable source tree behind it).
 DISTRIBUTOR_LOCAL_STATE_DIR="$DIST/state" "$WHEEL_VENV/bin/distributor" run --array 4 -- \
     sh -c 'echo step $DISTRIBUTOR_ARRAY_STEP_ID' >&2
+
+step "a plugin's wheel alone, the package index reachable: it must pull in distributor-core"
+# `distributor` on the package index is an unrelated project; a plugin depending on the wrong
+# name would install it here.
+PLUGIN_VENV=$(mktemp -d)
+CLEANUP+=('rm -rf "$PLUGIN_VENV"')
+"$PYTHON" -m venv "$PLUGIN_VENV"
+"$PLUGIN_VENV/bin/python" -m pip install --quiet --find-links "$DIST" "$DIST"/distributor_slurm-*.whl
+(cd "$PLUGIN_VENV" && "$PLUGIN_VENV/bin/python" - "$PLUGIN_VENV" <<'PY'
+import sys
+from importlib import metadata
+from pathlib import Path
+
+installed = {d.metadata["Name"].lower(): d.version for d in metadata.distributions()}
+assert "distributor" not in installed, f"the unrelated 'distributor' came in: {installed}"
+assert "distributor-core" in installed, f"distributor-core missing: {installed}"
+import distributor
+
+assert Path(distributor.__file__).is_relative_to(sys.argv[1]), distributor.__file__
+assert "slurm" in distributor.available_plugins()
+print("plugin wheel ok: distributor-core", installed["distributor-core"], "beside distributor-slurm")
+PY
+)

@@ -94,7 +94,7 @@ def test_plugins_lists_local_with_distribution(tmp_path: Path) -> None:
     listing = json.loads(cli("plugins", "--json", state=tmp_path, check=True).stdout)
     local = next(p for p in listing if p["name"] == "local")
     assert local["state"] == "ok"
-    assert local["distributions"][0]["name"] == "distributor"
+    assert local["distributions"][0]["name"] == "distributor-core"
 
 
 @pytest.mark.slow
@@ -251,3 +251,34 @@ def test_logs_follow_writes_until_the_task_ends(tmp_path: Path) -> None:
         assert rest == "last\n" and follower.returncode == 0
     finally:
         local.stop()
+
+
+def test_another_os_is_one_clear_line(tmp_path: Path) -> None:
+    """The local backend reads Linux's /proc: elsewhere `run` says so in one line, status 2,
+    and the library raises UnsupportedPlatformError naming the platform."""
+    code = (
+        "import sys; sys.platform = 'darwin'\n"
+        "from distributor.cli import main\n"
+        "raise SystemExit(main(['run', '--', 'true']))\n"
+    )
+    env = {**os.environ, "DISTRIBUTOR_LOCAL_STATE_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "needs linux" in result.stderr
+    assert "'darwin'" in result.stderr
+    assert not (tmp_path / "logs").exists()
+
+
+def test_local_distributor_refuses_another_os(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Constructing the local backend off Linux raises the project's error, with the facts."""
+    from distributor import UnsupportedPlatformError
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    with pytest.raises(UnsupportedPlatformError) as caught:
+        LocalDistributor(state_dir=tmp_path)
+    assert (caught.value.backend, caught.value.platform) == ("local backend", "win32")

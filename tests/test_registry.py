@@ -148,17 +148,6 @@ def test_disabled_plugins_are_hidden(site: Path, monkeypatch: pytest.MonkeyPatch
         load_plugin("alpha")
 
 
-def test_import_distributor_scans_nothing() -> None:
-    """`import distributor` imports no plugin and no testing code."""
-    code = (
-        "import sys, distributor, json; "
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('distributor'))))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    loaded = json.loads(out.stdout)
-    assert not [m for m in loaded if m.startswith(("distributor_", "distributor.testing"))]
-
-
 @pytest.mark.slow
 def test_pip_installed_third_party_plugins(tmp_path: Path) -> None:
     """Plugins pip-installed from outside the repo are discovered; a broken one is reported."""
@@ -205,3 +194,56 @@ def test_pip_installed_third_party_plugins(tmp_path: Path) -> None:
     assert out["states"]["broken"] == "broken"
     assert out["good"] == "GoodDistributor"
     assert out["broken"] == ["distributor-broken", "0.0.1", "distributor_broken:plugin"]
+
+
+def test_scan_is_cached_until_something_is_installed(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Listing and loading read entry points once; a distribution installed afterwards (its
+    directory changes) or a change of DISTRIBUTOR_DISABLED_PLUGINS is seen at the next call."""
+    from importlib import metadata
+
+    calls: list[str] = []
+    real = metadata.entry_points
+
+    def counting(**params: str) -> object:
+        calls.append(params.get("group", ""))
+        return real(**params)
+
+    monkeypatch.setattr(metadata, "entry_points", counting)
+    install_fake(site, "dist-alpha", "1.0", "plug_alpha", GOOD.format(name="alpha"))
+    assert "alpha" in available_plugins()
+    load_plugin("alpha")
+    states = {s.name: s.state for s in inspect_plugins()}
+    assert states["alpha"] == "ok"
+    assert len(calls) == 1, "one scan for listing, loading and inspecting every plugin"
+    install_fake(site, "dist-beta", "2.0", "plug_beta", GOOD.format(name="beta"))
+    assert {"alpha", "beta"} <= set(available_plugins())
+    assert len(calls) == 2
+    monkeypatch.setenv("DISTRIBUTOR_DISABLED_PLUGINS", "beta")
+    assert "beta" not in available_plugins()
+    assert len(calls) == 3
+
+
+def test_contract_members_come_from_the_protocols(site: Path) -> None:
+    """A plugin whose distributor class has none of the protocol's members is refused,
+    naming every member of `ClusterDistributor` and nothing of the complete parts."""
+    from typing_extensions import get_protocol_members
+
+    from distributor import ClusterDistributor
+
+    source = """
+    from distributor import Plugin
+    from distributor.testing import MemoryQueue, MemoryWorkerNode
+    plugin = Plugin("lacking", MemoryQueue, type("Empty", (), {}), MemoryWorkerNode, "x")
+    """
+    install_fake(site, "dist-lacking", "1.0", "plug_lacking", source, entry="lacking")
+    with pytest.raises(PluginContractError) as caught:
+        load_plugin("lacking")
+    message = str(caught.value)
+    members = get_protocol_members(ClusterDistributor)
+    assert len(members) == 11
+    for member in members:
+        assert f"distributor.{member}" in message
+    assert "queue." not in message
+    assert "worker_node." not in message

@@ -43,6 +43,7 @@ from urllib.parse import quote
 from distributor.batch.script import safe_name
 from distributor.exceptions import DistributorError, SchedulerOutputError
 from distributor.logs import get_logger
+from distributor.paths import cluster_state_dir
 
 __all__ = ["Submission", "SubmitRoot", "SubmitRootError", "TaskDirectory"]
 
@@ -166,10 +167,13 @@ class SubmitRoot:
 
     @staticmethod
     def default_path(scheduler: str, cluster_name: str) -> Path:
-        """``$DISTRIBUTOR_SUBMIT_ROOT/<scheduler>/<cluster>``, else
-        ``~/.distributor/<scheduler>/<cluster>`` (the cluster name made `safe_name`)."""
-        base = os.environ.get("DISTRIBUTOR_SUBMIT_ROOT") or str(Path.home() / ".distributor")
-        return Path(base) / scheduler / safe_name(cluster_name)
+        """``$DISTRIBUTOR_SUBMIT_ROOT/<scheduler>/<cluster>``, else the cluster's state
+        directory, ``$XDG_STATE_HOME/distributor/<cluster>`` (`distributor.paths`; the
+        cluster name made `safe_name`)."""
+        explicit = os.environ.get("DISTRIBUTOR_SUBMIT_ROOT")
+        if explicit:
+            return Path(explicit) / scheduler / safe_name(cluster_name)
+        return cluster_state_dir(safe_name(cluster_name))
 
     @property
     def path(self) -> Path:

@@ -29,11 +29,14 @@ from distributor.exceptions import (
     ResourceError,
     SubmissionError,
     UnknownDistributorIdError,
+    UnsupportedPlatformError,
 )
 from distributor.exit_info import RemoteExitInfo
+from distributor.local.cpus import available_cpus
 from distributor.local.journal import Appender, Tailer
 from distributor.local.outcome import classify_exit, lost_exit
 from distributor.logs import get_logger
+from distributor.paths import cluster_state_dir
 from distributor.resources import parse_request
 from distributor.usage import TaskUsage
 from distributor.worker.proc import process_start_time
@@ -48,12 +51,12 @@ _IDENTITY_WAIT = 60.0  # seconds a reaper may take to record its pid before it c
 
 
 def default_state_dir(cluster_name: str) -> Path:
-    """``$DISTRIBUTOR_LOCAL_STATE_DIR``, else ``$XDG_STATE_HOME/distributor/<cluster>``."""
+    """``$DISTRIBUTOR_LOCAL_STATE_DIR``, else ``$XDG_STATE_HOME/distributor/<cluster>``
+    (`distributor.paths`)."""
     explicit = os.environ.get("DISTRIBUTOR_LOCAL_STATE_DIR")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "distributor" / cluster_name
+    return cluster_state_dir(cluster_name)
 
 
 def _signal_name(number: int) -> str:
@@ -157,12 +160,17 @@ class LocalDistributor:
     Args:
         cluster_name: a label (also the default state directory's name).
         state_dir: where tasks' state and logs live; see `default_state_dir`.
-        parallelism: cores available to tasks (default: this machine's core count).
+        parallelism: cores available to tasks (default: `available_cpus`, this process's CPU
+            affinity mask capped by its cgroup's CPU quota).
         kill_grace: seconds between SIGTERM and SIGKILL for terminations and runtime limits.
         separate_stderr: write ``logs/<id>.out`` and ``.err`` instead of one ``logs/<id>.log``
             holding both streams (as Slurm does by default; one file is cheaper to create).
         retention: seconds after which a finished reaper's records and its tasks' logs are
             deleted at the next `start` (default 7 days), so the state directory stays bounded.
+
+    Raises:
+        UnsupportedPlatformError: this is not Linux (the backend reads ``/proc``).
+        ResourceError: `parallelism` is below 1.
     """
 
     def __init__(
@@ -175,9 +183,11 @@ class LocalDistributor:
         separate_stderr: bool = False,
         retention: float = 7 * 86400,
     ) -> None:
+        if not sys.platform.startswith("linux"):
+            raise UnsupportedPlatformError("local backend", sys.platform)
         self._cluster_name = cluster_name
         self._state_dir = Path(state_dir) if state_dir else default_state_dir(cluster_name)
-        self._parallelism = parallelism or os.cpu_count() or 1
+        self._parallelism = parallelism or available_cpus()
         if self._parallelism < 1:
             raise ResourceError("parallelism", parallelism, "must be at least 1")
         self._grace = kill_grace
@@ -212,6 +222,11 @@ class LocalDistributor:
     def state_dir(self) -> Path:
         """The directory holding every reaper's files and the task logs."""
         return self._state_dir
+
+    @property
+    def parallelism(self) -> int:
+        """The cores' worth of tasks run at once (given, else detected by `available_cpus`)."""
+        return self._parallelism
 
     @property
     def lost_grace(self) -> float:

@@ -4,7 +4,7 @@ own tests need — an exit-matrix harness (`ExitMatrix`), fake commands on ``PAT
 
 `distributor.testing.checks` runs without test dependencies; `distributor.testing.conformance`
 (the pytest base class) and `distributor.testing.strategies` need ``pytest`` and ``hypothesis``
-(``pip install 'distributor[test]'``).
+(``pip install 'distributor-core[test]'``).
 """
 
 from distributor.testing.checks import (

@@ -23,8 +23,6 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-import structlog
-
 from distributor import SchedulerError
 from distributor.batch import (
     GENERIC_TRANSIENT,
@@ -33,6 +31,7 @@ from distributor.batch import (
     RetryPolicy,
     Transport,
 )
+from distributor.logs import get_logger
 from distributor_htcondor import parsers
 from distributor_htcondor.parsers import JobAd
 
@@ -48,7 +47,7 @@ __all__ = [
     "name_constraint",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 HTCONDOR_TRANSIENT: tuple[str, ...] = (
     *GENERIC_TRANSIENT,

@@ -25,8 +25,6 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping, Sequence
 
-import structlog
-
 from distributor import SchedulerError
 from distributor.batch import (
     GENERIC_TRANSIENT,
@@ -36,6 +34,7 @@ from distributor.batch import (
     RetryPolicy,
     Transport,
 )
+from distributor.logs import get_logger
 from distributor_lsf import parsers
 
 __all__ = [
@@ -46,7 +45,7 @@ __all__ = [
     "lsf_environment",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 LSF_TRANSIENT: tuple[str, ...] = (
     *GENERIC_TRANSIENT,

@@ -37,8 +37,6 @@ import threading
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-import structlog
-
 from distributor import RemoteExitInfo, ResourceError, SchedulerError, SchedulerOutputError
 from distributor.batch import (
     GENERIC_TRANSIENT,
@@ -49,6 +47,7 @@ from distributor.batch import (
     TrackedJob,
     Transport,
 )
+from distributor.logs import get_logger
 from distributor.worker import ExitRecord
 from distributor_pbs import parsers, states
 from distributor_pbs.flavours import Flavour, flavour_named
@@ -60,7 +59,7 @@ __all__ = [
     "pbs_environment",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 PBS_TRANSIENT: tuple[str, ...] = (
     *GENERIC_TRANSIENT,

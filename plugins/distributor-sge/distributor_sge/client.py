@@ -25,8 +25,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
-import structlog
-
 from distributor import SchedulerError
 from distributor.batch import (
     GENERIC_TRANSIENT,
@@ -36,11 +34,12 @@ from distributor.batch import (
     RetryPolicy,
     Transport,
 )
+from distributor.logs import get_logger
 from distributor_sge import accounting, parsers, states
 
 __all__ = ["SGE_SUBMIT_TRANSIENT", "SGE_TRANSIENT", "SgeClient", "sge_environment"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 _NOT_ACCESS_DENIED = r"(?s)^(?!.*access denied)"
 SGE_TRANSIENT: tuple[str, ...] = (

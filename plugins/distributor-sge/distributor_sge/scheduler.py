@@ -30,8 +30,6 @@ import os
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-import structlog
-
 from distributor import RemoteExitInfo, ResourceRequest, SchedulerError
 from distributor.batch import (
     BatchJob,
@@ -42,6 +40,7 @@ from distributor.batch import (
     check_env_name,
     safe_name,
 )
+from distributor.logs import get_logger
 from distributor.worker import ExitRecord
 from distributor_sge import parsers, states
 from distributor_sge.client import MAX_ERROR_REASON_JOBS, SgeClient
@@ -49,7 +48,7 @@ from distributor_sge.queue import DECLARED_RESOURCES
 
 __all__ = ["DEFAULT_INHERITED", "RUNTIME_BACKSTOP", "SgeScheduler", "sge_job_name", "stderr_path"]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 DEFAULT_INHERITED: tuple[str, ...] = (
     "PATH",

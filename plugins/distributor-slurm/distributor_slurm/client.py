@@ -17,8 +17,6 @@ import os
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
-import structlog
-
 from distributor import RemoteExitInfo, SchedulerError
 from distributor.batch import (
     GENERIC_TRANSIENT,
@@ -29,6 +27,7 @@ from distributor.batch import (
     TrackedJob,
     Transport,
 )
+from distributor.logs import get_logger
 from distributor.worker import ExitRecord
 from distributor_slurm import parsers, states
 
@@ -39,7 +38,7 @@ __all__ = [
     "slurm_environment",
 ]
 
-log = structlog.get_logger(__name__)
+log = get_logger(__name__)
 
 SLURM_TRANSIENT: tuple[str, ...] = (
     *GENERIC_TRANSIENT,
