@@ -26,6 +26,7 @@ from distributor import (
     load_plugin,
 )
 from distributor.local import LocalDistributor, LocalQueue, LocalWorkerNode, plugin
+from distributor.local.cpus import available_cpus
 from distributor.local.reaper import direct_argv
 from distributor.testing import ConformanceTarget, wait_for_exit_info, wait_until_gone
 from distributor.testing.conformance import PluginConformance
@@ -317,9 +318,9 @@ def test_pid_reuse_does_not_fool_recovery(tmp_path: Path) -> None:
 
 
 def test_queue_limits_are_this_machine() -> None:
-    """The local queue's limits are this machine's cores and memory plus a configured runtime."""
+    """The local queue's limits are the available CPUs, the memory and a configured runtime."""
     queue = LocalQueue(3, "local", {"max_runtime": "2h"})
-    assert queue.limits.max_cores == len(os.sched_getaffinity(0))
+    assert queue.limits.max_cores == available_cpus()
     ok, message = queue.validate_resources(strict=True, memory="100T")
     assert not ok
     assert "memory='100TiB' exceeds queue 'local'" in message

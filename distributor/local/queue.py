@@ -1,4 +1,5 @@
-"""`LocalQueue`: this machine's cores and memory, read when the queue is created."""
+"""`LocalQueue`: the CPUs this process may use and this machine's memory, read when the queue
+is created."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from distributor.limited_queue import LimitedQueue
+from distributor.local.cpus import available_cpus
 from distributor.resources import QueueLimits, parse_cores, parse_memory, parse_runtime
 
 __all__ = ["LocalQueue", "machine_memory_bytes"]
@@ -17,24 +19,18 @@ def machine_memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
 class LocalQueue(LimitedQueue):
     """The local machine as a queue.
 
     Parameters (all optional): ``max_runtime`` (a duration), ``max_memory`` (at most the
-    machine's memory), ``max_cores`` (at most its cores), ``default_memory``,
-    ``default_runtime``. Nothing is required: a request gets one core and no limits.
+    machine's memory), ``max_cores`` (at most `available_cpus`: the affinity mask capped by the
+    cgroup CPU quota), ``default_memory``, ``default_runtime``. Nothing is required: a request
+    gets one core and no limits.
     """
 
     def __init__(self, queue_id: int, queue_name: str, parameters: Mapping[str, Any]) -> None:
         memory = machine_memory_bytes()
-        cores = _cores()
+        cores = available_cpus()
         if "max_memory" in parameters:
             memory = min(memory, parse_memory(parameters["max_memory"]))
         if "max_cores" in parameters:
