@@ -1,12 +1,15 @@
-"""The ``distributor`` command: list plugins, run commands on any backend, check a plugin.
+"""The ``distributor`` command: run commands on any cluster, follow them, list and check
+plugins and the configured clusters (`distributor.config`).
 
-Bad input (unknown plugin, impossible resources, empty command) prints one line on stderr and
-exits with status 2; ``run`` exits 0 only if every task ends ``D``; Ctrl-C terminates what
-``run`` started and says so (status 130).
+Bad input (unknown cluster, impossible resources, empty command, an unwritable directory)
+prints one line on stderr and exits with status 2; ``run`` exits 0 only if every task ends
+``D``; Ctrl-C, SIGTERM and SIGHUP terminate what ``run`` started and say so (status 128 + the
+signal: 130, 143, 129); a closed output pipe ends it quietly.
 """
 
 from __future__ import annotations
 
+# PYTHON_ARGCOMPLETE_OK  (argcomplete: this module completes the command's words)
 import argparse
 import contextlib
 import inspect
@@ -21,15 +24,18 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from distributor import interrupts
+from distributor.config import ClusterConfig, load_config
 from distributor.exceptions import DistributorError, RemoteExitInfoNotAvailable
 from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus, normalize_exit_info
+from distributor.paths import checks_dir
 from distributor.plugin import Plugin
 from distributor.protocols import (
     ClusterDistributor,
@@ -37,7 +43,7 @@ from distributor.protocols import (
     SupportsRunningQuery,
     SupportsTaskOutcome,
 )
-from distributor.registry import inspect_plugins, load_plugin
+from distributor.registry import available_plugins, inspect_plugins
 from distributor.report import Outcome, print_log, render
 from distributor.service import cli_commands as service_commands
 from distributor.service.batching import in_directory
@@ -47,6 +53,7 @@ __all__ = ["main"]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a command whose reader went away
 
 
 class UsageError(Exception):
@@ -108,18 +115,18 @@ def _make_queue(plugin: Plugin, name: str | None) -> ClusterQueue | None:
     return plugin.queue(1, name or plugin.name, {})
 
 
-def _resources(args: argparse.Namespace, queue: ClusterQueue | None) -> dict[str, Any]:
-    requested = {
-        key: value
-        for key, value in (
-            ("cores", args.cores),
-            ("memory", args.memory),
-            ("runtime", args.runtime),
-        )
-        if value is not None
-    }
-    if args.queue is not None:
-        requested["queue"] = args.queue
+def _cluster(name: str) -> ClusterConfig:
+    """A configured cluster, else an installed plugin by name (`distributor.config`)."""
+    return load_config().resolve(name)
+
+
+def _resources(
+    args: argparse.Namespace, cluster: ClusterConfig, queue: ClusterQueue | None
+) -> dict[str, Any]:
+    """The options' resources over the cluster's defaults, checked by the queue."""
+    requested = cluster.resources(
+        {"cores": args.cores, "memory": args.memory, "runtime": args.runtime, "queue": args.queue}
+    )
     if queue is None:
         return requested
     valid, message = queue.validate_resources(strict=True, **requested)
@@ -128,51 +135,102 @@ def _resources(args: argparse.Namespace, queue: ClusterQueue | None) -> dict[str
     return queue.coerce_resources(**requested)
 
 
+def _command(args: argparse.Namespace) -> tuple[str, str]:
+    """The shell text to run and the default task name: the words after ``--`` are an argv
+    (quoted word by word), ``--shell LINE`` a shell line."""
+    words = list(args.command)
+    if words[:1] == ["--"]:
+        words = words[1:]
+    if args.shell is not None:
+        if words:
+            raise UsageError("give either --shell LINE or -- COMMAND [ARGS...], not both")
+        if not args.shell.strip():
+            raise UsageError("--shell: the line is empty")
+        return args.shell, "sh"
+    if not words or not words[0]:
+        raise UsageError("no command given: put it after --, e.g. distributor run -- echo hi")
+    return shlex.join(words), os.path.basename(words[0])[:64] or "task"
+
+
 def cmd_run(args: argparse.Namespace, out: Console) -> int:
-    """Submit a command (or an array of it), show progress, then a table of exit infos."""
-    command = list(args.command)
-    if command[:1] == ["--"]:
-        command = command[1:]
+    """Submit a command (or an array of it), show progress, then what did not end ``D``."""
     if args.tasks is not None:
-        if command:
+        if args.command[1:] or (args.command and args.command != ["--"]) or args.shell:
             raise UsageError("give either --tasks FILE or a command, not both")
         return service_commands.cmd_run_tasks(args, out)
     if args.journal is not None:
         raise UsageError("--journal goes with --tasks FILE")
-    if not command or not any(part.strip() for part in command):
-        raise UsageError("no command given: put it after --, e.g. distributor run -- echo hi")
+    text, default_name = _command(args)
     if args.array is not None and args.array < 1:
         raise UsageError(f"--array must be at least 1, not {args.array}")
-    plugin = load_plugin(args.cluster)
-    queue = _make_queue(plugin, args.queue)
-    resources = _resources(args, queue)
-    distributor = plugin.distributor(args.cluster)
-    text = shlex.join(command) if len(command) > 1 else command[0]
+    cluster = _cluster(args.cluster)
+    plugin, _ = cluster.load()
+    overrides: dict[str, Any] = {}
+    if args.parallelism is not None:
+        if args.parallelism < 1:
+            raise UsageError(f"--parallelism must be at least 1, not {args.parallelism}")
+        if not _accepts(plugin.distributor, "parallelism"):
+            raise UsageError(f"--parallelism: cluster {cluster.name!r} ({plugin.name}) has none")
+        overrides["parallelism"] = args.parallelism
+    queue = _make_queue(plugin, args.queue or cluster.defaults.get("queue"))
+    resources = _resources(args, cluster, queue)
+    distributor = cluster.distributor(**overrides)
     text = _with_context(text, args.env, args.cwd)
-    name = args.name or os.path.basename(command[0])[:64] or "task"
-    distributor.start()
+    name = args.name or default_name
     tracked: list[_Tracked] = []
+    distributor.start()
     try:
-        if args.array is None:
-            did = distributor.submit_to_batch_distributor(text, name, resources)
-            tracked.append(_Tracked(did, None))
-        else:
-            steps = distributor.submit_array_to_batch_distributor(text, name, resources, args.array)
-            tracked.extend(_Tracked(did, step) for step, did in sorted(steps.items()))
-        _follow(distributor, tracked, quiet=args.json)
+        try:
+            with interrupts.interruptible():
+                if args.array is None:
+                    did = distributor.submit_to_batch_distributor(text, name, resources)
+                    tracked.append(_Tracked(did, None))
+                else:
+                    steps = distributor.submit_array_to_batch_distributor(
+                        text, name, resources, args.array
+                    )
+                    tracked.extend(_Tracked(did, step) for step, did in sorted(steps.items()))
+                _follow(distributor, tracked, quiet=args.json)
+        except KeyboardInterrupt as exc:
+            signum = exc.signum if isinstance(exc, interrupts.Interrupted) else 2
+            return _interrupted(distributor, tracked, name, signum, args, out)
         outcomes = _outcomes(distributor, tracked, name)
-    except KeyboardInterrupt:
-        unfinished = [t.distributor_id for t in tracked if t.info is None]
-        distributor.terminate_task_instances(unfinished)
-        print(f"interrupted: terminated {len(unfinished)} unfinished task(s) of {len(tracked)}",
-              file=sys.stderr)  # fmt: skip
-        return EXIT_INTERRUPTED
     finally:
         distributor.stop()
     _report(outcomes, args, out)
     return (
         0 if all(t.info and t.info.error_state == TaskInstanceStatus.DONE for t in tracked) else 1
     )
+
+
+def _interrupted(
+    distributor: ClusterDistributor,
+    tracked: list[_Tracked],
+    name: str,
+    signum: int,
+    args: argparse.Namespace,
+    out: Console,
+) -> int:
+    """Terminate what has not ended, say so, and (``--json``) still write the summary, the
+    terminated tasks as ``K``. A further signal meanwhile says what is going on."""
+    unfinished = [t for t in tracked if t.info is None]
+    signame = interrupts.Interrupted(signum).name
+
+    def notice(again: int) -> None:
+        print(f"distributor run: still terminating {len(unfinished)} task(s); please wait",
+              file=sys.stderr)  # fmt: skip
+
+    with interrupts.deferred(notice):
+        if unfinished:
+            distributor.terminate_task_instances([t.distributor_id for t in unfinished])
+        reason = f"terminated by distributor run ({signame})"
+        for task in unfinished:
+            task.info = RemoteExitInfo(TaskInstanceStatus.KILLED_SELF, reason)
+        print(f"interrupted ({signame}): terminated {len(unfinished)} unfinished task(s) "
+              f"of {len(tracked)}", file=sys.stderr)  # fmt: skip
+        if args.json:
+            _report(_outcomes(distributor, tracked, name), args, out)
+    return interrupts.exit_status(signum)
 
 
 def _with_context(command: str, env: Sequence[str] | None, cwd: str | None) -> str:
@@ -271,10 +329,10 @@ def cmd_logs(args: argparse.Namespace, out: Console) -> int:
     lines, and with ``--follow`` what it writes until it ends."""
     if args.journal is not None:
         return service_commands.cmd_logs(args, out)
-    plugin = load_plugin(args.cluster)
-    distributor = plugin.distributor(args.cluster)
+    cluster = _cluster(args.cluster)
+    distributor = cluster.distributor()
     if not isinstance(distributor, SupportsTaskOutcome):
-        raise UsageError(f"plugin {plugin.name!r} cannot say where a task's output is")
+        raise UsageError(f"cluster {cluster.name!r} cannot say where a task's output is")
     stdout, stderr = distributor.log_paths(args.id)
     path = stderr if args.stderr and stderr is not None else stdout
 
@@ -302,6 +360,20 @@ def _local_state_in(scratch: str) -> Iterator[None]:
         os.environ.pop("DISTRIBUTOR_LOCAL_STATE_DIR", None)
 
 
+@contextlib.contextmanager
+def _scratch_submit_root() -> Iterator[str]:
+    """A fresh submit root under `distributor.paths.checks_dir`, removed with everything in
+    it afterwards (and the checks directory too, when no other check uses it)."""
+    root = checks_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="root-", dir=root) as submit_root:
+            yield submit_root
+    finally:
+        with contextlib.suppress(OSError):
+            root.rmdir()
+
+
 def _accepts(factory: object, option: str) -> bool:
     """Whether `factory`'s signature names `option` (a keyword it accepts)."""
     try:
@@ -311,23 +383,30 @@ def _accepts(factory: object, option: str) -> bool:
 
 
 def cmd_check(args: argparse.Namespace, out: Console) -> int:
-    """Run the live conformance checks against an installed plugin; print a pass/fail table."""
-    plugin = load_plugin(args.plugin)
-    cluster = args.cluster or plugin.name
-    with (
-        tempfile.TemporaryDirectory(prefix="distributor-check-") as scratch,
-        _local_state_in(scratch),
-    ):
-        # Arrays longer than the chunk size are checked with small chunks where the plugin
-        # lets them be chosen (every batch plugin has `max_array_size`).
-        options = {"max_array_size": 2} if _accepts(plugin.distributor, "max_array_size") else {}
+    """Run the live conformance checks against a configured cluster or an installed plugin;
+    print a pass/fail table. A batch plugin's task directories go to a scratch submit root
+    under `distributor.paths.checks_dir` (in the home directory, which compute nodes share),
+    the local backend's state to a scratch directory: both are removed afterwards."""
+    configured = _cluster(args.plugin)
+    plugin, configured_options = configured.load()
+    cluster = args.cluster or configured.name
+    options = dict(configured_options)
+    # Arrays longer than the chunk size are checked with small chunks where the plugin lets
+    # them be chosen (every batch plugin has `max_array_size`).
+    if _accepts(plugin.distributor, "max_array_size"):
+        options["max_array_size"] = 2
+    with contextlib.ExitStack() as stack:
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="distributor-check-"))
+        stack.enter_context(_local_state_in(scratch))
+        if _accepts(plugin.distributor, "submit_root") and "submit_root" not in options:
+            options["submit_root"] = stack.enter_context(_scratch_submit_root())
         target = ConformanceTarget(
             plugin=plugin,
             make_distributor=lambda: plugin.distributor(cluster, **options),
             make_queue=lambda: plugin.queue(1, args.queue or plugin.name, {}),
             timeout=args.timeout,
             scratch=Path(scratch) / "shared",
-            chunk_size=2 if options else None,
+            chunk_size=2 if "max_array_size" in options else None,
         )
         results = run_live_checks(target)
     table = Table("check", "result", "seconds", "error")
@@ -338,37 +417,143 @@ def cmd_check(args: argparse.Namespace, out: Console) -> int:
     return 0 if all(r.passed for r in results) else 1
 
 
+# -- clusters --------------------------------------------------------------------------------
+
+
+def cmd_clusters(args: argparse.Namespace, out: Console) -> int:
+    """List the configured clusters with where each was defined, and the installed plugins
+    that ``--cluster`` also accepts by name."""
+    config = load_config()
+    plugins = available_plugins()
+    if args.json:
+        payload = {
+            "files": [str(path) for path in config.files],
+            "clusters": [c.to_json() for c in config.clusters.values()],
+            "plugins": sorted(plugins),
+        }
+        print(json.dumps(payload, indent=2))
+        return 0
+    table = Table("cluster", "plugin", "options", "defaults", "defined in")
+    for c in config.clusters.values():
+        options = " ".join(f"{k}={v!r}" for k, v in c.options.items())
+        defaults = " ".join(f"{k}={v}" for k, v in c.defaults.items())
+        installed = "" if c.plugin in plugins else " [red](not installed)[/]"
+        table.add_row(c.name, c.plugin + installed, options, defaults, c.where)
+    for name in sorted(set(plugins) - set(config.clusters)):
+        table.add_row(name, name, "", "", "installed plugin, by name")
+    out.print(table)
+    if not config.files:
+        print("no configuration file: see `distributor clusters --help`", file=sys.stderr)
+    return 0
+
+
 # -- entry point -----------------------------------------------------------------------------
 
 
+class _ArgumentError(Exception):
+    """argparse's complaint, reported as one line (see `_Parser.error`)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors as one line and status 2 instead of usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _ArgumentError(f"{self.prog}: error: {message}")
+
+
+_VALUE_OPTIONS = frozenset({"--memory", "--runtime", "--cores", "--array", "--parallelism"})
+
+
+def _join_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--memory -5G`` → ``--memory=-5G``: argparse takes ``-5G`` for an option, and the
+    resource validator should say what is wrong with it."""
+    joined: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            joined.append(word)
+            joined.extend(words)
+            break
+        joined.append(word)
+        if word in _VALUE_OPTIONS:
+            value = next(words, None)
+            if value is not None and value.startswith("-") and value != "--":
+                joined[-1] = f"{word}={value}"
+            elif value is not None:
+                joined.append(value)
+    return joined
+
+
+def _complete_clusters(**_: Any) -> list[str]:
+    """Shell completion of ``--cluster``: configured clusters and installed plugins."""
+    try:
+        return sorted({*load_config().clusters, *available_plugins()})
+    except DistributorError:
+        return sorted(available_plugins())
+
+
+def _cluster_option(parser: argparse.ArgumentParser, what: str) -> None:
+    action = parser.add_argument(
+        "--cluster",
+        default="local",
+        metavar="NAME",
+        help=f"{what}: a configured cluster or a plugin name (default: local)",
+    )
+    action.completer = _complete_clusters  # type: ignore[attr-defined]
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="distributor", description=__doc__.splitlines()[0])
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    sub = parser.add_subparsers(dest="cmd", required=True)
+    parser = _Parser(
+        prog="distributor",
+        description="Run commands on any cluster and follow them; list and check plugins "
+        "and the configured clusters.",
+        epilog="Clusters are configured in $XDG_CONFIG_HOME/distributor/config.toml and "
+        "./distributor.toml (see `distributor clusters`).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output on stderr (-vv: debug)")  # fmt: skip
+    sub = parser.add_subparsers(dest="cmd", metavar="COMMAND")
 
     plugins = sub.add_parser("plugins", help="list installed plugins")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     plugins.set_defaults(func=cmd_plugins)
 
-    run = sub.add_parser("run", help="run a command and wait for it")
-    run.add_argument("--cluster", default="local", help="plugin name (default: local)")
-    run.add_argument("--queue", help="queue / partition name")
-    run.add_argument("--cores", type=int)
-    run.add_argument("--memory", help="e.g. 512M, 4G")
-    run.add_argument("--runtime", help="e.g. 90s, 10m, 2h, 1:30:00")
+    clusters = sub.add_parser(
+        "clusters", help="list the configured clusters and where each is defined"
+    )
+    clusters.add_argument("--json", action="store_true", help="machine-readable output")
+    clusters.set_defaults(func=cmd_clusters)
+
+    run = sub.add_parser(
+        "run",
+        help="run a command and wait for it",
+        description="Run a command on a cluster and wait for it. The words after -- are the "
+        "command and its arguments, passed as they are (no shell): `-- sh -c 'a | b'` for a "
+        "pipeline, or --shell 'LINE'.",
+    )
+    _cluster_option(run, "where to run")
+    run.add_argument("--queue", help="queue / partition (default: the cluster's)")
+    run.add_argument("--cores", type=int, help="cores per task")
+    run.add_argument("--memory", help="memory per task, e.g. 512M, 4G")
+    run.add_argument("--runtime", help="runtime limit, e.g. 90s, 10m, 2h, 1:30:00")
     run.add_argument("--array", type=int, help="run N steps; each sees DISTRIBUTOR_ARRAY_STEP_ID")
     run.add_argument("--name", help="task name (default: the program's name)")
+    run.add_argument("--parallelism", type=int, metavar="N",
+                     help="local backend: at most N cores' worth of tasks at once")  # fmt: skip
     run.add_argument("--json", action="store_true", help="print one JSON summary, no progress")
     run.add_argument("--all", action="store_true", help="a table of every task, not only failures")
     run.add_argument("--env", action="append", metavar="NAME=VALUE", help="set a variable")
     run.add_argument("--cwd", help="directory the command runs in (default: this one)")
-    run.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+    run.add_argument("--shell", metavar="LINE", help="run LINE with /bin/sh instead of an argv")
+    run.add_argument("command", nargs=argparse.REMAINDER,
+                     help="-- COMMAND [ARGS...]: an argv, never a shell line")  # fmt: skip
     service_commands.add_run_options(run)
     run.set_defaults(func=cmd_run)
 
     logs = sub.add_parser("logs", help="print a task's output")
     logs.add_argument("id", help="distributor id (or, with --journal, a task name)")
-    logs.add_argument("--cluster", default="local", help="plugin of the id (default: local)")
+    _cluster_option(logs, "the cluster of the id")
     logs.add_argument("--journal", type=Path, help="a service journal: ID is a task name")
     logs.add_argument("--attempt", type=int, help="with --journal: which attempt (default last)")
     logs.add_argument("--stderr", action="store_true", help="the stderr log, where separate")
@@ -377,27 +562,81 @@ def _parser() -> argparse.ArgumentParser:
     logs.set_defaults(func=cmd_logs)
 
     check = sub.add_parser("check", help="run the live conformance checks against a plugin")
-    check.add_argument("plugin")
+    check.add_argument("plugin", metavar="CLUSTER", help="a configured cluster or a plugin name")
     check.add_argument("--cluster", help="cluster name passed to the distributor")
     check.add_argument("--queue", help="queue to check against (default: the plugin's name)")
     check.add_argument("--timeout", type=float, default=300.0, help="seconds per task")
     check.set_defaults(func=cmd_check)
     service_commands.register(sub)
+    for command in sub.choices.values():  # -v after the command too (`distributor run -v`)
+        if not any("-v" in action.option_strings for action in command._actions):
+            command.add_argument(
+                "-v",
+                "--verbose",
+                dest="sub_verbose",
+                action="count",
+                default=0,
+                help="more log output on stderr (-vv: debug)",
+            )
     return parser
+
+
+def _version() -> str:
+    from distributor import __version__
+
+    return str(__version__)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``distributor`` console script."""
     parser = _parser()
-    args = parser.parse_args(argv)
-    _configure_logging(args.verbose)
+    with contextlib.suppress(ImportError):  # completion: only when the shell asks
+        import argcomplete
+
+        argcomplete.autocomplete(parser)
+    words = _join_negative_values(sys.argv[1:] if argv is None else argv)
+    if not words:
+        parser.print_help()
+        return 0
+    try:
+        args = parser.parse_args(words)
+    except _ArgumentError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    if args.cmd is None:
+        parser.print_help()
+        return 0
+    _configure_logging(args.verbose + getattr(args, "sub_verbose", 0))
     out = Console()
     try:
-        status: int = args.func(args, out)
+        with interrupts.interruptible():
+            status: int = args.func(args, out)
+    except interrupts.Interrupted as exc:
+        print(f"distributor {args.cmd}: interrupted ({exc.name})", file=sys.stderr)
+        return interrupts.exit_status(exc.signum)
     except (UsageError, DistributorError) as exc:
         print(f"distributor {args.cmd}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as exc:  # an unwritable or missing directory the user named or owns
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"distributor {args.cmd}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     return status
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's own flush at exit is quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -70,12 +70,12 @@ def test_arguments_are_run_literally(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (("run", "--cluster", "slurmm", "--", "true"), "'slurmm' not found"),
+        (("run", "--cluster", "slurmm", "--", "true"), "no cluster or plugin named 'slurmm'"),
         (("run", "--memory", "900T", "--", "true"), "memory='900TiB' exceeds queue 'local'"),
         (("run", "--runtime", "soon", "--", "true"), "runtime='soon'"),
         (("run", "--"), "no command given"),
         (("run", "--array", "0", "--", "true"), "--array must be at least 1"),
-        (("check", "nosuchplugin"), "'nosuchplugin' not found"),
+        (("check", "nosuchplugin"), "no cluster or plugin named 'nosuchplugin'"),
     ],
 )
 def test_bad_input_is_one_line_and_status_2(
