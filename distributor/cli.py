@@ -28,6 +28,7 @@ from typing import Any, NoReturn
 
 import structlog
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -190,7 +191,7 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
                         text, name, resources, args.array
                     )
                     tracked.extend(_Tracked(did, step) for step, did in sorted(steps.items()))
-                _follow(distributor, tracked, quiet=args.json)
+                _follow(distributor, tracked, name, quiet=args.json)
         except KeyboardInterrupt as exc:
             signum = exc.signum if isinstance(exc, interrupts.Interrupted) else 2
             return _interrupted(distributor, tracked, name, signum, args, out)
@@ -252,13 +253,17 @@ def _with_context(command: str, env: Sequence[str] | None, cwd: str | None) -> s
     return "".join(exports) + in_directory(command, cwd)
 
 
-def _follow(distributor: ClusterDistributor, tracked: list[_Tracked], *, quiet: bool) -> None:
-    """Poll until every task has final exit info, drawing a progress bar on stderr."""
+def _follow(
+    distributor: ClusterDistributor, tracked: list[_Tracked], name: str, *, quiet: bool
+) -> None:
+    """Poll until every task has final exit info, drawing a progress bar named after the
+    task on stderr."""
     console = Console(stderr=True, quiet=quiet)
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[counts]}"),
                TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=console, transient=False) as progress:
-        bar = progress.add_task("tasks", total=len(tracked), counts="")
+        label = name if len(tracked) == 1 else f"{name}[{len(tracked)}]"
+        bar = progress.add_task(escape(label), total=len(tracked), counts="")
         interval = 0.05
         while True:
             pending = [t for t in tracked if t.info is None]
