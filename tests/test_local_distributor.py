@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -461,3 +462,91 @@ def test_a_tiny_task_does_not_report_the_reapers_memory(local: LocalDistributor)
         assert final(local, did).error_state == D
         usage = local.task_usage(did)
         assert usage is not None and (usage.max_rss is None or usage.max_rss < 8 * 2**20), usage
+
+
+def test_wait_for_change_is_woken_by_the_tasks_end(local: LocalDistributor) -> None:
+    """`wait_for_change` returns once per batch of news (a start, an end), long before its
+    timeout; with nothing new it returns False when the timeout passes."""
+    did = local.submit_to_batch_distributor("sleep 0.3", "short", {})
+    wakes = 0
+    while local.get_submitted_or_running([did]):
+        assert local.wait_for_change(60), "woken by the timeout, not by the reaper"
+        wakes += 1
+    assert wakes <= 2  # `started` and `exited`, each read once: no spinning on stale rings
+    assert local.get_remote_exit_info(did).error_state == D
+    assert local.wait_for_change(0.05) is False
+
+
+def test_wait_for_change_after_the_reaper_died(local: LocalDistributor) -> None:
+    """With its reaper SIGKILLed, the controller still learns by looking when the orphaned
+    task ends, and reports it lost."""
+    did = local.submit_to_batch_distributor("sleep 300", "orphan", {})
+    while did not in local.get_running([did]):
+        assert local.wait_for_change(60)
+    (reaper_dir,) = (local.state_dir / "reapers").iterdir()
+    records = [json.loads(line) for line in (reaper_dir / "events.jsonl").read_text().split()]
+    (task_pid,) = [e["pid"] for e in records if e["ev"] == "started"]
+    reaper_pid = json.loads((reaper_dir / "reaper.jsonl").read_text())["pid"]
+    os.kill(reaper_pid, signal.SIGKILL)
+    assert local.wait_for_change(0.2) is False  # the orphan still runs: nothing to tell
+    os.kill(task_pid, signal.SIGKILL)
+    while local.get_submitted_or_running([did]):
+        assert local.wait_for_change(60), "the orphan's end went unnoticed"
+    assert local.get_remote_exit_info(did).error_state == U
+
+
+def test_another_controller_follows_and_ends_a_living_reapers_task(tmp_path: Path) -> None:
+    """A second controller on the same state directory terminates a task of the first one's
+    reaper (which it wakes) and learns of the end, though that reaper cannot ring it."""
+    first = LocalDistributor("local", state_dir=tmp_path / "s", kill_grace=1.0)
+    second = LocalDistributor("local", state_dir=tmp_path / "s", kill_grace=1.0)
+    did = first.submit_to_batch_distributor("sleep 300", "long", {})
+    try:
+        while did not in first.get_running([did]):
+            assert first.wait_for_change(60)
+        second.start()
+        assert second.get_running([did]) == {did}
+        second.terminate_task_instances([did])
+        while second.get_submitted_or_running([did]):
+            assert second.wait_for_change(60), "the end went unnoticed"
+        assert second.get_remote_exit_info(did).error_state == K
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_tasks_inherit_none_of_the_reapers_pipes(local: LocalDistributor) -> None:
+    """A task's only pipes are those its controller let be inherited: the reaper's wake-up,
+    doorbell and signal pipes stay closed in it."""
+    did = local.submit_to_batch_distributor("ls -l /proc/$$/fd", "fds", {})
+    assert final(local, did).error_state == D
+    inherited = {
+        os.readlink(f"/proc/self/fd/{fd}")
+        for fd in map(int, os.listdir("/proc/self/fd"))
+        if _inheritable(fd)
+    }
+    listing = local.log_paths(did)[0].read_text()
+    pipes = {word for word in listing.split() if word.startswith("pipe:")}
+    assert pipes <= inherited, listing
+
+
+def _inheritable(fd: int) -> bool:
+    try:
+        return os.get_inheritable(fd)
+    except OSError:  # the descriptor listdir itself used, closed by now
+        return False
+
+
+def test_the_reaper_starts_without_the_controllers_machinery() -> None:
+    """``python -m distributor.local.reaper`` (which `start` waits for) imports neither the
+    controller nor the batch machinery; the package's names still load on first use."""
+    code = (
+        "import sys, json, distributor.local.reaper\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('distributor'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stdout))
+    assert not {m for m in loaded if m.startswith(("distributor.batch", "distributor.service"))}
+    assert "distributor.local.distributor" not in loaded
+    assert plugin.distributor is LocalDistributor
+    assert {"LocalDistributor", "plugin"} <= set(dir(importlib.import_module("distributor.local")))

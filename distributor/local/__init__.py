@@ -1,28 +1,63 @@
 """The built-in ``local`` plugin: tasks as child processes of this machine.
 
-Registered through the ``distributor.plugins`` entry-point group like every other plugin.
+Registered through the ``distributor.plugins`` entry-point group like every other plugin. Each
+public name is imported on first use (PEP 562): the reaper (``python -m
+distributor.local.reaper``) imports this package too, and a controller's `start` waits for it,
+so it must not load the controller's machinery.
 """
 
-from distributor.local.distributor import LocalDistributor, default_state_dir
-from distributor.local.queue import LocalQueue
-from distributor.local.worker_node import LocalWorkerNode
-from distributor.plugin import Plugin
-from distributor.protocols import (
-    ClusterDistributorFactory,
-    ClusterQueueFactory,
-    ClusterWorkerNodeFactory,
-)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from distributor.local.distributor import LocalDistributor, default_state_dir
+    from distributor.local.queue import LocalQueue
+    from distributor.local.worker_node import LocalWorkerNode
+    from distributor.plugin import Plugin
+    from distributor.protocols import (
+        ClusterDistributorFactory,
+        ClusterQueueFactory,
+        ClusterWorkerNodeFactory,
+    )
+
+    plugin: Plugin
+    _queue: ClusterQueueFactory = LocalQueue
+    _distributor: ClusterDistributorFactory = LocalDistributor
+    _worker: ClusterWorkerNodeFactory = LocalWorkerNode
 
 __all__ = ["LocalDistributor", "LocalQueue", "LocalWorkerNode", "default_state_dir", "plugin"]
 
-_queue: ClusterQueueFactory = LocalQueue
-_distributor: ClusterDistributorFactory = LocalDistributor
-_worker: ClusterWorkerNodeFactory = LocalWorkerNode
+_WHERE = {
+    "LocalDistributor": "distributor.local.distributor",
+    "LocalQueue": "distributor.local.queue",
+    "LocalWorkerNode": "distributor.local.worker_node",
+    "default_state_dir": "distributor.local.distributor",
+}
+"""The module each public name but `plugin` lives in."""
 
-plugin = Plugin(
-    name="local",
-    queue=LocalQueue,
-    distributor=LocalDistributor,
-    worker_node=LocalWorkerNode,
-    description="Runs tasks as processes on this machine; survives its controller",
-)
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its module on first use (`plugin` built then)."""
+    if name == "plugin":
+        from distributor.plugin import Plugin
+
+        found: Any = Plugin(
+            name="local",
+            queue=__getattr__("LocalQueue"),
+            distributor=__getattr__("LocalDistributor"),
+            worker_node=__getattr__("LocalWorkerNode"),
+            description="Runs tasks as processes on this machine; survives its controller",
+        )
+    elif name in _WHERE:
+        from importlib import import_module
+
+        found = getattr(import_module(_WHERE[name]), name)
+    else:
+        raise AttributeError(f"module 'distributor.local' has no attribute {name!r}")
+    globals()[name] = found
+    return found
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -33,8 +33,10 @@ from distributor.exceptions import (
 )
 from distributor.exit_info import RemoteExitInfo
 from distributor.local.cpus import available_cpus
+from distributor.local.doorbell import Doorbell
 from distributor.local.journal import Appender, Tailer
 from distributor.local.outcome import classify_exit, lost_exit
+from distributor.local.reaper_view import ReaperView, spawn_reaper
 from distributor.logs import get_logger
 from distributor.paths import cluster_state_dir
 from distributor.resources import parse_request
@@ -46,8 +48,7 @@ __all__ = ["LocalDistributor", "default_state_dir"]
 log = get_logger(__name__)
 
 _REFRESH_COALESCE = 0.002
-_ALIVE_CACHE = 0.05
-_IDENTITY_WAIT = 60.0  # seconds a reaper may take to record its pid before it counts as dead
+_UNRUNG_POLL = 0.1  # seconds between looks at tasks whose reaper cannot ring this controller
 
 
 def default_state_dir(cluster_name: str) -> Path:
@@ -68,7 +69,7 @@ def _signal_name(number: int) -> str:
 
 @dataclass
 class _Task:
-    reaper: _ReaperView
+    reaper: ReaperView
     state: Literal["queued", "running", "exited"] = "queued"
     pid: int = 0
     ticks: int | None = None
@@ -76,82 +77,6 @@ class _Task:
     name: str = ""
     step: int = 0
     started_at: float | None = None
-
-
-class _ReaperView:
-    """What a controller knows of one reaper: its identity and its files' tails."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.commands = Tailer(directory / "commands.jsonl")
-        self.events = Tailer(directory / "events.jsonl")
-        self.identity = Tailer(directory / "reaper.jsonl")
-        self.pid = 0
-        self.ticks: int | None = None
-        self.dead = False
-        self.checked_until = 0.0
-
-    def close(self) -> None:
-        """Close the tailed files."""
-        for tailer in (self.commands, self.events, self.identity):
-            tailer.close()
-
-    def alive(self) -> bool:
-        """True while the reaper process runs (pid and start time both match).
-
-        A positive answer is cached for `_ALIVE_CACHE` seconds; death is final.
-        """
-        if self.dead:
-            return False
-        now = time.monotonic()
-        if now < self.checked_until:
-            return True
-        self.checked_until = now + _ALIVE_CACHE
-        for record in self.identity.read():
-            self.pid, self.ticks = int(record["pid"]), record.get("ticks")
-        if not self.pid:
-            # Not yet written: a reaper writes it within milliseconds of starting.
-            try:
-                age = time.time() - self.directory.stat().st_mtime
-            except FileNotFoundError:
-                age = float("inf")
-            self.dead = age > _IDENTITY_WAIT
-            return not self.dead
-        if process_start_time(self.pid) != self.ticks:
-            self.dead = True
-        return not self.dead
-
-
-def _spawn_reaper(directory: Path, parallelism: int, grace: float) -> int:
-    """Start a detached reaper for `directory`; return the write end of its wake-up pipe.
-
-    The reaper daemonizes (its launcher exits at once), so it is nobody's child here: it
-    outlives this process, and no zombie or unfinished ``Popen`` is left behind.
-    """
-    read_end, write_end = os.pipe2(os.O_CLOEXEC)
-    log_fd = os.open(directory / "reaper.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    try:
-        launcher = os.posix_spawn(
-            sys.executable,
-            [sys.executable, "-m", "distributor.local.reaper", "--daemonize", str(directory),
-             str(parallelism), str(grace)],
-            dict(os.environ),
-            file_actions=[
-                (os.POSIX_SPAWN_DUP2, read_end, 0),
-                (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
-                (os.POSIX_SPAWN_DUP2, log_fd, 2),
-            ],
-            setsid=True,
-        )  # fmt: skip
-    finally:
-        os.close(read_end)
-        os.close(log_fd)
-    _, status = os.waitpid(launcher, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        os.close(write_end)
-        raise SubmissionError(f"the local reaper failed to start; see {directory / 'reaper.log'}")
-    os.set_blocking(write_end, False)
-    return write_end
 
 
 class LocalDistributor:
@@ -196,13 +121,15 @@ class LocalDistributor:
         self._log = log.bind(cluster=cluster_name)
         self._tasks: dict[str, _Task] = {}
         self._by_name: dict[str, dict[int, str]] = {}
-        self._views: dict[str, _ReaperView] = {}
+        self._views: dict[str, ReaperView] = {}
         self._terminated: set[str] = set()
         self._terminations = Tailer(self._state_dir / "terminations.jsonl")
         self._token = ""
-        self._own: _ReaperView | None = None
+        self._own: ReaperView | None = None
         self._commands: Appender | None = None
         self._wake_fd = -1
+        self._bell: Doorbell | None = None
+        self._unrung: dict[ReaperView, set[str]] = {}  # unended tasks of reapers that cannot ring
         self._sequence = 0
         self._last_refresh = -1.0
 
@@ -249,9 +176,9 @@ class LocalDistributor:
         self._token = secrets.token_hex(4)
         own_dir = reapers / self._token
         own_dir.mkdir()
-        self._own = self._views[self._token] = _ReaperView(own_dir)
+        self._own = self._views[self._token] = ReaperView(own_dir)
         self._commands = Appender(own_dir / "commands.jsonl")
-        self._wake_fd = _spawn_reaper(own_dir, self._parallelism, self._grace)
+        self._wake_fd, self._bell = spawn_reaper(own_dir, self._parallelism, self._grace)
         self._refresh(force=True)
         self._log.info("local_distributor_started", state_dir=str(self._state_dir),
                        reaper=self._token, recovered=len(self._tasks))  # fmt: skip
@@ -264,13 +191,13 @@ class LocalDistributor:
         for directory in sorted(reapers.iterdir()):
             if directory.name in self._views:
                 continue
-            view = _ReaperView(directory)
+            view = ReaperView(directory)
             if prune and self._expired(view):
                 self._prune(view)
             else:
                 self._views[directory.name] = view
 
-    def _expired(self, view: _ReaperView) -> bool:
+    def _expired(self, view: ReaperView) -> bool:
         """A reaper that is dead and wrote nothing for `retention` seconds is history."""
         newest = max(
             (p.stat().st_mtime for p in view.directory.iterdir() if p.is_file()),
@@ -278,7 +205,7 @@ class LocalDistributor:
         )
         return time.time() - newest > self._retention and not view.alive()
 
-    def _prune(self, view: _ReaperView) -> None:
+    def _prune(self, view: ReaperView) -> None:
         """Delete an expired reaper's files and its tasks' logs (all inside the state dir)."""
         logs = self._state_dir / "logs"
         for command in view.commands.read():
@@ -297,6 +224,9 @@ class LocalDistributor:
             return
         os.close(self._wake_fd)  # end of file tells the reaper its owner has gone
         self._wake_fd = -1
+        if self._bell is not None:
+            self._bell.close()
+            self._bell = None
         if self._commands is not None:
             self._commands.close()
         for view in self._views.values():
@@ -402,6 +332,8 @@ class LocalDistributor:
                         known = self._tasks.get(command["id"]) or _Task(view)
                         known.name, known.step = str(command.get("name", "")), int(step)
                         self._remember(command["id"], known)
+                        if known.state != "exited":
+                            self._unrung.setdefault(view, set()).add(command["id"])
             for event in view.events.read():
                 task = self._tasks.get(event["id"])
                 if task is None:
@@ -411,10 +343,69 @@ class LocalDistributor:
                     task.started_at = event.get("t")
                 elif event["ev"] == "exited":
                     task.state, task.exited = "exited", event
+                if task.state == "exited":
+                    self._unrung.get(task.reaper, set()).discard(event["id"])
+                elif view is not self._own:
+                    self._unrung.setdefault(view, set()).add(event["id"])
         if self._wake_fd < 0:  # not running (read-only or stopped): hold no file open
             self._terminations.close()
             for view in self._views.values():
                 view.close()
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block until a task has started or ended since the last status call, or `timeout`
+        seconds have passed: the way to pause between polls, in place of a sleep.
+
+        This controller's own reaper rings it when it records a start or an end, so the news
+        arrives within milliseconds and waiting costs no CPU. Tasks of other reapers (an earlier
+        controller's, or any after `stop`) cannot ring: while some have not ended, they are
+        looked at every 0.1 s.
+
+        Args:
+            timeout: the longest wait, in seconds.
+
+        Returns:
+            True if a status call now can see something new (a start, an end, a reaper's
+            death); False if `timeout` passed first.
+        """
+        deadline = time.monotonic() + timeout
+        while not self._news():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            bell = self._bell
+            if bell is None:
+                time.sleep(min(left, _UNRUNG_POLL))
+                continue
+            bell.wait(min(left, _UNRUNG_POLL) if self._unrung else left)
+            if bell.silent and bell is self._bell:  # the reaper died: look for news by polling
+                bell.close()
+                self._bell = None
+                if (own := self._own) is not None:
+                    self._unrung[own] = {
+                        i for i, t in self._tasks.items() if t.reaper is own and t.state != "exited"
+                    }
+        self._last_refresh = -1.0  # the next status call must read, not coalesce
+        return True
+
+    def _news(self) -> bool:
+        """Whether a reaper wrote events not read yet, or an unrung task's reaper and process
+        have both gone (which no event will tell)."""
+        if self._own is not None and self._own.events.pending():
+            return True
+        news = False
+        for view, ids in list(self._unrung.items()):
+            news = news or view.events.pending()
+            if ids and view.alive():
+                continue  # its events will tell
+            for distributor_id in list(ids):
+                task = self._tasks[distributor_id]
+                if task.state == "exited" or not self._active(task, set()):
+                    ids.discard(distributor_id)
+                    news = news or task.state != "exited"
+            if not ids:
+                del self._unrung[view]
+        return news
 
     def _remember(self, distributor_id: str, task: _Task) -> None:
         self._tasks[distributor_id] = task
@@ -433,7 +424,7 @@ class LocalDistributor:
         self._refresh(force=True)
         return {name: dict(self._by_name[name]) for name in names if name in self._by_name}
 
-    def _active(self, task: _Task, living: set[_ReaperView] | None = None) -> bool:
+    def _active(self, task: _Task, living: set[ReaperView] | None = None) -> bool:
         """True while the task is queued or running; `living`, if given, is the set of
         reapers known to be alive (so a poll over many ids checks each reaper once)."""
         if task.state == "exited":
@@ -443,7 +434,7 @@ class LocalDistributor:
         # The reaper is gone: only an orphaned task process that is really ours still counts.
         return task.state == "running" and process_start_time(task.pid) == task.ticks
 
-    def _living(self) -> set[_ReaperView]:
+    def _living(self) -> set[ReaperView]:
         return {view for view in self._views.values() if view.alive()}
 
     def get_submitted_or_running(self, distributor_ids: Sequence[str] | None = None) -> set[str]:
@@ -571,22 +562,23 @@ class LocalDistributor:
             by_reaper.setdefault(task.reaper.directory.name, []).append(distributor_id)
         if not by_reaper:
             return
-        Appender(self._state_dir / "terminations.jsonl").write(
-            {"id": i} for ids in by_reaper.values() for i in ids
-        )
+        terminations = Appender(self._state_dir / "terminations.jsonl")
+        terminations.write({"id": i} for ids in by_reaper.values() for i in ids)
+        terminations.close()
         for token, ids in by_reaper.items():
             view = self._views[token]
-            if view.alive():
-                writer = self._commands if view is self._own else Appender(
-                    view.directory / "commands.jsonl"
-                )  # fmt: skip
-                assert writer is not None
-                writer.write([{"op": "terminate", "ids": ids}])
-                if view is self._own:
-                    try:
-                        self._wake()
-                    except SubmissionError:  # it died since `alive` last looked
-                        view.dead = True
+            if view is self._own and view.alive():
+                assert self._commands is not None
+                self._commands.write([{"op": "terminate", "ids": ids}])
+                try:
+                    self._wake()
+                except SubmissionError:  # it died since `alive` last looked
+                    view.dead = True
+            elif view.alive():
+                commands = Appender(view.directory / "commands.jsonl")
+                commands.write([{"op": "terminate", "ids": ids}])
+                commands.close()
+                view.knock()
             if not view.alive():
                 for distributor_id in ids:
                     self._kill_orphan(self._tasks[distributor_id])

@@ -86,6 +86,17 @@ class Tailer:
             if isinstance(record, dict):
                 yield record
 
+    def pending(self) -> bool:
+        """True if the file holds bytes `read` has not consumed yet (one ``stat``, no read)."""
+        try:
+            if self._handle is not None:
+                size = os.fstat(self._handle.fileno()).st_size
+            else:
+                size = os.stat(self.path).st_size
+        except FileNotFoundError:
+            return False
+        return size > self._offset
+
     def close(self) -> None:
         """Close the file (idempotent)."""
         if self._handle is not None:

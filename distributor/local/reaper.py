@@ -2,7 +2,11 @@
 
 One reaper per `LocalDistributor.start`. It reads commands from ``commands.jsonl`` (woken by a
 byte on its stdin from the controller that owns it), starts tasks in their own sessions while
-free slots allow, enforces runtime and memory limits, and appends ``started``/``exited`` events.
+free slots allow, enforces runtime and memory limits, and appends ``started``/``exited`` events,
+ringing the controller's doorbell (its stdout, `distributor.local.doorbell`) after each batch:
+a task's end reaches the controller within milliseconds of its exit, without polling. Other
+controllers (after the owner's death) append commands too, and wake it with the signal named in
+``reaper.jsonl``; an idle reaper otherwise sleeps.
 It outlives its controller: when stdin reaches end of file (controller stopped or killed) it
 finishes every queued and running task, then exits.
 
@@ -23,6 +27,7 @@ import resource
 import select
 import shutil
 import signal
+import stat
 import string
 import sys
 import time
@@ -32,12 +37,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from distributor.local.doorbell import ring
 from distributor.local.journal import Appender, Tailer
 from distributor.worker.proc import process_start_time, tree_peak_rss, tree_rss
 
 __all__ = ["direct_argv", "main"]
 
-_IDLE_POLL = 0.05  # seconds between looks at commands.jsonl when nothing wakes us
+# Seconds between looks at commands.jsonl when nothing wakes us: a safety net only, since every
+# writer of commands wakes the reaper (its owner through stdin, other controllers by `_KNOCK`).
+_IDLE_POLL = 1.0
+_KNOCK = signal.SIGUSR1
 _MEMORY_POLL = 0.2  # seconds between memory samples of limited tasks
 # A `started` event waits this long after the spawn: reading /proc/<pid>/stat blocks until the
 # child's execve finishes, and a task that ends sooner needs only its `exited` event.
@@ -136,8 +145,9 @@ class _LogOpener:
 class Reaper:
     """State and main loop of one reaper process."""
 
-    def __init__(self, directory: Path, parallelism: int, grace: float) -> None:
+    def __init__(self, directory: Path, parallelism: int, grace: float, doorbell: int = -1) -> None:
         self.directory = directory
+        self.doorbell = doorbell  # -1: nobody to tell
         self.parallelism = parallelism
         self.grace = grace
         self.commands = Tailer(directory / "commands.jsonl")
@@ -156,7 +166,8 @@ class Reaper:
 
     def run(self, wake_fd: int) -> None:
         """Serve until the owner has gone and no task is queued or running."""
-        # A child's exit writes a byte to `child_r`, so select() wakes for it at once.
+        # A child's exit (or a knock, handled since `main`) writes a byte to `child_r`, so
+        # select() wakes at once.
         child_r, child_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.signal(signal.SIGCHLD, lambda *_: None)
         signal.set_wakeup_fd(child_w)
@@ -363,6 +374,9 @@ class Reaper:
         if self.out:
             self.events.write(self.out)
             self.out = []
+            if self.doorbell >= 0 and not ring(self.doorbell):
+                os.close(self.doorbell)  # the controller has gone: nobody to tell any more
+                self.doorbell = -1
 
 
 _PLAIN = frozenset(string.ascii_letters + string.digits + "-_./=:,+@% \t")
@@ -403,8 +417,9 @@ def _drain(fd: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``python -m distributor.local.reaper [--daemonize] DIRECTORY PARALLELISM GRACE``.
 
-    Standard input is the owner's wake-up pipe. With ``--daemonize`` the process forks and the
-    parent exits at once, so the reaper is re-parented away from the controller.
+    Standard input is the owner's wake-up pipe; standard output, when it is a pipe, is the
+    owner's doorbell (`distributor.local.doorbell`). With ``--daemonize`` the process forks and
+    the parent exits at once, so the reaper is re-parented away from the controller.
     """
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["--daemonize"]:
@@ -412,11 +427,29 @@ def main(argv: list[str] | None = None) -> int:
         if os.fork() != 0:
             os._exit(0)
     directory, parallelism, grace = Path(args[0]), int(args[1]), float(args[2])
-    identity = {"pid": os.getpid(), "ticks": process_start_time(os.getpid())}
+    # The knock must be handled before anyone can learn our pid: its default action kills.
+    signal.signal(_KNOCK, lambda *_: None)
+    identity = {"pid": os.getpid(), "ticks": process_start_time(os.getpid()), "knock": int(_KNOCK)}
     Appender(directory / "reaper.jsonl").write([identity])
     os.set_blocking(0, False)
-    Reaper(directory, parallelism, grace).run(0)
+    Reaper(directory, parallelism, grace, _take_doorbell()).run(0)
     return 0
+
+
+def _take_doorbell() -> int:
+    """Move a doorbell pipe off standard output (to a close-on-exec descriptor, so no task
+    inherits it) and put ``/dev/null`` there; -1 if stdout is no pipe."""
+    try:
+        if not stat.S_ISFIFO(os.fstat(1).st_mode):
+            return -1
+    except OSError:
+        return -1
+    doorbell = os.dup(1)  # Python's dup is close-on-exec
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
+    os.set_blocking(doorbell, False)
+    return doorbell
 
 
 if __name__ == "__main__":
