@@ -42,8 +42,9 @@ class Clock:
 
 
 def _service(tmp_path: Path, fake: FakeDistributor, clock: Clock, **config: Any) -> Service:
+    # retries go at once (retry_delay=0): these tests are about what is retried, not when
     settings: dict[str, Any] = {"lost_grace": 60.0, "exit_info_deadline": 30.0,
-                                "reconcile_interval": 10.0}  # fmt: skip
+                                "reconcile_interval": 10.0, "retry_delay": 0.0}  # fmt: skip
     settings.update(config)
     config_ = ServiceConfig(**settings)
     return Service(tmp_path / "j.db", Cluster(fake), config=config_, clock=clock)
@@ -228,7 +229,8 @@ def test_a_refused_submission_is_w_and_backs_off(tmp_path: Path) -> None:
     """A refusal ends the attempt W, retries it, and pauses submissions to that cluster."""
     fake, clock = FakeLookupDistributor("fake"), Clock()
     throttle = Throttle(submit_chunk=10)
-    svc = Service(tmp_path / "j.db", Cluster(fake, throttle=throttle), clock=clock)
+    config = ServiceConfig(retry_delay=0.0)
+    svc = Service(tmp_path / "j.db", Cluster(fake, throttle=throttle), config=config, clock=clock)
     with svc:
         svc.add(TaskSpec(name="t", command="x"))
         fake.inject("submit", "refuse")
@@ -317,7 +319,8 @@ def test_a_lost_job_is_cancelled_before_its_retry(tmp_path: Path) -> None:
     """When the distributor declares a job lost it cancels it, and the retry follows."""
     scheduler, clock = MemoryScheduler(), Clock()
     distributor = _batch(tmp_path, scheduler, clock, lost_grace=120.0)
-    config = ServiceConfig(lost_grace=60.0, exit_info_deadline=30.0, reconcile_interval=10.0)
+    config = ServiceConfig(lost_grace=60.0, exit_info_deadline=30.0, reconcile_interval=10.0,
+                           retry_delay=0.0)  # fmt: skip
     with Service(tmp_path / "j.db", Cluster(distributor), config=config, clock=clock) as svc:
         svc.add(TaskSpec(name="t", command="x", max_attempts=3))
         svc.step()

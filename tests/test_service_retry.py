@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from distributor.exit_info import TaskInstanceStatus
-from distributor.service import Cluster, Service, TaskSpec, TaskStatus
+from distributor.service import Cluster, Service, ServiceConfig, TaskSpec, TaskStatus
 from distributor.service.retry import decide
 from distributor.service.sizing import scaled_request
 from distributor.testing.faults import FakeDistributor
@@ -108,7 +108,7 @@ def test_resource_errors_walk_up_the_queues_in_the_service(tmp_path: Path) -> No
     cluster = _cluster()
     fake = cluster.distributor
     assert isinstance(fake, FakeDistributor)
-    with Service(tmp_path / "j.db", cluster) as svc:
+    with Service(tmp_path / "j.db", cluster, config=ServiceConfig(retry_delay=0)) as svc:
         svc.add(TaskSpec(name="hungry", command="x", max_attempts=4,
                          resources={"memory": "6G", "runtime": 60}))  # fmt: skip
         seen: list[dict[str, object]] = []

@@ -92,6 +92,15 @@ class ServiceConfig:
         running_interval: how often a distributor with `SupportsRunningQuery` is asked which
             instances have started (``O`` → ``R``); polls in between only ask what ended.
         scale_factor: memory and runtime multiplier for a retry after ``Z`` (resource error).
+        max_attempts: attempts for tasks whose `TaskSpec.max_attempts` is None (fixed, with
+            the task's definition, when it is added).
+        retry_delay: seconds before the first retry of a failed attempt, for tasks whose
+            `TaskSpec.retry_delay` is None (0 retries at once).
+        retry_backoff: each further retry of a task waits this many times longer (≥ 1).
+        retry_delay_max: no retry waits longer than this (or than the task's own first delay,
+            if that is longer).
+        retry_jitter: each delay is shortened by a random fraction up to this (0 to 1), so
+            that tasks failing together do not all come back at the same moment.
         priority_base: each priority step multiplies a task's share of submissions by this.
         owner_weights: share weight of each owner (default 1).
         in_doubt: see `InDoubtPolicy`; used only for distributors without lookup by name.
@@ -112,6 +121,11 @@ class ServiceConfig:
     reconcile_interval: float = 60.0
     running_interval: float = 1.0
     scale_factor: float = 1.5
+    max_attempts: int = 3
+    retry_delay: float = 10.0
+    retry_backoff: float = 2.0
+    retry_delay_max: float = 600.0
+    retry_jitter: float = 0.1
     priority_base: float = 2.0
     owner_weights: Mapping[str, float] = field(default_factory=dict)
     in_doubt: InDoubtPolicy = InDoubtPolicy.RETRY
@@ -136,6 +150,25 @@ class ServiceConfig:
         _positive("scale_factor", self.scale_factor, allow_none=False)
         if self.scale_factor <= 1:
             raise ConfigError("scale_factor", self.scale_factor, "must be greater than 1")
+        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+            raise ConfigError("max_attempts", self.max_attempts, "must be a whole number")
+        if not 1 <= self.max_attempts <= 100:
+            raise ConfigError("max_attempts", self.max_attempts, "must be between 1 and 100")
+        for setting in ("retry_delay", "retry_jitter"):
+            value = getattr(self, setting)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+                or value < 0
+            ):
+                raise ConfigError(setting, value, "must be a finite number, zero or more")
+        if self.retry_jitter > 1:
+            raise ConfigError("retry_jitter", self.retry_jitter, "must be at most 1")
+        _positive("retry_delay_max", self.retry_delay_max, allow_none=False)
+        _positive("retry_backoff", self.retry_backoff, allow_none=False)
+        if self.retry_backoff < 1:
+            raise ConfigError("retry_backoff", self.retry_backoff, "must be at least 1")
         _positive("priority_base", self.priority_base, allow_none=False)
         if self.priority_base < 1:
             raise ConfigError("priority_base", self.priority_base, "must be at least 1")

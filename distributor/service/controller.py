@@ -9,20 +9,24 @@ service acts on it.
 
 from __future__ import annotations
 
+import heapq
 import json
+import random
 import sys
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 
 from distributor.exit_info import TaskInstanceStatus
 from distributor.logs import get_logger
 from distributor.service.config import Cluster, ServiceConfig
-from distributor.service.errors import UnknownClusterError
+from distributor.service.dependencies import Waiting
+from distributor.service.errors import TaskSpecError, UnknownClusterError
 from distributor.service.events import AttemptOutcome, Event, EventKind, Subscribers
 from distributor.service.journal import Journal
-from distributor.service.model import TaskStatus
+from distributor.service.model import TaskSpec, TaskStatus
 from distributor.service.policy import FairQueue
-from distributor.service.retry import decide
-from distributor.service.sizing import canonical
+from distributor.service.retry import RetrySchedule, decide
+from distributor.service.sizing import FirstRequests, canonical
 from distributor.service.state import BatchRow, InstanceRow, TaskRow
 from distributor.service.transaction import Transaction
 from distributor.usage import TaskUsage
@@ -67,6 +71,16 @@ class Controller:
         self.waiting: dict[str, FairQueue] = {
             name: FairQueue(config.priority_base, config.owner_weights) for name in clusters
         }
+        """cluster → instances in ``Q`` that may be submitted now."""
+        self.delayed: list[tuple[float, int]] = []
+        """A heap of (not before, instance id): retries in ``Q`` waiting out their delay."""
+        self.blocked = Waiting()
+        """Active tasks without an attempt, waiting for their dependencies to end done."""
+        self._ending: deque[tuple[TaskRow, TaskStatus, str]] = deque()
+        """Tasks that ended whose dependants are still to be settled, with the root cause."""
+        self._settling = False
+        self.requests = FirstRequests(clusters)
+        self._rng = random.Random()  # noqa: S311 - retry jitter, not cryptography
         self.terminal_counts: dict[str, int] = {}
         self.to_kill: dict[str, list[InstanceRow]] = {}
         self.killed: list[InstanceRow] = []
@@ -116,12 +130,26 @@ class Controller:
             self.batches[batch.id] = batch
         for cluster, inst in self.journal.load_kill_pending():
             self.to_kill.setdefault(cluster, []).append(inst)
+        self._load_dependencies()
+
+    def _load_dependencies(self) -> None:
+        """Rebuild which tasks wait for which; settle what a crash left unsettled (a task
+        whose dependencies all ended but which has no attempt) — committed by the next flush."""
+        needs: dict[int, list[tuple[int, str, TaskStatus]]] = {}
+        for task_id, need, name, status in self.journal.load_dependencies():
+            needs.setdefault(task_id, []).append((need, name, TaskStatus(status)))
+        for task in list(self.tasks.values()):
+            if task.live is None:
+                self.wait_or_start(task, needs.get(task.id, []))
 
     def index(self, inst: InstanceRow, task: TaskRow) -> None:
         """Put a live instance into the lookup structures its status calls for."""
         self.instances[inst.id] = inst
         if inst.status == _QUEUED:
-            self.waiting[task.cluster].push(inst.id, task.owner, task.priority)
+            if inst.not_before is not None and inst.not_before > self.clock():
+                heapq.heappush(self.delayed, (inst.not_before, inst.id))
+            else:
+                self.waiting[task.cluster].push(inst.id, task.owner, task.priority)
         elif inst.status == _INSTANTIATED:
             self.submitting[task.cluster] += 1
         elif inst.status in _IN_SCHEDULER:
@@ -143,6 +171,24 @@ class Controller:
             self.in_scheduler[task.cluster].pop(inst.distributor_id, None)
             self.running[task.cluster].discard(inst.distributor_id)
             self.triaging[task.cluster].discard(inst.distributor_id)
+
+    def release_due(self, now: float) -> None:
+        """Make delayed retries whose moment has come submittable."""
+        while self.delayed and self.delayed[0][0] <= now:
+            _, inst_id = heapq.heappop(self.delayed)
+            inst = self.instances.get(inst_id)
+            if inst is not None and inst.status == _QUEUED:
+                task = self.tasks[inst.task_id]
+                self.waiting[task.cluster].push(inst.id, task.owner, task.priority)
+
+    def next_due(self) -> float | None:
+        """When the earliest delayed retry may be submitted (None when none waits)."""
+        while self.delayed:
+            inst = self.instances.get(self.delayed[0][1])
+            if inst is not None and inst.status == _QUEUED:
+                return self.delayed[0][0]
+            heapq.heappop(self.delayed)
+        return None
 
     # -- events --------------------------------------------------------------------------------
 
@@ -178,9 +224,15 @@ class Controller:
     # -- instance transitions ------------------------------------------------------------------
 
     def add_instance(
-        self, task: TaskRow, queue: str | None, resources: str, message: str = ""
+        self,
+        task: TaskRow,
+        queue: str | None,
+        resources: str,
+        message: str = "",
+        not_before: float | None = None,
     ) -> InstanceRow:
-        """Create the task's next attempt in ``Q`` (waiting for submission)."""
+        """Create the task's next attempt in ``Q`` (waiting for submission, not before
+        `not_before` if given)."""
         self._next_instance += 1
         task.attempts += 1
         inst = InstanceRow(
@@ -192,6 +244,7 @@ class Controller:
             created_at=self.clock(),
         )
         inst.message = message
+        inst.not_before = not_before
         task.live = inst.id
         self.txn.add_instance(inst)
         self.txn.task(task)
@@ -278,13 +331,25 @@ class Controller:
         )
         if decision.status == TaskStatus.ACTIVE:
             if retry:
+                delay = self.retry_delay(task, inst.attempt)
+                said = decision.message + (f" in {delay:.3g} s" if delay > 0 else "")
+                not_before = self.clock() + delay if delay > 0 else None
                 self.add_instance(
-                    task, decision.queue, canonical(decision.resources), decision.message
+                    task, decision.queue, canonical(decision.resources), said, not_before
                 )
                 return
             self.end_task(task, TaskStatus.FAILED, f"{message}; not retried", outcome)
             return
         self.end_task(task, decision.status, decision.message or message, outcome)
+
+    def retry_delay(self, task: TaskRow, attempt: int) -> float:
+        """Seconds the retry after `attempt` waits: the task's delay (else the service's),
+        grown for each earlier retry since the task was added or last retried by hand."""
+        config = self.config
+        base = config.retry_delay if task.retry_delay is None else task.retry_delay
+        schedule = RetrySchedule(base, config.retry_backoff, config.retry_delay_max,
+                                 config.retry_jitter)  # fmt: skip
+        return schedule.delay(attempt - (task.max_attempts - task.budget), self._rng.random())
 
     def _outcome_of(self, cluster: Cluster, inst: InstanceRow) -> AttemptOutcome | None:
         """What an ending attempt did and where its output is, if its distributor can say
@@ -309,7 +374,37 @@ class Controller:
         message: str,
         outcome: AttemptOutcome | None = None,
     ) -> None:
-        """Make a task terminal (its live instance, if any, must already be final)."""
+        """Make a task terminal (its live instance, if any, must already be final); start the
+        tasks that waited only for it, and cancel, transitively, those that waited for it in
+        vain."""
+        self._end(task, status, message, outcome)
+        self._ending.append((task, status, ""))
+        if self._settling:
+            return  # an outer call is working through the dependants
+        self._settling = True
+        try:
+            while self._ending:
+                ended, ended_status, cause = self._ending.popleft()
+                ready, doomed = self.blocked.ended(ended.id, ended_status == TaskStatus.DONE)
+                for task_id in ready:
+                    self.start(self.tasks[task_id])
+                root = cause or f"{ended.name!r} ended {ended_status}"
+                for task_id in doomed:
+                    dependant = self.tasks[task_id]
+                    why = f"not run: dependency {ended.name!r} ended {ended_status}"
+                    self._end(dependant, TaskStatus.CANCELLED,
+                              why + (f" (because {cause})" if cause else ""))  # fmt: skip
+                    self._ending.append((dependant, TaskStatus.CANCELLED, root))
+        finally:
+            self._settling = False
+
+    def _end(
+        self,
+        task: TaskRow,
+        status: TaskStatus,
+        message: str,
+        outcome: AttemptOutcome | None = None,
+    ) -> None:
         old = task.status
         task.status = status
         task.message = message
@@ -324,6 +419,76 @@ class Controller:
             attempts=task.attempts,
             message=message,
         )
+
+    # -- dependencies and new attempts ---------------------------------------------------------
+
+    def wait_or_start(
+        self,
+        task: TaskRow,
+        needs: Iterable[tuple[int, str, TaskStatus]],
+        first: tuple[str | None, str] | None = None,
+    ) -> None:
+        """Give an active task without a live attempt what its dependencies allow: cancel it
+        if one of them can no longer end done, make it wait for the live ones, else start it.
+
+        Args:
+            needs: (id, name, status) of each dependency; a task this controller holds is
+                active whatever its status says.
+            first: the queue and request of its attempt, if known (else read from its
+                definition in the journal).
+        """
+        unmet: list[tuple[int, str]] = []
+        for need, name, status in needs:
+            if need in self.tasks:
+                unmet.append((need, name))
+            elif status != TaskStatus.DONE:
+                self.end_task(task, TaskStatus.CANCELLED,
+                              f"not run: dependency {name!r} ended {status}")  # fmt: skip
+                return
+        if self.blocked.wait(task.id, [need for need, _ in unmet]):
+            waited = ", ".join(repr(name) for _, name in unmet)
+            message = f"waiting for {waited}"
+            if message != task.message:
+                task.message = message
+                self.txn.task(task)
+            return
+        if first is not None:
+            self.add_instance(task, *first)
+        else:
+            self.start(task)
+
+    def start(self, task: TaskRow) -> None:
+        """Create a task's next attempt with the request its definition asks for (the task
+        fails if its queue no longer grants it)."""
+        text = self.journal.specs([task.id]).get(task.id)
+        assert text is not None, "a task is committed before it can be started"
+        try:
+            queue, request = self.requests.first(TaskSpec.from_json(text), task.cluster)
+        except (TaskSpecError, UnknownClusterError) as exc:
+            self.end_task(task, TaskStatus.FAILED, f"not submitted: {exc}")
+            return
+        task.message = ""
+        self.add_instance(task, queue, request)
+
+    def reopen(self, rows: list[TaskRow], message: str) -> None:
+        """Make ended tasks active again (``retry``): each gets a fresh allowance of the
+        attempts its definition allows; attempt numbers go on from where they were."""
+        for task in rows:
+            old = task.status
+            self.terminal_counts[old] = self.terminal_counts.get(old, 0) - 1
+            task.status = TaskStatus.ACTIVE
+            task.cancel_requested = False
+            task.max_attempts = task.attempts + task.budget
+            task.message = ""
+            self.tasks[task.id] = task
+            self.txn.task(task)
+            self.emit(EventKind.TASK, task, task.attempts, old, TaskStatus.ACTIVE, message, None)
+        needs: dict[int, list[tuple[int, str, TaskStatus]]] = {}
+        for task_id, need, name, status in self.journal.load_dependencies([t.id for t in rows]):
+            needs.setdefault(task_id, []).append((need, name, TaskStatus(status)))
+        for task in rows:
+            if task.id in self.tasks:  # not cancelled again by an earlier one
+                self.wait_or_start(task, needs.get(task.id, []))
 
     # -- commit and act ------------------------------------------------------------------------
 

@@ -3,9 +3,13 @@
 DistributorError
 └── ServiceError
     ├── ConfigError (ValueError)           a service or cluster setting out of range
+    │   └── DependencyError                depends_on names an unknown task, or a cycle
+    ├── OptionError (ValueError)           command-line options that cannot go together
     ├── TaskSpecError (ValueError)         a task definition that cannot be accepted
     ├── DuplicateTaskError (ValueError)    a name already in the journal, defined otherwise
     ├── UnknownTaskError (LookupError)     a task name the journal does not hold
+    ├── NothingMatchedError (LookupError)  a selection (names, a tag) that matches no task
+    ├── NotRetriableError (ValueError)     a task asked to be retried that did not fail
     ├── UnknownClusterError (LookupError)  a task names a cluster the service was not given
     └── JournalError                       the journal cannot be opened or is not ours
         └── JournalLockedError             another controller holds the journal
@@ -20,9 +24,13 @@ from distributor.exceptions import DistributorError
 
 __all__ = [
     "ConfigError",
+    "DependencyError",
     "DuplicateTaskError",
     "JournalError",
     "JournalLockedError",
+    "NotRetriableError",
+    "NothingMatchedError",
+    "OptionError",
     "ServiceError",
     "TaskSpecError",
     "UnknownClusterError",
@@ -46,6 +54,36 @@ class ConfigError(ServiceError, ValueError):
         self.value = value
         self.reason = reason
         super().__init__(f"{setting}={value!r}: {reason}")
+
+
+class DependencyError(ConfigError):
+    """``depends_on`` names a task that does not exist, or the dependencies form a cycle.
+
+    Attributes:
+        tasks: the tasks concerned: the dependant and the unknown names, or the cycle in order
+            (its first task repeated at the end); source: the tasks file, if there is one.
+    """
+
+    def __init__(self, tasks: Sequence[str], reason: str, source: str | None = None) -> None:
+        self.tasks = tuple(tasks)
+        self.source = source
+        self.setting, self.value, self.reason = "depends_on", list(self.tasks), reason
+        where = f"{source}: " if source else ""
+        # ConfigError's "setting=value: reason" would repeat the names the reason gives
+        super(ConfigError, self).__init__(f"{where}depends_on: {reason}")
+
+
+class OptionError(ServiceError, ValueError):
+    """Command-line options of the service's commands that cannot be used (together).
+
+    Attributes:
+        option: the option as typed (``--array``); reason: what is wrong and what to do.
+    """
+
+    def __init__(self, option: str, reason: str) -> None:
+        self.option = option
+        self.reason = reason
+        super().__init__(f"{option}: {reason}")
 
 
 class TaskSpecError(ServiceError, ValueError):
@@ -94,6 +132,35 @@ class UnknownTaskError(ServiceError, LookupError):
     def __init__(self, task: str) -> None:
         self.task = task
         super().__init__(f"no task named {task!r} in the journal")
+
+
+class NothingMatchedError(ServiceError, LookupError):
+    """A selection of tasks (names, a tag, ``--failed``) matches no task of the journal.
+
+    Attributes:
+        journal: the journal file; selection: what was asked for, as a phrase
+            (``"tag 'nightly'"``, ``"task name 'x'"``).
+    """
+
+    def __init__(self, journal: Path | str, selection: str) -> None:
+        self.journal = Path(journal)
+        self.selection = selection
+        super().__init__(f"nothing matched {selection} in journal {str(self.journal)!r}")
+
+
+class NotRetriableError(ServiceError, ValueError):
+    """A task asked to be retried has not failed (it is done, or still active).
+
+    Attributes:
+        task: the name; status: its status.
+    """
+
+    def __init__(self, task: str, status: str) -> None:
+        self.task = task
+        self.status = status
+        super().__init__(
+            f"task {task!r} is {status}: only failed or cancelled tasks can be retried"
+        )
 
 
 class UnknownClusterError(ServiceError, LookupError):

@@ -8,7 +8,10 @@ process dies, however it dies. Other processes may read the journal and add cont
 
 Tables: ``meta`` (schema version, run tag), ``tasks``, ``instances`` (one row per attempt,
 ``UNIQUE(task_id, attempt)``), ``batches`` (one row per submission: name, members, ids),
-``transitions`` (the event stream) and ``control`` (requests from other processes).
+``transitions`` (the event stream), ``control`` (requests from other processes), ``outcomes``
+(what each ended attempt did), ``dependencies`` (task → a task it waits for) and ``retry_at``
+(when a delayed retry may be submitted). The last three were added after the first release:
+they are created when missing, and older controllers simply ignore them.
 """
 
 from __future__ import annotations
@@ -26,7 +29,12 @@ from typing import Any, Literal
 
 from distributor.exit_info import FINAL_STATES, TaskInstanceStatus
 from distributor.service.batching import new_run_tag
-from distributor.service.errors import JournalError, JournalLockedError, UnknownTaskError
+from distributor.service.errors import (
+    JournalError,
+    JournalLockedError,
+    NotRetriableError,
+    UnknownTaskError,
+)
 from distributor.service.events import AttemptOutcome, Event, EventKind
 from distributor.service.model import TERMINAL_TASK_STATES, AttemptInfo, TaskInfo, TaskStatus
 from distributor.service.state import LIVE_STATES, BatchRow, BatchState, InstanceRow, TaskRow
@@ -61,22 +69,39 @@ CREATE TABLE IF NOT EXISTS transitions (
     seq INTEGER PRIMARY KEY, at REAL NOT NULL, kind TEXT NOT NULL, task_id INTEGER NOT NULL,
     attempt INTEGER NOT NULL, old TEXT, new TEXT NOT NULL, message TEXT NOT NULL,
     distributor_id TEXT);
-CREATE TABLE IF NOT EXISTS outcomes (
-    instance_id INTEGER PRIMARY KEY, outcome TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS control (
     id INTEGER PRIMARY KEY, action TEXT NOT NULL, target_kind TEXT NOT NULL,
     target TEXT NOT NULL, created_at REAL NOT NULL, done INTEGER NOT NULL DEFAULT 0);
 """
 
+_ADDED_LATER = """
+CREATE TABLE IF NOT EXISTS outcomes (
+    instance_id INTEGER PRIMARY KEY, outcome TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dependencies (
+    task_id INTEGER NOT NULL, needs INTEGER NOT NULL, PRIMARY KEY (task_id, needs))
+    WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dependencies_needs ON dependencies(needs);
+CREATE TABLE IF NOT EXISTS retry_at (instance_id INTEGER PRIMARY KEY, at REAL NOT NULL);
+"""
+"""Tables a journal made by an earlier version may lack (readers create them too)."""
+
 _COLUMNS = (
     "i.id, i.task_id, i.attempt, i.status, i.queue, i.resources, i.batch_id, i.step, "
     "i.distributor_id, i.kill_pending, i.message, i.created_at, i.status_at, i.submitted_at, "
-    "i.triage_since"
+    "i.triage_since, r.at"
 )
-_SELECT_LIVE = f"SELECT {_COLUMNS} FROM instances i WHERE i.status IN {_LIVE_SQL}"  # noqa: S608 - constants
+_FROM = "FROM instances i LEFT JOIN retry_at r ON r.instance_id = i.id"
+_SELECT_LIVE = f"SELECT {_COLUMNS} {_FROM} WHERE i.status IN {_LIVE_SQL}"
 _SELECT_KILL_PENDING = (
-    f"SELECT {_COLUMNS}, t.cluster FROM instances i JOIN tasks t ON t.id = i.task_id "  # noqa: S608 - constants
+    f"SELECT {_COLUMNS}, t.cluster {_FROM} JOIN tasks t ON t.id = i.task_id "
     f"WHERE i.kill_pending = 1 AND i.status NOT IN {_LIVE_SQL}"
+)
+_TASK_COLUMNS = (
+    "id, name, cluster, owner, priority, max_attempts, tags, status, attempts, cancel_requested, "
+    "message, json_extract(spec, '$.retry_delay'), json_extract(spec, '$.max_attempts')"
+)
+_DEPENDENCY_ROWS = (
+    "SELECT d.task_id, d.needs, n.name, n.status FROM dependencies d JOIN tasks n ON n.id = d.needs"
 )
 
 
@@ -141,9 +166,14 @@ class Journal:
         self._conn: sqlite3.Connection | None = None
         if role == "client" and not self.path.exists():
             raise JournalError(self.path, "does not exist")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if role == "controller":
-            self._lock()
+        if self.path.is_dir():
+            raise JournalError(self.path, "is a directory; give a file name for the journal")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if role == "controller":
+                self._lock()
+        except OSError as exc:
+            raise JournalError(self.path, f"cannot be written: {exc.strerror or exc}") from exc
         try:
             self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -172,13 +202,10 @@ class Journal:
 
     def _prepare(self) -> str:
         if self.role == "controller":
-            self._db.executescript(_SCHEMA)
-        else:  # a journal last opened by an older controller has no outcomes table yet
+            self._db.executescript(_SCHEMA + _ADDED_LATER)
+        else:  # a journal last opened by an older controller lacks the newer tables
             with contextlib.suppress(sqlite3.OperationalError):
-                self._db.execute(
-                    "CREATE TABLE IF NOT EXISTS outcomes "
-                    "(instance_id INTEGER PRIMARY KEY, outcome TEXT NOT NULL)"
-                )
+                self._db.executescript(_ADDED_LATER)
         rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         if not rows:
             if self.role != "controller":
@@ -268,23 +295,120 @@ class Journal:
 
     def load_tasks(self) -> Iterator[TaskRow]:
         """Every active task."""
-        for row in self._db.execute(
-            "SELECT id, name, cluster, owner, priority, max_attempts, tags, status, attempts, "
-            "cancel_requested, message FROM tasks WHERE status = 'active'"
-        ):
-            yield TaskRow(
-                row[0],
-                row[1],
-                cluster=row[2],
-                owner=row[3],
-                priority=row[4],
-                max_attempts=row[5],
-                tags=frozenset(json.loads(row[6])),
-                status=TaskStatus(row[7]),
-                attempts=row[8],
-                cancel_requested=bool(row[9]),
-                message=row[10],
+        for row in self._db.execute(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE status = 'active'"):  # noqa: S608 - constants
+            yield self._task(row)
+
+    def load_task_rows(self, task_ids: Sequence[int]) -> list[TaskRow]:
+        """The given tasks, whatever their status, in id order."""
+        rows: list[Any] = []
+        for part in _chunks(sorted(set(task_ids))):
+            marks = ",".join("?" * len(part))
+            query = f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id IN ({marks}) ORDER BY id"  # noqa: S608 - constants and placeholders only
+            rows.extend(self._db.execute(query, list(part)).fetchall())
+        return [self._task(row) for row in rows]
+
+    @staticmethod
+    def _task(row: Sequence[Any]) -> TaskRow:
+        return TaskRow(
+            row[0],
+            row[1],
+            cluster=row[2],
+            owner=row[3],
+            priority=row[4],
+            max_attempts=row[5],
+            tags=frozenset(json.loads(row[6])),
+            status=TaskStatus(row[7]),
+            attempts=row[8],
+            cancel_requested=bool(row[9]),
+            message=row[10],
+            retry_delay=None if row[11] is None else float(row[11]),
+            budget=row[12],
+        )
+
+    def load_dependencies(self, task_ids: Sequence[int] | None = None) -> list[tuple[Any, ...]]:
+        """``(task id, dependency id, dependency name, dependency status)`` of every active
+        task (or of the given tasks), in the order they were recorded."""
+        if task_ids is None:
+            return self._db.execute(
+                f"{_DEPENDENCY_ROWS} JOIN tasks w ON w.id = d.task_id "
+                "WHERE w.status = 'active' ORDER BY d.task_id, d.needs"
+            ).fetchall()
+        rows: list[tuple[Any, ...]] = []
+        for part in _chunks(sorted(set(task_ids))):
+            marks = ",".join("?" * len(part))
+            rows.extend(
+                self._db.execute(
+                    f"{_DEPENDENCY_ROWS} WHERE d.task_id IN ({marks}) ORDER BY d.task_id, d.needs",
+                    list(part),
+                ).fetchall()
             )
+        return rows
+
+    def task_states(self, names: Sequence[str]) -> dict[str, tuple[int, TaskStatus]]:
+        """name → (id, status) for the names that exist."""
+        found: dict[str, tuple[int, TaskStatus]] = {}
+        for part in _chunks(list(names)):
+            marks = ",".join("?" * len(part))
+            query = f"SELECT name, id, status FROM tasks WHERE name IN ({marks})"  # noqa: S608 - placeholders only
+            for name, task_id, status in self._db.execute(query, list(part)):
+                found[name] = (task_id, TaskStatus(status))
+        return found
+
+    def retry_selection(self, names: Sequence[str] = (), *, failed: bool = False) -> dict[str, int]:
+        """The tasks a ``retry`` of `names` (or, with `failed`, of every failed task) reopens:
+        name → id, in id order.
+
+        A named task must have ended failed or cancelled. With it come, transitively, the
+        tasks that were cancelled because it did not end done (they never ran). `failed`
+        selects every failed task and every task cancelled by a dependency.
+
+        Raises:
+            UnknownTaskError: a name is not in the journal.
+            NotRetriableError: a named task is done or still active.
+        """
+        chosen: dict[str, int] = {}
+        states = self.task_states(names)
+        for name in names:
+            if name not in states:
+                raise UnknownTaskError(name)
+            task_id, status = states[name]
+            if status not in (TaskStatus.FAILED, TaskStatus.CANCELLED):
+                raise NotRetriableError(name, status.value)
+            chosen[name] = task_id
+        if failed:
+            chosen.update(
+                self._db.execute(
+                    "SELECT name, id FROM tasks WHERE status = 'failed' OR "
+                    "(status = 'cancelled' AND cancel_requested = 0)"
+                ).fetchall()
+            )
+        frontier = list(chosen.values())
+        while frontier:
+            found: list[int] = []
+            for part in _chunks(frontier):
+                marks = ",".join("?" * len(part))
+                query = (
+                    "SELECT t.name, t.id FROM dependencies d JOIN tasks t ON t.id = d.task_id "  # noqa: S608 - placeholders only
+                    f"WHERE d.needs IN ({marks}) AND t.status = 'cancelled' "
+                    "AND t.cancel_requested = 0"
+                )
+                for name, task_id in self._db.execute(query, list(part)):
+                    if name not in chosen:
+                        chosen[name] = task_id
+                        found.append(task_id)
+            frontier = found
+        return dict(sorted(chosen.items(), key=lambda item: item[1]))
+
+    def waiting_for(self) -> dict[str, list[str]]:
+        """Active task → its dependencies that have not ended done, in the order recorded."""
+        found: dict[str, list[str]] = {}
+        for name, need in self._db.execute(
+            "SELECT w.name, n.name FROM dependencies d JOIN tasks w ON w.id = d.task_id "
+            "JOIN tasks n ON n.id = d.needs WHERE w.status = 'active' AND n.status != 'done' "
+            "ORDER BY d.task_id, d.needs"
+        ):
+            found.setdefault(name, []).append(need)
+        return found
 
     def load_instances(self) -> Iterator[InstanceRow]:
         """Every instance in a live state."""
@@ -294,7 +418,7 @@ class Journal:
     def load_kill_pending(self) -> Iterator[tuple[str, InstanceRow]]:
         """(cluster, instance) of final instances whose termination may not have happened."""
         for row in self._db.execute(_SELECT_KILL_PENDING):
-            yield row[15], self._instance(row)
+            yield row[16], self._instance(row)
 
     @staticmethod
     def _instance(row: Sequence[Any]) -> InstanceRow:
@@ -309,7 +433,7 @@ class Journal:
         )
         inst.batch_id, inst.step, inst.distributor_id = row[6], row[7], row[8]
         inst.kill_pending, inst.message, inst.status_at = bool(row[9]), row[10], row[12]
-        inst.submitted_at, inst.triage_since = row[13], row[14]
+        inst.submitted_at, inst.triage_since, inst.not_before = row[13], row[14], row[15]
         return inst
 
     def load_batches(self, ids: Iterable[int]) -> Iterator[BatchRow]:
@@ -390,11 +514,13 @@ class Journal:
         """
         query = (
             "SELECT t.name, t.status, i.status, t.attempts, t.max_attempts, t.message, "
-            "i.message, i.distributor_id, t.tags, t.owner, t.cluster, i.step, o.outcome "
+            "i.message, i.distributor_id, t.tags, t.owner, t.cluster, i.step, o.outcome, r.at "
             "FROM tasks t LEFT JOIN instances i ON i.task_id = t.id AND i.attempt = t.attempts "
-            "LEFT JOIN outcomes o ON o.instance_id = i.id"
+            "LEFT JOIN outcomes o ON o.instance_id = i.id "
+            "LEFT JOIN retry_at r ON r.instance_id = i.id"
         )
         rows = self._by_names(query, names, "t.name", "t.id")
+        waiting = self.waiting_for() if any(row[1] == TaskStatus.ACTIVE for row in rows) else {}
         return [
             TaskInfo(
                 name=row[0],
@@ -409,6 +535,8 @@ class Journal:
                 cluster=row[10],
                 step=row[11],
                 outcome=_outcome(row[12]),
+                waiting_for=tuple(waiting.get(row[0], ())),
+                next_attempt_at=row[13] if row[2] == TaskInstanceStatus.QUEUED else None,
             )
             for row in rows
         ]

@@ -9,22 +9,37 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from distributor.exceptions import ResourceError
 from distributor.exit_info import TaskInstanceStatus
+from distributor.resources import parse_runtime
 from distributor.service.errors import TaskSpecError
 from distributor.service.events import AttemptOutcome
 
-__all__ = ["AttemptInfo", "TERMINAL_TASK_STATES", "Summary", "TaskInfo", "TaskSpec", "TaskStatus"]
+__all__ = [
+    "AttemptInfo",
+    "DEFAULT_MAX_ATTEMPTS",
+    "TERMINAL_TASK_STATES",
+    "Summary",
+    "TaskInfo",
+    "TaskSpec",
+    "TaskStatus",
+    "parse_delay",
+]
 
 _ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_NAME = 255
 _MAX_ATTEMPTS_CAP = 100
+_MAX_RETRY_DELAY = 7 * 86400.0
+DEFAULT_MAX_ATTEMPTS = 3
+"""Attempts a task gets when neither it nor `ServiceConfig.max_attempts` says otherwise."""
 
 
 class TaskStatus(enum.StrEnum):
@@ -73,6 +88,34 @@ def _command(task: str, value: object) -> str:
     return text
 
 
+def parse_delay(value: object) -> float:
+    """Seconds from a number (``0``, ``2.5``) or a duration (``"30s"``, ``"2m"``, ``"1h"``).
+
+    Raises:
+        ValueError: not a finite, non-negative duration of at most a week.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    number: float
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            try:
+                number = float(parse_runtime(value))
+            except ResourceError as exc:
+                raise ValueError(f"{value!r} is not a duration (use 30, 30s, 2m or 1h)") from exc
+    else:
+        raise ValueError(f"{value!r} is not a duration (use 30, 30s, 2m or 1h)")
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{value!r} must be zero or more seconds")
+    if number > _MAX_RETRY_DELAY:
+        raise ValueError(f"{value!r} is longer than a week")
+    return number
+
+
 @dataclass(frozen=True, slots=True)
 class TaskSpec:
     """One task as the caller defines it; validated and normalised on construction.
@@ -84,7 +127,13 @@ class TaskSpec:
         queue: the queue (partition) to request; None means the cluster's default queue.
         resources: ``memory``, ``runtime``, ``cores``, ``gpus`` and the plugin's pass-through keys,
             as accepted by the queue's ``coerce_resources``.
-        max_attempts: attempts allowed in total (1 = never retried), 1 to 100.
+        max_attempts: attempts allowed in total (1 = never retried), 1 to 100; None means
+            `ServiceConfig.max_attempts` (3 unless configured), fixed when the task is added.
+        retry_delay: seconds (or a duration such as ``"30s"``) before the first retry of a
+            failed attempt; each further retry waits `ServiceConfig.retry_backoff` times longer,
+            up to `ServiceConfig.retry_delay_max`. None means `ServiceConfig.retry_delay`.
+        depends_on: names of tasks that must end ``done`` before this one is submitted; if one
+            fails or is cancelled, this task ends ``cancelled`` without running.
         priority: higher goes first; each step up weighs more (see `ServiceConfig.priority_base`).
         tags: labels for cancelling, waiting and filtering events.
         owner: the workflow or user this task belongs to; capacity is shared fairly between owners.
@@ -101,12 +150,14 @@ class TaskSpec:
     cluster: str | None = None
     queue: str | None = None
     resources: Mapping[str, Any] = field(default_factory=dict)
-    max_attempts: int = 3
+    max_attempts: int | None = None
     priority: int = 0
     tags: frozenset[str] | Sequence[str] = frozenset()
     owner: str = ""
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: str | None = None
+    retry_delay: float | str | None = None
+    depends_on: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         name = self.name
@@ -122,12 +173,26 @@ class TaskSpec:
                 _text(name, key, value)
         _text(name, "owner", self.owner, allow_empty=True)
         attempts = self.max_attempts
-        if isinstance(attempts, bool) or not isinstance(attempts, int):
-            raise TaskSpecError(name, "max_attempts", attempts, "must be a whole number")
-        if not 1 <= attempts <= _MAX_ATTEMPTS_CAP:
-            raise TaskSpecError(
-                name, "max_attempts", attempts, f"must be between 1 and {_MAX_ATTEMPTS_CAP}"
-            )
+        if attempts is not None:
+            if isinstance(attempts, bool) or not isinstance(attempts, int):
+                raise TaskSpecError(name, "max_attempts", attempts, "must be a whole number")
+            if not 1 <= attempts <= _MAX_ATTEMPTS_CAP:
+                raise TaskSpecError(
+                    name, "max_attempts", attempts, f"must be between 1 and {_MAX_ATTEMPTS_CAP}"
+                )
+        if self.retry_delay is not None:
+            try:
+                object.__setattr__(self, "retry_delay", parse_delay(self.retry_delay))
+            except ValueError as exc:
+                raise TaskSpecError(name, "retry_delay", self.retry_delay, str(exc)) from None
+        depends = self.depends_on
+        if isinstance(depends, str) or not isinstance(depends, Sequence | frozenset | set):
+            raise TaskSpecError(name, "depends_on", depends, "must be a list of task names")
+        for other in depends:
+            _text(name, "depends_on", other)
+            if other == name:
+                raise TaskSpecError(name, "depends_on", other, "a task cannot depend on itself")
+        object.__setattr__(self, "depends_on", tuple(sorted(set(depends))))
         if isinstance(self.priority, bool) or not isinstance(self.priority, int):
             raise TaskSpecError(name, "priority", self.priority, "must be a whole number")
         if not -1000 <= self.priority <= 1000:
@@ -161,13 +226,25 @@ class TaskSpec:
             raise TaskSpecError(name, "cwd", cwd, "must be an absolute path")
 
     @property
+    def retry_delay_seconds(self) -> float | None:
+        """`retry_delay` in seconds (None when unset)."""
+        assert not isinstance(self.retry_delay, str)  # normalised in __post_init__
+        return self.retry_delay
+
+    @property
     def command_line(self) -> str:
         """The command as the shell line that is run."""
         assert isinstance(self.command, str)  # normalised in __post_init__
         return self.command
 
-    def to_json(self) -> str:
-        """The canonical JSON of the definition: equal definitions give equal text."""
+    def to_json(self, *, default_max_attempts: int | None = None) -> str:
+        """The canonical JSON of the definition: equal definitions give equal text.
+
+        Args:
+            default_max_attempts: written as ``max_attempts`` when the spec leaves it None
+                (the service records definitions with their attempts fixed).
+        """
+        attempts = self.max_attempts if self.max_attempts is not None else default_max_attempts
         return json.dumps(
             {
                 "name": self.name,
@@ -175,12 +252,14 @@ class TaskSpec:
                 "cluster": self.cluster,
                 "queue": self.queue,
                 "resources": self.resources,
-                "max_attempts": self.max_attempts,
+                **({"max_attempts": attempts} if attempts is not None else {}),
                 "priority": self.priority,
                 "tags": sorted(self.tags),
                 "owner": self.owner,
                 "env": self.env,
                 **({"cwd": self.cwd} if self.cwd is not None else {}),
+                **({"retry_delay": self.retry_delay} if self.retry_delay is not None else {}),
+                **({"depends_on": list(self.depends_on)} if self.depends_on else {}),
             },
             sort_keys=True,
             separators=(",", ":"),
@@ -195,7 +274,9 @@ class TaskSpec:
     def differences(self, other: TaskSpec) -> list[str]:
         """Names of the fields whose values differ from `other`."""
         mine, theirs = json.loads(self.to_json()), json.loads(other.to_json())
-        return sorted(key for key in mine if mine[key] != theirs.get(key))
+        return sorted(
+            key for key in mine.keys() | theirs.keys() if mine.get(key) != theirs.get(key)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +292,10 @@ class TaskInfo:
         step: the latest attempt's step in its array submission.
         outcome: what the latest attempt did and where its output is, once it ended (where
             the distributor can tell).
+        waiting_for: while active, the dependencies that have not ended ``done`` yet (the task
+            has no attempt until they have).
+        next_attempt_at: while a retry waits out its delay, when it may be submitted (seconds
+            since the epoch).
     """
 
     name: str
@@ -225,6 +310,8 @@ class TaskInfo:
     cluster: str
     step: int | None = None
     outcome: AttemptOutcome | None = None
+    waiting_for: tuple[str, ...] = ()
+    next_attempt_at: float | None = None
 
     @property
     def terminal(self) -> bool:
@@ -262,7 +349,8 @@ class Summary:
 
     Attributes:
         tasks: tasks by `TaskStatus` value (every status present, zero included).
-        active: active tasks by their latest attempt's status code.
+        active: active tasks by their latest attempt's status code (``"waiting"`` for tasks
+            waiting for dependencies, which have no attempt yet).
         total: all tasks.
     """
 

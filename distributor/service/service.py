@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
@@ -20,7 +20,13 @@ from distributor.exit_info import TaskInstanceStatus
 from distributor.logs import get_logger
 from distributor.service.config import Cluster, ServiceConfig
 from distributor.service.controller import Controller
-from distributor.service.errors import ConfigError, DuplicateTaskError, UnknownClusterError
+from distributor.service.dependencies import order
+from distributor.service.errors import (
+    ConfigError,
+    DuplicateTaskError,
+    ServiceError,
+    UnknownClusterError,
+)
 from distributor.service.events import Event, EventKind, EventSink, Subscribers
 from distributor.service.journal import Journal
 from distributor.service.model import AttemptInfo, Summary, TaskInfo, TaskSpec, TaskStatus
@@ -31,7 +37,6 @@ from distributor.service.reconcile import (
     resolve_in_doubt,
     sweep_strangers,
 )
-from distributor.service.sizing import canonical, initial_request
 from distributor.service.state import BatchState, TaskRow
 from distributor.service.submit import allowance, plan, send
 from distributor.service.throttle import Backoff
@@ -57,6 +62,8 @@ class _Fresh(NamedTuple):
     priority: int
     max_attempts: int
     tags: frozenset[str]
+    retry_delay: float | None
+    depends: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +136,6 @@ class Service:
         self._backoff = {name: Backoff(self.config.submit_backoff_max) for name in self.clusters}
         self._next_reconcile = 0.0
         self._closed = False
-        self._sizes: dict[tuple[str, str | None, str], str] = {}
         log.info(
             "service_started",
             journal=str(self._journal.path),
@@ -157,63 +163,83 @@ class Service:
 
         A task whose name is already in the journal with the same definition is skipped (so a
         restarted workflow engine can add its tasks again); with a different definition the
-        whole call is refused. Everything is checked before anything is recorded; a large call
-        is then recorded in commits of `_ADD_CHUNK` tasks, so a crash in the middle leaves a
-        prefix recorded, and adding the same tasks again completes it.
+        whole call is refused. A task's unset `TaskSpec.max_attempts` is fixed from
+        `ServiceConfig.max_attempts` as part of its definition. Everything is checked before
+        anything is recorded; a large call is then recorded in commits of `_ADD_CHUNK` tasks,
+        dependencies before their dependants, so a crash in the middle leaves a prefix
+        recorded, and adding the same tasks again completes it.
+
+        A task whose dependencies have not all ended done waits, without an attempt; one with
+        a dependency that already failed or was cancelled is cancelled at once.
 
         Raises:
             DuplicateTaskError: a name exists with another definition, or repeats in `tasks`.
+            DependencyError: `depends_on` names a task neither given nor in the journal, or
+                the dependencies form a cycle.
             UnknownClusterError: a task names a cluster this service does not have.
             TaskSpecError: a request does not fit its queue (the queue's message).
         """
         given = iter([tasks] if isinstance(tasks, TaskSpec) else tasks)
         seen: set[str] = set()
         fresh: list[_Fresh] = []
+        ctl = self._ctl
+        attempts = self.config.max_attempts
         while chunk := list(itertools.islice(given, _ADD_CHUNK)):
             existing = self._journal.specs_by_name([spec.name for spec in chunk])
             for spec in chunk:
                 if spec.name in seen:
                     raise DuplicateTaskError(spec.name, ["name (given twice in one call)"])
                 seen.add(spec.name)
-                text = spec.to_json()
+                text = spec.to_json(default_max_attempts=attempts)
                 if spec.name in existing:
                     if existing[spec.name] != text:
                         old = TaskSpec.from_json(existing[spec.name])
-                        raise DuplicateTaskError(spec.name, spec.differences(old))
+                        resolved = replace(spec, max_attempts=spec.max_attempts or attempts)
+                        raise DuplicateTaskError(spec.name, resolved.differences(old))
                     continue
                 cluster = spec.cluster or self._default_cluster
+                queue, request = ctl.requests.first(spec, cluster)
                 fresh.append(
-                    _Fresh(spec.name, text, self._request(spec), cluster,
-                           spec.queue or self.clusters[cluster].default_queue, spec.owner,
-                           spec.priority, spec.max_attempts, frozenset(spec.tags))
+                    _Fresh(spec.name, text, request, cluster, queue, spec.owner, spec.priority,
+                           spec.max_attempts or attempts, frozenset(spec.tags),
+                           spec.retry_delay_seconds, tuple(spec.depends_on))
                 )  # fmt: skip
-        ctl = self._ctl
+        known: dict[str, tuple[int, TaskStatus]] = {}
+        if any(item.depends for item in fresh):
+            by_name = {item.name: item for item in fresh}
+            outside = sorted({n for item in fresh for n in item.depends if n not in by_name})
+            known = self._journal.task_states(outside)
+            graph = {item.name: item.depends for item in fresh}
+            ordered = order(graph, known.__contains__, elsewhere=" or the journal")
+            fresh = [by_name[name] for name in ordered]
+        ids: dict[str, int] = {}
         for start in range(0, len(fresh), _ADD_CHUNK):
             for item in fresh[start : start + _ADD_CHUNK]:
                 task = TaskRow(ctl.new_task_id(), item.name, cluster=item.cluster,
                                owner=item.owner, priority=item.priority,
-                               max_attempts=item.max_attempts, tags=item.tags)  # fmt: skip
+                               max_attempts=item.max_attempts, tags=item.tags,
+                               retry_delay=item.retry_delay)  # fmt: skip
+                ids[item.name] = task.id
                 ctl.tasks[task.id] = task
                 ctl.txn.add_task(task, item.text)
                 ctl.emit(EventKind.TASK, task, 0, None, TaskStatus.ACTIVE.value, "", None)
-                ctl.add_instance(task, item.queue, item.request)
+                if not item.depends:
+                    ctl.add_instance(task, item.queue, item.request)
+                    continue
+                needs = []
+                for name in item.depends:
+                    if name in ids:  # added just now: active unless cancelled at once
+                        need = ids[name]
+                        status = TaskStatus.ACTIVE if need in ctl.tasks else TaskStatus.CANCELLED
+                    else:
+                        need, status = known[name]
+                    ctl.txn.dependency(task.id, need)
+                    needs.append((need, name, status))
+                ctl.wait_or_start(task, needs, (item.queue, item.request))
             ctl.flush()
         if fresh:
             log.info("tasks_added", count=len(fresh), skipped=len(seen) - len(fresh))
         return [item.name for item in fresh]
-
-    def _request(self, spec: TaskSpec) -> str:
-        cluster_name = spec.cluster or self._default_cluster
-        cluster = self.clusters.get(cluster_name)
-        if cluster is None:
-            raise UnknownClusterError(cluster_name, list(self.clusters))
-        queue = spec.queue or cluster.default_queue
-        key = (cluster_name, queue, canonical(spec.resources))
-        found = self._sizes.get(key)
-        if found is None:
-            found = canonical(initial_request(spec.name, cluster, queue, spec.resources))
-            self._sizes[key] = found
-        return found
 
     # -- cycles --------------------------------------------------------------------------------
 
@@ -239,6 +265,7 @@ class Service:
                 sweep_strangers(ctl, cluster)
             self._prune_batches(now)
             ctl.flush()
+        ctl.release_due(now)
         submitted = 0
         global_room = self._global_room()
         for cluster in healthy:
@@ -302,6 +329,9 @@ class Service:
                 pause = self.config.min_poll_interval
             else:
                 pause = min(pause * 1.5, self.config.poll_interval)
+            due = self._ctl.next_due()
+            if due is not None:  # wake up for a delayed retry
+                pause = min(pause, max(self.config.min_poll_interval, due - self._clock()))
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             time.sleep(pause if left is None else min(pause, left))
 
@@ -346,20 +376,56 @@ class Service:
             log.info("tasks_cancelled", count=count)
         return count
 
+    def retry(self, tasks: str | Iterable[str] = (), *, failed: bool = False) -> list[str]:
+        """Run ended tasks again, without touching the tasks that ended done; return the
+        names made active again.
+
+        Each named task (which must have failed or been cancelled), or with `failed` every
+        failed task, becomes active with a fresh allowance of its `TaskSpec.max_attempts`
+        attempts, numbered on from its last one (earlier attempts and their outcomes stay in
+        the journal); its next attempt asks for its definition's request again. The tasks that
+        were cancelled because it did not end done come back with it, and wait for it again.
+
+        Raises:
+            UnknownTaskError: a name is not in the journal.
+            NotRetriableError: a named task is done or still active.
+            UnknownClusterError: a task's cluster is not one of this service's.
+        """
+        names = [tasks] if isinstance(tasks, str) else list(tasks)
+        ctl = self._ctl
+        ctl.flush()
+        chosen = self._journal.retry_selection(names, failed=failed)
+        rows = [row for row in self._journal.load_task_rows(list(chosen.values()))
+                if row.id not in ctl.tasks]  # fmt: skip
+        stray = sorted({row.cluster for row in rows} - set(self.clusters))
+        if stray:
+            raise UnknownClusterError(stray[0], list(self.clusters))
+        ctl.reopen(rows, "retried on request")
+        ctl.flush()
+        if rows:
+            log.info("tasks_retried", count=len(rows))
+        return [row.name for row in rows]
+
     def _apply_controls(self) -> None:
         requests = self._journal.pending_controls()
         if not requests:
             return
         for request in requests:
-            if request.action != "cancel":
-                log.warning("control_ignored", action=request.action, id=request.id)
-                continue
             try:
+                if request.action == "retry":
+                    if request.target_kind == "failed":
+                        self.retry(failed=True)
+                    else:
+                        self.retry([request.target])
+                    continue
+                if request.action != "cancel":
+                    log.warning("control_ignored", action=request.action, id=request.id)
+                    continue
                 if request.target_kind == "tag":
                     ids = self._journal.task_ids(tag=request.target)
                 else:
                     ids = self._journal.task_ids(names=[request.target])
-            except LookupError as exc:
+            except ServiceError as exc:
                 log.warning("control_ignored", action=request.action, error=str(exc))
                 continue
             self._cancel_ids(ids.values())
@@ -389,7 +455,7 @@ class Service:
         active: dict[str, int] = {}
         for task in ctl.tasks.values():
             inst = ctl.instances.get(task.live) if task.live is not None else None
-            code = inst.status.value if inst is not None else S.INSTANTIATED.value
+            code = inst.status.value if inst is not None else "waiting"
             active[code] = active.get(code, 0) + 1
         return Summary(tasks=counts, active=active, total=sum(counts.values()))
 

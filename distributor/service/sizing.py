@@ -15,9 +15,10 @@ from typing import Any
 from distributor.exceptions import ResourceError
 from distributor.resources import format_bytes, parse_memory, parse_runtime
 from distributor.service.config import Cluster
-from distributor.service.errors import TaskSpecError
+from distributor.service.errors import TaskSpecError, UnknownClusterError
+from distributor.service.model import TaskSpec
 
-__all__ = ["Sized", "canonical", "initial_request", "scaled_request"]
+__all__ = ["FirstRequests", "Sized", "canonical", "initial_request", "scaled_request"]
 
 _MIB = 1024**2
 
@@ -54,6 +55,32 @@ def initial_request(
         return dict(queue_object.coerce_resources(**request))
     except ResourceError as exc:
         raise TaskSpecError(task, "resources", dict(resources), str(exc)) from exc
+
+
+class FirstRequests:
+    """The queue and checked request of tasks' first attempts, remembered per distinct
+    (cluster, queue, resources): a hundred thousand alike tasks are checked once."""
+
+    def __init__(self, clusters: Mapping[str, Cluster]) -> None:
+        self._clusters = clusters
+        self._known: dict[tuple[str, str | None, str], str] = {}
+
+    def first(self, spec: TaskSpec, cluster_name: str) -> tuple[str | None, str]:
+        """The queue and the request (canonical JSON) of `spec`'s first attempt.
+
+        Raises:
+            UnknownClusterError: no such cluster; TaskSpecError: the queue refuses the request.
+        """
+        cluster = self._clusters.get(cluster_name)
+        if cluster is None:
+            raise UnknownClusterError(cluster_name, list(self._clusters))
+        queue = spec.queue or cluster.default_queue
+        key = (cluster_name, queue, canonical(spec.resources))
+        found = self._known.get(key)
+        if found is None:
+            found = canonical(initial_request(spec.name, cluster, queue, spec.resources))
+            self._known[key] = found
+        return queue, found
 
 
 @dataclass(frozen=True, slots=True)

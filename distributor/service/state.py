@@ -41,6 +41,7 @@ class TaskRow:
 
     __slots__ = (
         "attempts",
+        "budget",
         "cancel_requested",
         "cluster",
         "id",
@@ -50,6 +51,7 @@ class TaskRow:
         "name",
         "owner",
         "priority",
+        "retry_delay",
         "status",
         "tags",
     )
@@ -68,6 +70,8 @@ class TaskRow:
         attempts: int = 0,
         cancel_requested: bool = False,
         message: str = "",
+        retry_delay: float | None = None,
+        budget: int | None = None,
     ) -> None:
         self.id = id
         self.name = name
@@ -80,6 +84,10 @@ class TaskRow:
         self.attempts = attempts
         self.cancel_requested = cancel_requested
         self.message = message
+        self.retry_delay = retry_delay
+        """The task's own first retry delay (None: the service's)."""
+        self.budget = max_attempts if budget is None else budget
+        """Attempts its definition allows; `max_attempts` grows by this on each `retry`."""
         self.live: int | None = None
         """The id of the task's non-final instance, if any."""
 
@@ -95,6 +103,7 @@ class InstanceRow:
         "id",
         "kill_pending",
         "message",
+        "not_before",
         "queue",
         "resources",
         "status",
@@ -131,6 +140,8 @@ class InstanceRow:
         self.submitted_at: float | None = None
         self.triage_since: float | None = None
         self.kill_pending = False
+        self.not_before: float | None = None
+        """A retry waiting out its delay (``Q``) is not submitted before this moment."""
 
 
 class BatchRow:

@@ -33,6 +33,8 @@ class Transaction:
         self.events: list[Event] = []
         self.task_ids: list[int] = []
         self.outcomes: dict[int, str] = {}
+        self.dependencies: list[tuple[int, int]] = []
+        self.retry_at: dict[int, float] = {}
 
     def __bool__(self) -> bool:
         return bool(
@@ -44,19 +46,27 @@ class Transaction:
             or self.new_batches
             or self.events
             or self.outcomes
+            or self.dependencies
+            or self.retry_at
         )
 
     def add_task(self, row: TaskRow, spec_json: str) -> None:
         """Insert a new task with its definition."""
         self.new_tasks.append((row, spec_json))
 
+    def dependency(self, task_id: int, needs: int) -> None:
+        """Record that task `task_id` waits for task `needs` to end done."""
+        self.dependencies.append((task_id, needs))
+
     def task(self, row: TaskRow) -> None:
         """Write the task's mutable fields."""
         self.tasks[row.id] = row
 
     def add_instance(self, row: InstanceRow) -> None:
-        """Insert a new instance."""
+        """Insert a new instance (and, for a delayed retry, when it may be submitted)."""
         self.new_instances[row.id] = row
+        if row.not_before is not None:
+            self.retry_at[row.id] = row.not_before
 
     def instance(self, row: InstanceRow) -> None:
         """Write the instance's mutable fields."""
@@ -95,13 +105,14 @@ class Transaction:
             )  # fmt: skip
         if self.tasks:
             db.executemany(
-                "UPDATE tasks SET status=?, attempts=?, cancel_requested=?, message=?, "
-                "updated_at=? WHERE id=?",
+                "UPDATE tasks SET status=?, attempts=?, max_attempts=?, cancel_requested=?, "
+                "message=?, updated_at=? WHERE id=?",
                 (
-                    (t.status, t.attempts, int(t.cancel_requested), t.message, now, t.id)
+                    (t.status, t.attempts, t.max_attempts, int(t.cancel_requested), t.message,
+                     now, t.id)
                     for t in self.tasks.values()
                 ),
-            )
+            )  # fmt: skip
         if self.new_instances:
             db.executemany(
                 "INSERT INTO instances VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -137,6 +148,12 @@ class Transaction:
             db.executemany(
                 "UPDATE batches SET state=?, ids=? WHERE id=?",
                 ((b.state, json.dumps(b.ids), b.id) for b in self.batches.values()),
+            )
+        if self.dependencies:
+            db.executemany("INSERT OR IGNORE INTO dependencies VALUES (?,?)", self.dependencies)
+        if self.retry_at:
+            db.executemany(
+                "INSERT OR REPLACE INTO retry_at VALUES (?,?)", list(self.retry_at.items())
             )
         if self.outcomes:
             db.executemany(
