@@ -36,6 +36,7 @@ from distributor_htcondor import parsers
 from distributor_htcondor.parsers import JobAd
 
 __all__ = [
+    "HTCONDOR_RETRY_POLICY",
     "HTCONDOR_SUBMIT_TRANSIENT",
     "HTCONDOR_TRANSIENT",
     "MAX_CLUSTERS",
@@ -51,20 +52,30 @@ log = get_logger(__name__)
 
 HTCONDOR_TRANSIENT: tuple[str, ...] = (
     *GENERIC_TRANSIENT,
-    r"can't find address of (local )?schedd",
+    r"can't find address (of|for) (local )?schedd",
     r"failed to connect to (local )?queue manager",
     r"failed to fetch ads",
     r"CEDAR:\d+:Failed to connect",
     r"SECMAN:\d+:Failed to end classad message",
 )
-"""Failures of HTCondor commands worth retrying (schedd briefly unreachable or busy)."""
+"""Failures of HTCondor commands worth retrying (schedd briefly unreachable or busy). Recorded
+on 23.9.6 and 25.14.1 with the schedd stopped: ``condor_q`` says ``Error: Can't find address
+for schedd vm``, ``condor_rm`` ``condor_rm: Can't find address for schedd vm`` and
+``condor_submit`` ``ERROR: Can't find address of local schedd``; right after a crash,
+``-- Failed to fetch ads from: <...>`` with ``SECMAN:2007:Failed to end classad message.``,
+``ERROR: Failed to connect to local queue manager``."""
 
 HTCONDOR_SUBMIT_TRANSIENT: tuple[str, ...] = (
-    r"can't find address of (local )?schedd",
+    r"can't find address (of|for) (local )?schedd",
     r"failed to connect to (local )?queue manager",
     r"CEDAR:\d+:Failed to connect",
 )
 """Failures after which ``condor_submit`` certainly queued nothing, so it may be repeated."""
+
+HTCONDOR_RETRY_POLICY = RetryPolicy(attempts=10, max_delay=8.0)
+"""The default retries: transient failures are retried for 35.6 to 59.4 s (delays 0.5, 1, 2,
+4 s, then 8 s, each ± 25 %), longer than a schedd restart takes (``condor_master`` started a
+SIGKILLed schedd again after 10.2 s on 23.9.6), so an outage fails no submission or removal."""
 
 MAX_CLUSTERS = 2000
 """Cluster ids named on one command line; beyond that condor_q lists all of the user's jobs."""
@@ -152,8 +163,10 @@ class HTCondorClient:
         condor_config: ``CONDOR_CONFIG`` for every command (default: the environment's).
         environment: further variables for every command.
         transport: where commands run (default: locally).
-        retry_policy: timeouts and retries (default: 60 s, 4 tries); which failures are
-            retried is `HTCONDOR_TRANSIENT` (queries) and `HTCONDOR_SUBMIT_TRANSIENT` (submissions).
+        retry_policy: timeouts and retries (default `HTCONDOR_RETRY_POLICY`: 60 s per try,
+            transient failures retried for at least 35 s); which failures are retried is
+            `HTCONDOR_TRANSIENT` (queries, removals) and `HTCONDOR_SUBMIT_TRANSIENT`
+            (submissions).
     """
 
     def __init__(
@@ -169,7 +182,7 @@ class HTCondorClient:
         extra = dict(environment or {})
         self.runner = CommandRunner(
             transport,
-            retry_policy,
+            retry_policy if retry_policy is not None else HTCONDOR_RETRY_POLICY,
             transient=HTCONDOR_TRANSIENT,
             submit_transient=HTCONDOR_SUBMIT_TRANSIENT,
             env=lambda: condor_environment(condor_config, extra),

@@ -22,6 +22,7 @@ from distributor.batch import (
 )
 from distributor_htcondor.client import HTCondorClient
 from distributor_htcondor.scheduler import DEFAULT_MAX_ARRAY_SIZE, HTCondorScheduler
+from distributor_htcondor.submit import DURATION_BACKSTOP
 
 __all__ = ["DEFAULT_MAX_ARRAY_SIZE", "HTCondorDistributor"]
 
@@ -36,7 +37,8 @@ class HTCondorDistributor(BatchDistributor):
         schedd / pool: ``-name`` and ``-pool`` for every command (default: the local schedd).
         condor_config: ``CONDOR_CONFIG`` for every command (default: the environment's).
         environment: further variables for every HTCondor command.
-        transport / retry_policy: where and how commands run (default: locally, 4 tries).
+        transport / retry_policy: where and how commands run (default: locally, transient
+            failures retried for at least 35 s, `HTCONDOR_RETRY_POLICY`: a schedd restart).
         poll_policy: poll intervals, rate cap, accounting delay and the lost-job grace.
         max_array_size: jobs per cluster of an array (default `DEFAULT_MAX_ARRAY_SIZE`, HTCondor's
             ``MAX_JOBS_PER_SUBMISSION``).
@@ -45,13 +47,15 @@ class HTCondorDistributor(BatchDistributor):
         memory_policy: add a ``periodic_hold`` that holds jobs exceeding ``request_memory``.
         remove_held: remove jobs held for a resource limit once they are reported ``Z``.
         getenv: give jobs the submitter's environment (``getenv = true``).
+        duration_backstop: seconds past the runtime request at which the pool itself holds a
+            job the worker could not stop (``allowed_job_duration``, hold code 46; default 60).
         termination_retry: seconds before a terminated job still listed is removed again.
         worker: path of ``distributor-worker`` on the execute machines (default: beside this
             Python).
 
     Raises:
-        ValueError: `max_array_size` below 1, or `retention` or `termination_retry` not
-            positive.
+        ValueError: `max_array_size` below 1, `retention` or `termination_retry` not
+            positive, or `duration_backstop` negative.
         SubmitRootError: the submit root's path is unusable.
     """
 
@@ -72,6 +76,7 @@ class HTCondorDistributor(BatchDistributor):
         memory_policy: bool = True,
         remove_held: bool = True,
         getenv: bool = False,
+        duration_backstop: float = DURATION_BACKSTOP,
         termination_retry: float | None = DEFAULT_TERMINATION_RETRY,
         worker: str | None = None,
     ) -> None:
@@ -86,7 +91,11 @@ class HTCondorDistributor(BatchDistributor):
         super().__init__(
             cluster_name,
             HTCondorScheduler(
-                self.client, memory_policy=memory_policy, remove_held=remove_held, getenv=getenv
+                self.client,
+                memory_policy=memory_policy,
+                remove_held=remove_held,
+                getenv=getenv,
+                duration_backstop=duration_backstop,
             ),
             submit_root=submit_root,
             poll_policy=poll_policy,

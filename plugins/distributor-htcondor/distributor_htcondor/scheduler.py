@@ -10,11 +10,13 @@
 * **Arrays** are ``queue N`` clusters (HTCondor's ``MAX_JOBS_PER_SUBMISSION`` defaults to
   20000); chunk ``(offset, length)`` adds its offset to ``$(Process)`` to give
   ``DISTRIBUTOR_ARRAY_STEP_ID``.
-* **Limits** are enforced by the worker at the request itself (no runtime backstop): HTCondor
-  23.9.6 does not enforce ``allowed_execute_duration`` for jobs that transfer no files, and a
-  pool without cgroups enforces no memory limit (its ``periodic_hold`` samples every few
-  seconds). The description still asks for ``request_memory`` and
-  ``allowed_execute_duration``, so a pool that enforces them holds the job, and says why.
+* **Limits** are enforced by the worker at the request itself, on the command's process tree:
+  HTCondor 23.9.6 does not enforce ``allowed_execute_duration`` for jobs that transfer no
+  files, and a pool without cgroups enforces no memory limit (its ``periodic_hold`` samples
+  every few seconds, and missed a 5 s spike of 3 GiB). The description still asks for
+  ``request_memory``, and for ``allowed_job_duration`` `duration_backstop` seconds past the
+  runtime request (held with code 46 on every version), so the pool stops a job whose worker
+  could not, and says why.
 * **Status** is one ``condor_q`` per poll cycle and ``condor_history`` for jobs that left the
   queue; each job ad is kept until its job is classified (`distributor_htcondor.states`).
 * **Held jobs.** A hold for a resource limit ends the attempt: the job is reported ``Z`` and,
@@ -46,7 +48,12 @@ from distributor_htcondor import parsers, states
 from distributor_htcondor.client import HTCondorClient
 from distributor_htcondor.parsers import JobAd
 from distributor_htcondor.queue import DECLARED_RESOURCES, SUBMIT_COMMANDS
-from distributor_htcondor.submit import CLUSTER_VARIABLE, PROC_VARIABLE, SubmitDescription
+from distributor_htcondor.submit import (
+    CLUSTER_VARIABLE,
+    DURATION_BACKSTOP,
+    PROC_VARIABLE,
+    SubmitDescription,
+)
 
 __all__ = ["DEFAULT_MAX_ARRAY_SIZE", "HTCondorScheduler"]
 
@@ -65,6 +72,11 @@ class HTCondorScheduler:
         memory_policy: add a ``periodic_hold`` that holds jobs exceeding ``request_memory``.
         remove_held: remove jobs held for a resource limit once they are reported ``Z``.
         getenv: give jobs the submitter's environment (``getenv = true``).
+        duration_backstop: seconds past the runtime request at which the pool holds a job
+            (``allowed_job_duration``; default `DURATION_BACKSTOP`).
+
+    Raises:
+        ValueError: `duration_backstop` is negative.
     """
 
     name = "htcondor"
@@ -78,8 +90,12 @@ class HTCondorScheduler:
         memory_policy: bool = True,
         remove_held: bool = True,
         getenv: bool = False,
+        duration_backstop: float = DURATION_BACKSTOP,
     ) -> None:
+        if not duration_backstop >= 0:
+            raise ValueError(f"duration_backstop={duration_backstop!r}: must not be negative")
         self.client = client
+        self._duration_backstop = duration_backstop
         self._memory_policy = memory_policy
         self._remove_held = remove_held
         self._getenv = getenv
@@ -123,6 +139,7 @@ class HTCondorScheduler:
             label=job.job_name,
             memory_policy=self._memory_policy,
             getenv=self._getenv,
+            duration_backstop=self._duration_backstop,
             commands={
                 SUBMIT_COMMANDS[key]: value
                 for key, value in job.request.extra.items()

@@ -233,20 +233,14 @@ def _job_status(ad: JobAd) -> JobStatus:
             source=ad.source,
             lingering=limit is not None,  # its attempt is over, but the schedd still holds it
         )
-    if ad.status == 3:
+    if ad.status in (3, 4):
+        # a job removed while it ran keeps how it exited after condor_rm's SIGTERM (recorded:
+        # ExitCode 143, or ExitBySignal and ExitSignal, beside JobStatus 3)
         return JobStatus(
             ad.distributor_id,
             JobPhase.FINAL,
             name,
-            ad.remove_reason,
-            maxrss_bytes=peak,
-            source=ad.source,
-        )
-    if ad.status == 4:
-        return JobStatus(
-            ad.distributor_id,
-            JobPhase.FINAL,
-            name,
+            ad.remove_reason if ad.status == 3 else "",
             exit_code=None if ad.exit_by_signal else ad.exit_code,
             signal=ad.exit_signal if ad.exit_by_signal else None,
             maxrss_bytes=peak,
@@ -281,11 +275,10 @@ def _command_phrase(ad: JobAd, record: ExitRecord | None) -> str:
 
 def _detail(ad: JobAd) -> str:
     parts = [f"JobStatus {ad.status} ({JOB_STATUS_NAMES.get(ad.status, 'unknown')})"]
-    if ad.status == 4:
-        if ad.exit_by_signal:
-            parts.append(f"ExitBySignal true, ExitSignal {ad.exit_signal}")
-        else:
-            parts.append(f"ExitCode {ad.exit_code}")
+    if ad.status in (3, 4) and ad.exit_by_signal:
+        parts.append(f"ExitBySignal true, ExitSignal {ad.exit_signal}")
+    elif ad.status == 4 or (ad.status == 3 and ad.exit_code is not None):
+        parts.append(f"ExitCode {ad.exit_code}")
     if ad.hold_code is not None:
         parts.append(_hold_label(ad))
     if ad.remove_reason:

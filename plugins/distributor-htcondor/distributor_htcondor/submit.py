@@ -14,12 +14,19 @@
     notification = never
     request_cpus = 2
     request_memory = 1024                          <- MiB
-    allowed_execute_duration = 3600                <- seconds; exceeding it holds the job (code 47)
+    allowed_job_duration = 3660                    <- the runtime request + `duration_backstop`
     periodic_hold = (JobStatus == 2) && (MemoryUsage =!= undefined) && (MemoryUsage > RequestMemory)
     periodic_hold_reason = "distributor: memory usage exceeded request_memory"
     periodic_hold_subcode = 102
     +DistributorName = "my_task"
     queue 3
+
+Runtime: ``distributor-worker`` stops the command at the runtime request (SIGTERM, SIGKILL 10 s
+later) and says so in its exit record. ``allowed_job_duration`` is the pool's backstop for a
+worker that could not act (stopped, killed): HTCondor holds the job with code 46
+(``JobDurationExceeded``) once it has run that long, on 23.9.6 as on 25.x. The description
+does not write ``allowed_execute_duration``: 23.9.6 does not enforce it for jobs that
+transfer no files (a 60 s limit let ``sleep 600`` end ``D``), 25.x does (code 47).
 
 Quoting: the submit language has no quoting for paths or plain values, so those are
 checked against `PLAIN_VALUE` (no spaces, quotes, ``$`` macros, ``#`` or newlines) and refused
@@ -30,6 +37,7 @@ file: it is ``shlex``-quoted inside the job script.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,6 +49,7 @@ from distributor_htcondor.states import MEMORY_SUBCODE
 
 __all__ = [
     "CLUSTER_VARIABLE",
+    "DURATION_BACKSTOP",
     "MEMORY_POLICY",
     "PLAIN_VALUE",
     "PROC_VARIABLE",
@@ -57,6 +66,10 @@ CLUSTER_VARIABLE = "DISTRIBUTOR_CONDOR_CLUSTER"
 
 PROC_VARIABLE = "DISTRIBUTOR_CONDOR_PROC"
 """Environment variable carrying the job's ``ProcId`` (``$(Process)``, 0-based) into the script."""
+
+DURATION_BACKSTOP = 60.0
+"""Default seconds past the runtime request before the pool's ``allowed_job_duration`` holds a
+job: the worker's own SIGTERM and SIGKILL (10 s later) come first."""
 
 MEMORY_POLICY = "(JobStatus == 2) && (MemoryUsage =!= undefined) && (MemoryUsage > RequestMemory)"
 """The ``periodic_hold`` expression that holds a running job using more than ``request_memory``
@@ -108,6 +121,7 @@ class SubmitDescription:
         memory_policy: add the `MEMORY_POLICY` ``periodic_hold`` when memory is requested.
         getenv: pass the submitter's environment to the job (``getenv = true``).
         commands: further ``command = plain value`` lines (declared pass-through keys).
+        duration_backstop: seconds added to the runtime request for ``allowed_job_duration``.
     """
 
     executable: Path
@@ -118,13 +132,17 @@ class SubmitDescription:
     memory_policy: bool = True
     getenv: bool = False
     commands: Mapping[str, str] = field(default_factory=dict)
+    duration_backstop: float = DURATION_BACKSTOP
 
     def render(self) -> str:
         """Return the submit description.
 
         Raises:
             ResourceError: a path or value cannot be written safely, or ``count < 1``.
+            ValueError: `duration_backstop` is negative.
         """
+        if self.duration_backstop < 0:
+            raise ValueError(f"duration_backstop={self.duration_backstop!r}: must not be negative")
         if self.count < 1:
             raise ResourceError("array_length", self.count, "must be at least 1")
         name = safe_name(self.label)
@@ -151,7 +169,8 @@ class SubmitDescription:
         if request.gpus:
             lines.append(f"request_gpus = {request.gpus}")
         if request.runtime_seconds is not None:
-            lines.append(f"allowed_execute_duration = {request.runtime_seconds}")
+            duration = math.ceil(request.runtime_seconds + self.duration_backstop)
+            lines.append(f"allowed_job_duration = {duration}")
         if self.memory_policy and request.memory_bytes is not None:
             lines += [
                 f"periodic_hold = {MEMORY_POLICY}",

@@ -108,6 +108,7 @@ _KNOWN_COMMANDS = {
     "request_memory": "RequestMemory",
     "request_gpus": "RequestGPUs",
     "allowed_execute_duration": "AllowedExecuteDuration",
+    "allowed_job_duration": "AllowedJobDuration",
     "periodic_hold": "PeriodicHold",
     "periodic_hold_reason": "PeriodicHoldReason",
     "periodic_hold_subcode": "PeriodicHoldSubCode",
@@ -119,12 +120,29 @@ _INTEGER_ATTRS = {
     "RequestMemory",
     "RequestGPUs",
     "AllowedExecuteDuration",
+    "AllowedJobDuration",
     "PeriodicHoldSubCode",
 }
-_UNREACHABLE = (
-    "-- Failed to fetch ads from: <127.0.0.1:9618?addrs=127.0.0.1-9618> : fakehost\n"
-    "CEDAR:6001:Failed to connect to <127.0.0.1:9618?addrs=127.0.0.1-9618>\n"
-)
+_UNREACHABLE = {
+    "crashed": {
+        "condor_q": "\n-- Failed to fetch ads from: <127.0.0.1:9618?addrs=127.0.0.1-9618&alias="
+        "fakehost&noUDP&sock=schedd_1_a> : fakehost\nSECMAN:2007:Failed to end classad message.\n",
+        "condor_submit": "\nERROR: Failed to connect to local queue manager\nSECMAN:2011:"
+        "Connection closed during command authorization. Probably due to an unknown command.\n",
+        "condor_rm": "SECMAN:2007:Failed to end classad message.\nNo result found for job 1.0\n",
+    },
+    "stopped": {
+        "condor_q": "Error: Can't find address for schedd fakehost\n\nExtra Info: You probably "
+        "saw this error because the condor_schedd is not running on the machine you are trying "
+        "to query. If the condor_schedd is not running, the Condor system will not be able to "
+        "find an address and port to connect to and satisfy this request. Please make sure "
+        "the Condor daemons are running and try again.\n",
+        "condor_submit": "\nERROR: Can't find address of local schedd\n",
+        "condor_rm": "condor_rm: Can't find address for schedd fakehost\n",
+    },
+}
+"""How each command says the schedd is unreachable, as recorded: right after it crashed, and
+while it is stopped (``condor_off``, or before ``condor_master`` restarted it)."""
 
 
 class Pool:
@@ -196,6 +214,11 @@ class Pool:
         if self.config.get("history", True):
             self._write(self.root / "history" / f"{job}.json", ad)
         (self.root / "queue" / f"{job}.json").unlink(missing_ok=True)
+
+    def unreachable(self, command: str) -> str:
+        """What `command` prints when the schedd is unreachable (``config.outage``: ``stopped``,
+        the default, or ``crashed``)."""
+        return _UNREACHABLE[str(self.config.get("outage", "stopped"))][command]
 
     def next_cluster(self) -> int:
         """Allocate a cluster id."""
@@ -320,7 +343,7 @@ def condor_submit(pool: Pool, args: list[str]) -> int:
     """
     files = _operands(args, {"-name", "-pool"})
     if pool.fail("condor_submit"):
-        sys.stderr.write("\nERROR: Can't find address of local schedd\n")
+        sys.stderr.write(pool.unreachable("condor_submit"))
         return 1
     refusal = pool.config.get("submit_error")
     if refusal:
@@ -342,7 +365,9 @@ def condor_submit(pool: Pool, args: list[str]) -> int:
         )
         return 1
     executable = commands.get("executable", "")
-    if not executable or not os.access(executable, os.X_OK):
+    transfer = commands.get("transfer_executable", "true").lower() not in ("false", "no")
+    if not executable or (transfer and not os.access(executable, os.X_OK)):
+        # without transfer_executable the pool accepts it: the starter fails (hold 6/2)
         sys.stderr.write(f"\nERROR: Executable file {executable} does not exist\n")
         return 1
     with pool.locked():
@@ -430,6 +455,7 @@ def _hold(
     reason: str,
     peak_kib: int,
     cpu: tuple[float, float] | None = None,
+    returncode: int | None = None,
 ) -> None:
     with pool.locked():
         ad = pool.read(job)
@@ -437,6 +463,8 @@ def _hold(
             return
         now = int(time.time())
         _end_run(ad, cpu, now)
+        if returncode is not None:  # recorded: a duration hold keeps ExitBySignal, ExitSignal
+            _exit_attributes(ad, returncode)
         ad.update(
             LastJobStatus=ad["JobStatus"],
             JobStatus=5,
@@ -448,6 +476,23 @@ def _hold(
         )
         ad.pop("FakeStarterPid", None)
         pool.write(ad)
+
+
+def _clock(seconds: int) -> str:
+    """A duration as hold reasons write it: ``MM:SS`` (recorded ``00:03``, ``01:00``), with
+    hours in front when there are any."""
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes:02d}:{seconds:02d}"
+
+
+def _exit_attributes(ad: Ad, returncode: int) -> None:
+    """``ExitBySignal`` and ``ExitCode`` or ``ExitSignal`` from a Popen return code."""
+    ad["ExitBySignal"] = returncode < 0
+    if returncode < 0:
+        ad["ExitSignal"] = -returncode
+    else:
+        ad["ExitCode"] = returncode
 
 
 def _over_memory(ad: Ad, peak_kib: int, mode: str) -> bool:
@@ -532,12 +577,20 @@ def fake_starter(pool: Pool, job: str) -> int:
         current = pool.read(job)
         if current is None or current["JobStatus"] == 3:
             _stop(process.pid, soft=True)
-            process.wait()
+            returncode = process.wait()
             with pool.locked():
                 final = pool.read(job) or current or ad
                 final.update(ResidentSetSize=peak)
                 _end_run(final, _children_cpu())
+                _exit_attributes(final, returncode)  # recorded: kept beside JobStatus 3
                 pool.leave_queue(final)
+            return 0
+        duration = ad.get("AllowedJobDuration")
+        if isinstance(duration, int) and time.time() - started > duration:
+            _stop(process.pid, soft=True)
+            returncode = process.wait()
+            reason = f"The job exceeded allowed job duration of {_clock(duration)}"
+            _hold(pool, job, 46, 0, reason, peak, _children_cpu(), returncode)
             return 0
         if _over_memory(ad, peak, mode):
             request = ad["RequestMemory"]
@@ -571,12 +624,8 @@ def fake_starter(pool: Pool, job: str) -> int:
             CompletionDate=now,
             EnteredCurrentStatus=now,
             ResidentSetSize=peak,
-            ExitBySignal=returncode < 0,
         )
-        if returncode < 0:
-            final["ExitSignal"] = -returncode
-        else:
-            final["ExitCode"] = returncode
+        _exit_attributes(final, returncode)
         pool.leave_queue(final)
     return 0
 
@@ -708,7 +757,7 @@ def condor_q(pool: Pool, args: list[str]) -> int:
     ads from: ...`` and exits 1.
     """
     if pool.fail("condor_q"):
-        sys.stderr.write(_UNREACHABLE)
+        sys.stderr.write(pool.unreachable("condor_q"))
         return 1
     restrictions: list[str] = []
     options: dict[str, str] = {}
@@ -823,6 +872,9 @@ def condor_rm(pool: Pool, args: list[str]) -> int:
     have been marked for removal``; on stderr, after an empty line, ``Job C.P not found``,
     ``Couldn't find/remove all jobs in cluster C``) and exit status 1 when any id was not found.
     """
+    if pool.fail("condor_rm"):
+        sys.stderr.write(pool.unreachable("condor_rm"))
+        return 1
     user = str(pool.config.get("user", "tester"))
     status = 0
     errors: list[str] = []

@@ -256,8 +256,9 @@ def test_usage_of_a_finished_job_is_htcondors_accounting(
 def test_a_runtime_limit_htcondor_ignores_is_enforced_by_the_worker(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    """HTCondor 23.9.6 lets a job run past allowed_execute_duration (so does the fake): the
-    worker stops it at the limit and the task ends Z, not D."""
+    """The worker stops a job at its runtime limit (HTCondor 23.9.6 let jobs run past
+    allowed_execute_duration) and the task ends Z, not D; the pool's allowed_job_duration, a
+    minute later, never had to act."""
     distributor, _ = distributor_for(env, tmp_path / "root")
     began = time.monotonic()
     did = distributor.submit_to_batch_distributor("sleep 60; exit 0", "slow", {"runtime": 2})
@@ -268,7 +269,7 @@ def test_a_runtime_limit_htcondor_ignores_is_enforced_by_the_worker(
     assert time.monotonic() - began < 30
     history = Path(env["FAKE_CONDOR_STATE"]) / "history" / f"{did}.json"
     ad = json.loads(history.read_text())
-    assert ad["JobStatus"] == 4 and ad["AllowedExecuteDuration"] == 2  # HTCondor did nothing
+    assert ad["JobStatus"] == 4 and ad["AllowedJobDuration"] == 62  # HTCondor did nothing
 
 
 def test_held_jobs_stay_held_without_remove_held(env: dict[str, str], tmp_path: Path) -> None:

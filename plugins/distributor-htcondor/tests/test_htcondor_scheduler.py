@@ -81,8 +81,8 @@ def test_ids_are_cluster_dot_proc() -> None:
 
 def test_submit_writes_the_script_and_the_description(tmp_path: Path) -> None:
     """The chunk's step is $(Process) plus its offset, the worker enforces the runtime at
-    the request itself (no backstop), and the description queues the chunk's jobs under the
-    job name."""
+    the request itself (the pool's allowed_job_duration a minute later), and the description
+    queues the chunk's jobs under the job name."""
     submitted = "Submitting job(s)...\n3 job(s) submitted to cluster 7.\n"
     scheduler, transport = scheduler_for(lambda argv, _: CommandResult(argv, 0, submitted))
     job = job_for(tmp_path, (40, 3), runtime_seconds=90, memory_bytes=2**30)
@@ -95,7 +95,7 @@ def test_submit_writes_the_script_and_the_description(tmp_path: Path) -> None:
     description = (tmp_path / "job.sub").read_text()
     assert "batch_name = fit_model\n" in description
     assert '+DistributorName = "fit_model"\n' in description
-    assert "allowed_execute_duration = 90\n" in description
+    assert "allowed_job_duration = 150\n" in description
     assert description.endswith("queue 3\n")
 
 

@@ -48,7 +48,8 @@ def test_description_for_a_full_request() -> None:
     assert got["request_cpus"] == "4"
     assert got["request_memory"] == str(3 * 1024 + 1)  # MiB, rounded up
     assert got["request_gpus"] == "1"
-    assert got["allowed_execute_duration"] == "5400"
+    assert got["allowed_job_duration"] == "5460"  # the request + the 60 s backstop
+    assert "allowed_execute_duration" not in got  # not enforced by 23.9.6 without transfer
     assert got["periodic_hold"] == MEMORY_POLICY
     assert got["periodic_hold_subcode"] == "102"
     assert got["batch_name"] == "fit_model"
@@ -70,6 +71,17 @@ def test_memory_policy_can_be_left_out() -> None:
         SubmitDescription(TASK / "j", TASK, request=request, memory_policy=False).render()
     )
     assert got["request_memory"] == "1024" and "periodic_hold" not in got
+
+
+def test_the_pools_runtime_backstop_is_configurable() -> None:
+    """allowed_job_duration is the runtime request plus duration_backstop, rounded up, and a
+    negative backstop is refused."""
+    request = ResourceRequest(runtime_seconds=10)
+    description = SubmitDescription(TASK / "j", TASK, request=request, duration_backstop=2.5)
+    got = commands(description.render())
+    assert got["allowed_job_duration"] == "13"
+    with pytest.raises(ValueError, match="duration_backstop"):
+        SubmitDescription(TASK / "j", TASK, request=request, duration_backstop=-1).render()
 
 
 @given(st.text(max_size=80), st.text(max_size=40))
