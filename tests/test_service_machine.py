@@ -212,7 +212,8 @@ class ServiceMachine(RuleBasedStateMachine):
                 doubtful[name] = doubtful.get(name, 0) + 1
         for name, numbers in attempts.items():
             assert numbers == list(range(1, len(numbers) + 1)), (name, numbers)
-            assert len(numbers) <= self.specs[name].max_attempts, (name, numbers)
+            allowed = self.specs[name].max_attempts or ServiceConfig().max_attempts
+            assert len(numbers) <= allowed, (name, numbers)
         with sqlite3.connect(self.dir / "journal.db") as db:
             in_doubt = {name for (name,) in db.execute("SELECT name FROM batches WHERE "
                                                        "state = 'intent'")}  # fmt: skip

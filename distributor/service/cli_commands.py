@@ -1,43 +1,46 @@
-"""The service on the command line: ``run --tasks``, ``status``, ``cancel`` and ``resume``.
+"""The service on the command line: ``run --tasks``, ``status``, ``cancel``, ``resume``,
+``retry`` and ``wait``.
 
-`distributor.cli` wires these in; they are kept here, beside the service, so the CLI module
-stays one screen per command. A tasks file is TOML with one ``[[task]]`` table per task::
-
-    [[task]]
-    name = "align"                 # unique; with `array`, steps are named align[0], align[1], …
-    command = "bwa mem ref.fa x"   # run by sh -c; or an argv list: ["bwa", "mem", …]
-    array = 4                      # optional: 4 tasks, each sees DISTRIBUTOR_ARRAY_STEP_ID=0..3
-    cores = 2                      # optional resources: cores, memory, runtime, queue
-    memory = "4G"
-    runtime = "1h"
-    priority = 1                   # optional: priority, tags, max_attempts, owner
-    tags = ["stage1"]
-    max_attempts = 3
+`distributor.cli` wires these in (`add_run_options`, `register`); they are kept here, beside the
+service, so the CLI module stays one screen per command. The tasks file is described in
+``docs/tasks-file.md`` and read by `distributor.service.tasks_file.load_tasks`.
 
 The journal (default: ``<tasks file>.journal.db`` beside it) makes a run resumable: running the
-same file again, or ``distributor resume JOURNAL``, reattaches to everything in flight.
+same file again, or ``distributor resume JOURNAL``, reattaches to everything in flight. With
+``--detach`` the controller runs in the background (`distributor.service.background`) and
+``distributor wait JOURNAL`` waits for it. Requests to a running controller (``cancel``,
+``retry``) go through the journal; whoever controls it next carries them out.
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
+import os
+import re
 import sys
-import tomllib
+import time
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from distributor.report import Outcome, print_log, render
+from distributor.report import Outcome, print_log, render, state_word
+from distributor.service.background import controller_running, detach, log_path
 from distributor.service.config import Cluster
-from distributor.service.errors import JournalLockedError, TaskSpecError
+from distributor.service.errors import (
+    JournalLockedError,
+    NothingMatchedError,
+    OptionError,
+    TaskSpecError,
+    UnknownTaskError,
+)
 from distributor.service.events import AttemptOutcome
 from distributor.service.journal import Journal
-from distributor.service.model import AttemptInfo, TaskInfo, TaskSpec
+from distributor.service.model import AttemptInfo, TaskInfo, TaskStatus, parse_delay
 from distributor.service.service import Service
+from distributor.service.tasks_file import load_tasks
 
 __all__ = [
     "add_run_options",
@@ -47,119 +50,255 @@ __all__ = [
 ]
 
 EXIT_INTERRUPTED = 130
-_KEYS = {"name", "command", "array", "cores", "memory", "runtime", "queue", "priority", "tags",
-         "max_attempts", "owner", "env", "cwd"}  # fmt: skip
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HANDOVER_TIMEOUT = 120.0
+"""How long ``retry`` waits for a running controller to take its request before leaving it
+in the journal for that controller (or the next one) to carry out."""
 
 
-def load_tasks(path: Path) -> list[TaskSpec]:
-    """Read a tasks file.
-
-    Raises:
-        TaskSpecError: the file is not valid TOML, has no ``[[task]]`` tables, or a table has an
-            unknown key or a bad value (the message names the table and the key).
-    """
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise TaskSpecError(str(path), "file", str(path), f"cannot be read as TOML: {exc}") from exc
-    tables = data.get("task")
-    extra = sorted(set(data) - {"task"})
-    if extra:
-        raise TaskSpecError(str(path), "file", extra, "only [[task]] tables are allowed")
-    if not isinstance(tables, list) or not tables:
-        raise TaskSpecError(str(path), "file", str(path), "has no [[task]] tables")
-    specs: list[TaskSpec] = []
-    for index, table in enumerate(tables):
-        label = str(table.get("name", f"[[task]] #{index + 1}"))
-        for key in table:
-            if key not in _KEYS:
-                close = difflib.get_close_matches(key, sorted(_KEYS), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise TaskSpecError(label, key, table[key], f"unknown key{hint}")
-        specs.extend(_expand(label, table))
-    return specs
-
-
-def _expand(label: str, table: dict[str, Any]) -> list[TaskSpec]:
-    resources = {key: table[key] for key in ("cores", "memory", "runtime") if key in table}
-    common: dict[str, Any] = {
-        "command": table.get("command", ""),
-        "queue": table.get("queue"),
-        "resources": resources,
-        "priority": table.get("priority", 0),
-        "tags": table.get("tags", ()),
-        "max_attempts": table.get("max_attempts", 3),
-        "owner": table.get("owner", ""),
-        "cwd": table.get("cwd"),
-    }
-    env = table.get("env", {})
-    if not isinstance(env, dict):
-        raise TaskSpecError(label, "env", env, "must be a table of names to strings")
-    array = table.get("array")
-    if array is None:
-        return [TaskSpec(name=table.get("name", ""), env=env, **common)]
-    if isinstance(array, bool) or not isinstance(array, int) or not 1 <= array <= 100_000:
-        raise TaskSpecError(label, "array", array, "must be a whole number from 1 to 100000")
-    return [
-        TaskSpec(
-            name=f"{label}[{step}]",
-            env={**env, "DISTRIBUTOR_ARRAY_STEP_ID": str(step)},
-            **common,
-        )
-        for step in range(array)
-    ]
-
-
-def _cluster(plugin: str) -> Cluster:
+def _cluster(plugin: str, parallelism: int | None = None) -> Cluster:
+    """The one place a ``--cluster`` value (a plugin name) becomes a `Cluster`."""
+    options: dict[str, Any] = {}
+    if parallelism is not None:
+        if plugin != "local":
+            raise OptionError("--parallelism", f"only the local backend has it, not {plugin!r}")
+        if parallelism < 1:
+            raise OptionError("--parallelism", f"must be at least 1, not {parallelism}")
+        options["parallelism"] = parallelism
     # The local queue knows this machine's limits; elsewhere the scheduler's default applies.
-    return Cluster.from_plugin(plugin, plugin, default_queue="local" if plugin == "local" else None)
+    return Cluster.from_plugin(plugin, plugin, options=options,
+                               default_queue="local" if plugin == "local" else None)  # fmt: skip
+
+
+def _clusters(names: list[str], parallelism: int | None = None) -> list[Cluster]:
+    return [_cluster(name, parallelism if name == "local" else None) for name in names or ["local"]]
 
 
 def add_run_options(run: argparse.ArgumentParser) -> None:
-    """Add ``--tasks`` and ``--journal`` to the ``run`` command."""
-    run.add_argument("--tasks", type=Path, help="run every task of a TOML tasks file")
-    run.add_argument("--journal", type=Path, help="journal file (default: TASKS.journal.db)")
+    """Add ``--tasks``, ``--journal``, ``--detach``, ``--max-attempts`` and ``--retry-delay``
+    to the ``run`` command."""
+    run.add_argument("--tasks", type=Path, metavar="FILE",
+                     help="run every task of a TOML tasks file (docs/tasks-file.md); "
+                     "--cores, --memory, --runtime, --queue, --env, --cwd are defaults for "
+                     "its tasks")  # fmt: skip
+    run.add_argument("--journal", type=Path, help="with --tasks: the journal file "
+                     "(default: FILE.journal.db)")  # fmt: skip
+    run.add_argument("--detach", action="store_true", help="with --tasks: print the journal "
+                     "path and return; the controller runs in the background")  # fmt: skip
+    run.add_argument("--max-attempts", type=int, metavar="N", help="with --tasks: attempts per "
+                     "task, for tasks that set none (default 3)")  # fmt: skip
+    run.add_argument("--retry-delay", metavar="DURATION", help="with --tasks: wait before "
+                     "the first retry (default 10s), doubling for each next one")  # fmt: skip
 
 
 def register(sub: Any) -> None:
-    """Add the ``status``, ``cancel`` and ``resume`` commands to the CLI's subparsers."""
+    """Add the ``status``, ``cancel``, ``resume``, ``retry`` and ``wait`` commands."""
     status = sub.add_parser("status", help="show the tasks of a journal")
-    status.add_argument("journal", type=Path)
+    status.add_argument("journal", type=Path, help="the journal of a run")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.add_argument("--all", action="store_true", help="every task, not only failures")
     status.set_defaults(func=cmd_status)
 
     cancel = sub.add_parser("cancel", help="cancel tasks of a journal (by name or tag)")
-    cancel.add_argument("journal", type=Path)
+    cancel.add_argument("journal", type=Path, help="the journal of a run")
     cancel.add_argument("names", nargs="*", help="task names")
     cancel.add_argument("--tag", help="cancel every task carrying this tag")
     cancel.set_defaults(func=cmd_cancel)
 
     resume = sub.add_parser("resume", help="reattach to a journal and run it to the end")
-    resume.add_argument("journal", type=Path)
-    resume.add_argument("--json", action="store_true", help="print one JSON summary")
-    resume.add_argument("--all", action="store_true", help="every task, not only failures")
+    resume.add_argument("journal", type=Path, help="the journal of a run")
+    _controller_options(resume)
     resume.set_defaults(func=cmd_resume)
+
+    retry = sub.add_parser("retry", help="run failed tasks of a journal again",
+                           description="Run failed tasks again (and the tasks cancelled because "
+                           "they failed), leaving the tasks that ended done alone. Attempt "
+                           "numbers go on; each task gets its max_attempts again.")  # fmt: skip
+    retry.add_argument("journal", type=Path, help="the journal of a run")
+    retry.add_argument("names", nargs="*", help="task names (failed or cancelled ones)")
+    retry.add_argument("--failed", action="store_true", help="every failed task")
+    _controller_options(retry)
+    retry.set_defaults(func=cmd_retry)
+
+    wait = sub.add_parser("wait", help="wait until a journal's run ends; 0 if all done",
+                          description="Block until every task of the journal has ended (a "
+                          "background controller runs it), then print what `status` prints. "
+                          "Status 0 only if every task ended done.")  # fmt: skip
+    wait.add_argument("journal", type=Path, help="the journal of a run")
+    wait.add_argument("--json", action="store_true", help="machine-readable output")
+    wait.add_argument("--all", action="store_true", help="every task, not only failures")
+    wait.set_defaults(func=cmd_wait)
+
+
+def _controller_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--detach", action="store_true",
+                        help="return at once; the controller runs in the background")  # fmt: skip
+    parser.add_argument("--parallelism", type=int, metavar="N",
+                        help="local backend: at most N cores' worth of tasks at once")  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print one JSON summary")
+    parser.add_argument("--all", action="store_true", help="every task, not only failures")
+
+
+# -- run --tasks -------------------------------------------------------------------------------
+
+
+def _run_defaults(args: argparse.Namespace) -> dict[str, Any]:
+    """The options that are defaults for the tasks of a tasks file.
+
+    Raises:
+        OptionError: an option that has no meaning with ``--tasks``, or a bad value.
+    """
+    for option, value in (("--array", args.array), ("--name", args.name)):
+        if value is not None:
+            raise OptionError(option, "cannot be used with --tasks: a tasks file names its "
+                              "tasks and sets `array` per task")  # fmt: skip
+    defaults: dict[str, Any] = {
+        key: value
+        for key, value in (("cores", args.cores), ("memory", args.memory),
+                           ("runtime", args.runtime), ("queue", args.queue))
+        if value is not None
+    }  # fmt: skip
+    if args.max_attempts is not None:
+        if not 1 <= args.max_attempts <= 100:
+            raise OptionError("--max-attempts", f"must be from 1 to 100, not {args.max_attempts}")
+        defaults["max_attempts"] = args.max_attempts
+    if args.retry_delay is not None:
+        try:
+            defaults["retry_delay"] = parse_delay(args.retry_delay)
+        except ValueError as exc:
+            raise OptionError("--retry-delay", str(exc)) from None
+    env: dict[str, str] = {}
+    for pair in getattr(args, "env", None) or ():
+        name, sep, value = pair.partition("=")
+        if not sep or not _ENV_NAME.match(name):
+            raise OptionError("--env", f"{pair!r}: give NAME=VALUE with NAME a shell identifier")
+        env[name] = value
+    if env:
+        defaults["env"] = env
+    if getattr(args, "cwd", None) is not None:
+        defaults["cwd"] = os.path.abspath(args.cwd)
+    return defaults
 
 
 def cmd_run_tasks(args: argparse.Namespace, out: Console) -> int:
-    """Run a tasks file through the service; 0 only if every task ends done."""
-    tasks = load_tasks(args.tasks)
+    """Run a tasks file through the service; 0 only if every task ends done (``--detach``:
+    print the journal and return 0 once the background controller has it)."""
+    defaults = _run_defaults(args)
+    tasks = load_tasks(args.tasks, defaults)
     journal = args.journal or args.tasks.with_name(args.tasks.name + ".journal.db")
-    with Service(journal, _cluster(args.cluster)) as service:
+    parallelism = getattr(args, "parallelism", None)
+    with Service(journal, _cluster(args.cluster or "local", parallelism)) as service:
         service.add(tasks)
-        return _drive(service, args, out)
+        if not args.detach:
+            return _drive(service, args, out)
+    return _background(journal, parallelism)
+
+
+def _background(journal: Path, parallelism: int | None) -> int:
+    """Hand the journal to a background controller; print its path."""
+    options = [] if parallelism is None else ["--parallelism", str(parallelism)]
+    pid = detach(journal, options)
+    print(journal.absolute())
+    print(f"the controller runs in the background (pid {pid}, output in "
+          f"{log_path(journal.absolute())}); wait for it with: distributor wait {journal}",
+          file=sys.stderr)  # fmt: skip
+    return 0
+
+
+# -- resume, retry, wait -----------------------------------------------------------------------
+
+
+def _journal_clusters(journal: Path) -> list[str]:
+    client = Journal(journal, role="client")
+    try:
+        return client.active_clusters()
+    finally:
+        client.close()
 
 
 def cmd_resume(args: argparse.Namespace, out: Console) -> int:
-    """Reattach to a journal (its clusters are loaded as plugins of the same name) and finish."""
+    """Reattach to a journal (its clusters are loaded as plugins of the same name) and finish
+    (``--detach``: in the background)."""
+    clusters = _clusters(_journal_clusters(args.journal), args.parallelism)
+    with Service(args.journal, clusters) as service:
+        if not args.detach:
+            return _drive(service, args, out)
+    return _background(args.journal, args.parallelism)
+
+
+def cmd_retry(args: argparse.Namespace, out: Console) -> int:
+    """Ask for failed tasks to run again, then make sure a controller carries it out: the
+    running one, else this process (``--detach``: a background one)."""
+    if not args.names and not args.failed:
+        raise OptionError("retry", "give task names or --failed")
     client = Journal(args.journal, role="client")
     try:
-        clusters = client.active_clusters()
+        try:
+            chosen = client.retry_selection(args.names, failed=args.failed)
+        except UnknownTaskError as exc:
+            raise NothingMatchedError(args.journal, f"task name {exc.task!r}") from None
+        if not chosen:
+            print(f"nothing to retry: no task of {args.journal} failed", file=sys.stderr)
+            return 0
+        if args.failed:
+            requests = [client.add_control("retry", "failed", "")]
+        else:
+            requests = [client.add_control("retry", "name", name) for name in args.names]
     finally:
         client.close()
-    with Service(args.journal, [_cluster(name) for name in clusters or ["local"]]) as service:
-        return _drive(service, args, out)
+    shown = ", ".join(list(chosen)[:10]) + (", …" if len(chosen) > 10 else "")
+    print(f"retrying {len(chosen)} task(s): {shown}", file=sys.stderr)
+    if _handed_over(args.journal, requests):
+        print("the running controller has the request; wait for it with: "
+              f"distributor wait {args.journal}", file=sys.stderr)  # fmt: skip
+        return 0
+    return cmd_resume(args, out)  # its first cycle carries out the request
+
+
+def _handed_over(journal: Path, requests: list[int]) -> bool:
+    """True once a running controller has taken `requests`, or is still running after
+    `_HANDOVER_TIMEOUT` (it will take them); False when no controller runs the journal."""
+    deadline = time.monotonic() + _HANDOVER_TIMEOUT
+    pause = 0.05
+    while controller_running(journal):
+        client = Journal(journal, role="client")
+        try:
+            pending = {request.id for request in client.pending_controls()}
+        finally:
+            client.close()
+        if pending.isdisjoint(requests) or time.monotonic() > deadline:
+            return True
+        time.sleep(pause)
+        pause = min(pause * 1.5, 1.0)
+    return False
+
+
+def cmd_wait(args: argparse.Namespace, out: Console) -> int:
+    """Block until every task of the journal ended (and no request waits), then report like
+    ``status``; 0 only if every task ended done."""
+    pause = 0.05
+    gone = 0
+    while True:
+        client = Journal(args.journal, role="client")
+        try:
+            active = client.task_counts().get(TaskStatus.ACTIVE.value, 0)
+            pending = len(client.pending_controls())
+        finally:
+            client.close()
+        if not active and not pending:
+            break
+        if controller_running(args.journal):
+            gone = 0
+        else:
+            gone += 1  # a controller may be handing over to another: look again before saying so
+            if gone > 3:
+                print(f"distributor wait: no controller runs {args.journal} ({active} task(s) "
+                      f"active); continue it with: distributor resume {args.journal}",
+                      file=sys.stderr)  # fmt: skip
+                return 2
+        time.sleep(pause if not gone else 0.5)
+        pause = min(pause * 1.5, 1.0)
+    return 0 if _show(args.journal, args, out) else 1
 
 
 def _drive(service: Service, args: argparse.Namespace, out: Console) -> int:
@@ -242,7 +381,9 @@ def _report(
         for info, outcome in zip(infos, shown, strict=True):
             record = outcome.to_json()
             record.update(status=info.status.value, attempts=info.attempts, tags=sorted(info.tags),
-                          owner=info.owner, cluster=info.cluster)  # fmt: skip
+                          owner=info.owner, cluster=info.cluster,
+                          waiting_for=list(info.waiting_for),
+                          next_attempt_at=info.next_attempt_at)  # fmt: skip
             record["attempt_list"] = [
                 _outcome(
                     info.name,
@@ -259,18 +400,52 @@ def _report(
         print(json.dumps({"journal": str(journal), "tasks": tasks}, indent=2))
         return
     render(shown, out, show_all=getattr(args, "all", False))
+    active = _active_line(infos, time.time())
+    if active is not None:
+        out.print(active, highlight=False, soft_wrap=True)
 
 
 def cmd_status(args: argparse.Namespace, out: Console) -> int:
     """Print the tasks of a journal (read-only; works while a controller runs)."""
-    journal = Journal(args.journal, role="client")
+    _show(args.journal, args, out)
+    return 0
+
+
+def _show(path: Path, args: argparse.Namespace, out: Console) -> bool:
+    """Print the tasks of a journal; True if every task ended done."""
+    journal = Journal(path, role="client")
     try:
         infos = journal.task_infos()
         attempts = journal.attempts() if args.json else {}
     finally:
         journal.close()
-    _report(infos, attempts, args.journal, args, out)
-    return 0
+    _report(infos, attempts, path, args, out)
+    return all(info.status == TaskStatus.DONE for info in infos)
+
+
+def _active_line(infos: list[TaskInfo], now: float) -> str | None:
+    """``active: 2 waiting for dependencies, 1 waiting to retry (next at 12:03:04), 1 running``."""
+    counts: dict[str, int] = {}
+    next_retry: float | None = None
+    for info in infos:
+        if info.terminal:
+            continue
+        if info.waiting_for:
+            what = "waiting for dependencies"
+        elif info.next_attempt_at is not None and info.next_attempt_at > now:
+            what = "waiting to retry"
+            next_retry = min(next_retry or info.next_attempt_at, info.next_attempt_at)
+        else:
+            what = state_word(info.instance_status.value if info.instance_status else None)
+        counts[what] = counts.get(what, 0) + 1
+    if not counts:
+        return None
+    parts = []
+    for what, count in counts.items():
+        if what == "waiting to retry" and next_retry is not None:
+            what += f" (next at {time.strftime('%H:%M:%S', time.localtime(next_retry))})"
+        parts.append(f"{count} {what}")
+    return "active: " + ", ".join(parts)
 
 
 def cmd_logs(args: argparse.Namespace, out: Console) -> int:
@@ -302,17 +477,26 @@ def cmd_logs(args: argparse.Namespace, out: Console) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace, out: Console) -> int:
-    """Cancel tasks: through the running controller if there is one, else directly."""
+    """Cancel tasks: through the running controller if there is one, else directly. A name
+    or a tag that matches no task is an error (status 2), like an unknown name."""
     if not args.names and args.tag is None:
-        raise TaskSpecError("(cancel)", "names", [], "give task names or --tag")
+        raise OptionError("cancel", "give task names or --tag")
     client = Journal(args.journal, role="client")
     try:
-        ids = client.task_ids(names=args.names, tag=args.tag)  # raises for unknown names
+        try:
+            ids = client.task_ids(names=args.names)
+        except UnknownTaskError as exc:
+            raise NothingMatchedError(args.journal, f"task name {exc.task!r}") from None
+        if args.tag is not None:
+            tagged = client.task_ids(tag=args.tag)
+            if not tagged:
+                raise NothingMatchedError(args.journal, f"tag {args.tag!r}")
+            ids.update(tagged)
         clusters = client.active_clusters()
     finally:
         client.close()
     try:
-        service = Service(args.journal, [_cluster(name) for name in clusters or ["local"]])
+        service = Service(args.journal, _clusters(clusters))
     except JournalLockedError:
         client = Journal(args.journal, role="client")
         try:
