@@ -53,3 +53,21 @@ def test_good_plugin_instances_satisfy_runtime_protocols() -> None:
     assert isinstance(good_plugin.TidyQueue(1, "q", {}), ClusterQueue)
     assert isinstance(good_plugin.TidyDistributor("c"), ClusterDistributor)
     assert isinstance(good_plugin.TidyWorkerNode(), ClusterWorkerNode)
+
+
+@pytest.mark.slow
+def test_mypy_checks_the_arguments_of_submitted_calls() -> None:
+    """`Executor.submit` is typed by the function: wrong argument types, an extra positional
+    and a misspelt keyword are errors, and the result's type is inferred."""
+    result = run_mypy(HERE / "bad_futures.py")
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = {int(n) for n in re.findall(r"bad_futures\.py:(\d+): error", result.stdout)}
+    assert lines == {17, 18, 19, 20, 21}, result.stdout
+    assert re.search(r'Revealed type is "(builtins\.)?float"', result.stdout), result.stdout
+
+
+@pytest.mark.slow
+def test_mypy_accepts_well_typed_calls_and_infers_results() -> None:
+    """The good examples pass mypy --strict, `assert_type` included."""
+    result = run_mypy(HERE / "futures_ok.py")
+    assert result.returncode == 0, result.stdout + result.stderr
