@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import sqlite3
 import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import invariant, rule
 
 from distributor.exit_info import TaskInstanceStatus
 from distributor.service import (
@@ -21,6 +23,7 @@ from distributor.service import (
 )
 from distributor.service.dependencies import Waiting, order
 from distributor.testing.faults import FakeDistributor, FakeLookupDistributor
+from tests.test_service_machine import ServiceMachine
 
 S = TaskInstanceStatus
 CONFIG = ServiceConfig(retry_delay=0.0)
@@ -253,3 +256,52 @@ def test_a_dependency_in_a_later_chunk_is_recorded_first(tmp_path: Path) -> None
         svc.add([TaskSpec(name="late", command="run-late", depends_on=["early"]),
                  TaskSpec(name="early", command="run-early")])  # fmt: skip
         assert [info.name for info in svc.tasks()] == ["early", "late"]
+
+
+# -- with faults and crashes ------------------------------------------------------------------
+
+
+class DependentServiceMachine(ServiceMachine):
+    """The service machine (faults, crashes at any step, restarts), with tasks that depend
+    on earlier ones; delayed retries come with the clock the machine moves."""
+
+    @rule(data=st.data(), count=st.integers(1, 3))
+    def add_dependent_tasks(self, data: st.DataObject, count: int) -> None:
+        """Add a few tasks, each depending on some tasks added before (in any state)."""
+        if not self.specs:
+            return
+        specs = []
+        for _ in range(count):
+            name = f"t{len(self.specs)}"
+            needs = data.draw(st.lists(st.sampled_from(sorted(self.specs)), max_size=3))
+            spec = TaskSpec(name=name, command=f"task-{name}", max_attempts=2, depends_on=needs,
+                            resources={"memory": "1G", "runtime": 60})  # fmt: skip
+            self.specs[name] = spec
+            specs.append(spec)
+        self._do(lambda: self.svc.add(specs))
+
+    @invariant()
+    def dependencies_hold(self) -> None:
+        """A task has an attempt only if every dependency ended done; an active task depends
+        only on active or done tasks; a task cancelled by a dependency never ran."""
+        with sqlite3.connect(self.dir / "journal.db") as db:
+            rows = db.execute(
+                "SELECT w.name, w.status, w.attempts, w.message, n.status FROM dependencies d "
+                "JOIN tasks w ON w.id = d.task_id JOIN tasks n ON n.id = d.needs"
+            ).fetchall()
+        for name, status, attempts, message, need in rows:
+            if attempts:
+                assert need == TaskStatus.DONE, (name, need)
+            if status == TaskStatus.ACTIVE:
+                assert need in (TaskStatus.ACTIVE, TaskStatus.DONE), (name, need)
+            if message.startswith("not run: dependency "):
+                assert (status, attempts) == (TaskStatus.CANCELLED, 0), (name, status)
+
+
+TestDependentServiceMachine = DependentServiceMachine.TestCase
+TestDependentServiceMachine.settings = settings(
+    max_examples=40,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
