@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # what the names below are, for type checkers and readers
         SupportsLostTracking,
         SupportsRunningQuery,
         SupportsTaskOutcome,
+        SupportsWaitForChange,
     )
     from distributor.registry import (
         PluginInfo,
@@ -96,6 +97,7 @@ _WHERE = {
     "SupportsLostTracking": "distributor.protocols",
     "SupportsRunningQuery": "distributor.protocols",
     "SupportsTaskOutcome": "distributor.protocols",
+    "SupportsWaitForChange": "distributor.protocols",
     "TaskInstanceStatus": "distributor.exit_info",
     "TaskUsage": "distributor.usage",
     "UnknownDistributorIdError": "distributor.exceptions",
@@ -169,6 +171,7 @@ __all__ = [
     "SupportsLostTracking",
     "SupportsRunningQuery",
     "SupportsTaskOutcome",
+    "SupportsWaitForChange",
     "TaskInstanceStatus",
     "TaskUsage",
     "UnknownDistributorIdError",

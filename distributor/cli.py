@@ -43,6 +43,7 @@ from distributor.protocols import (
     ClusterQueue,
     SupportsRunningQuery,
     SupportsTaskOutcome,
+    SupportsWaitForChange,
 )
 from distributor.registry import available_plugins, inspect_plugins
 from distributor.report import Outcome, print_log, render
@@ -282,7 +283,10 @@ def _follow(
             progress.update(bar, completed=done + failed, counts=counts)
             if not pending:
                 return
-            time.sleep(interval)
+            if isinstance(distributor, SupportsWaitForChange):
+                distributor.wait_for_change(interval)  # news ends the pause at once
+            else:
+                time.sleep(interval)
             interval = min(interval * 1.5, 2.0)
 
 

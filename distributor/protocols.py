@@ -34,6 +34,7 @@ __all__ = [
     "SupportsLostTracking",
     "SupportsRunningQuery",
     "SupportsTaskOutcome",
+    "SupportsWaitForChange",
 ]
 
 
@@ -254,6 +255,17 @@ class SupportsRunningQuery(Protocol):
 
     def get_running(self, distributor_ids: Sequence[str]) -> set[str]:
         """Return the subset of `distributor_ids` that is running now (not queued, not ended)."""
+        ...
+
+
+@runtime_checkable
+class SupportsWaitForChange(Protocol):
+    """Optional: a distributor that can say when something changed, so that a caller waits
+    for news instead of sleeping between polls."""
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Block until a task started or ended since the last status call, or `timeout`
+        seconds passed; True when there is news (a hint: callers still ask for status)."""
         ...
 
 

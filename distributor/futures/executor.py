@@ -85,7 +85,8 @@ class Executor(concurrent.futures.Executor):
         self._poll_interval = poll_interval
         self._distributor = self._config.distributor()
         self._distributor.start()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the executor's own state
+        self._calls = threading.RLock()  # one call into the distributor at a time (taken first)
         self._tracked: dict[str, ClusterFuture[Any]] = {}
         self._attempts: dict[int, int] = {}  # id(future) → attempts made
         self._all: list[ClusterFuture[Any]] = []
@@ -116,9 +117,10 @@ class Executor(concurrent.futures.Executor):
         directory = self._new_directory(fn)
         try:
             dump_call(call_path(directory, None), fn, args, kwargs)
-            did = self._distributor.submit_to_batch_distributor(
-                self._command(directory, None), _task_name(fn), self._resources
-            )
+            with self._calls:
+                did = self._distributor.submit_to_batch_distributor(
+                    self._command(directory, None), _task_name(fn), self._resources
+                )
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
             raise
@@ -148,9 +150,10 @@ class Executor(concurrent.futures.Executor):
         try:
             for step, item in enumerate(items):
                 dump_call(call_path(directory, step), fn, item, {})
-            steps = self._distributor.submit_array_to_batch_distributor(
-                self._command(directory, None), _task_name(fn), self._resources, len(items)
-            )
+            with self._calls:
+                steps = self._distributor.submit_array_to_batch_distributor(
+                    self._command(directory, None), _task_name(fn), self._resources, len(items)
+                )
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
             raise
@@ -235,7 +238,7 @@ class Executor(concurrent.futures.Executor):
         self._wake.set()
 
     def _terminate(self, distributor_id: str) -> None:
-        with self._lock:  # the watcher cannot stop the distributor meanwhile
+        with self._calls, self._lock:  # the watcher cannot stop the distributor meanwhile
             if self._stopped:
                 return
             self._distributor.terminate_task_instances([distributor_id])
@@ -245,15 +248,17 @@ class Executor(concurrent.futures.Executor):
         """Settle futures until shut down with nothing pending; then stop the distributor."""
         interval = 0.02
         while True:
-            with self._lock:
-                ids = list(self._tracked)
-                self._stopped = self._closing and not ids
-            if self._stopped:
-                self._distributor.stop()
-                return
+            with self._calls:
+                with self._lock:
+                    ids = list(self._tracked)
+                    self._stopped = self._closing and not ids
+                if self._stopped:
+                    self._distributor.stop()
+                    return
             if ids:
                 try:
-                    self._cycle(ids)
+                    with self._calls:
+                        self._cycle(ids)
                 except Exception:  # a scheduler hiccup: the next cycle asks again
                     self._log.exception("futures_poll_failed", pending=len(ids))
             if self._wake.wait(interval):
