@@ -330,6 +330,7 @@ export PATH="$BIN:\$PATH"
 export DISTRIBUTOR_HTCONDOR_STATE_DIR="$STATE"
 export DISTRIBUTOR_HTCONDOR_ROOT="$1"
 export DISTRIBUTOR_HTCONDOR_USER="$JOB_USER"
+export DISTRIBUTOR_HTCONDOR_UID="$JOB_UID"
 export DISTRIBUTOR_HTCONDOR_POOL_EXEC="$BIN/pool-exec"
 EOF
     chmod 644 "$ENV_FILE.tmp"; mv -f "$ENV_FILE.tmp" "$ENV_FILE"
@@ -403,6 +404,13 @@ cmd_start() {
         [ "$(info suite)" = "$suite" ] || die "a pool of Debian $(info suite) runs (pid $pid): stop it first"
         log "condor_master already running (pid $pid)"
         if [ "$changed" = 1 ]; then log "configuration changed: condor_reconfig"; inpool condor_reconfig >&2; fi
+        if [ "$(asuser condor_status -af 'int(TotalCpus)' 2>/dev/null | head -1)" != "$cpus" ]; then
+            # NUM_CPUS takes effect only when the startd starts (its running jobs are requeued)
+            log "slots of $cpus CPUs wanted: condor_restart -startd"
+            inpool condor_restart -startd >&2
+            cpus_ready() { [ "$(asuser condor_status -af 'int(TotalCpus)' 2>/dev/null | head -1)" = "$cpus" ]; }
+            wait_for "$wait" "the startd to advertise $cpus CPUs" cpus_ready
+        fi
         # add the binds the running pool lacks, inside its namespace only
         for d in $binds; do
             awk -v d="$d" '$5 == d {found = 1} END {exit !found}' "/proc/$pid/mountinfo" && continue

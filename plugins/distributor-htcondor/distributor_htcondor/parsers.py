@@ -135,6 +135,8 @@ class JobAd:
         entered_status_at: ``EnteredCurrentStatus``.
         host: the host of ``RemoteHost``, else of ``LastRemoteHost`` (the slot name's part
             after the last ``@``).
+        in_run: ``RemoteHost`` is set: a run is in progress, or being stopped (a job removed
+            while it ran stays listed by condor_q, ``JobStatus`` 3, until its exit is recorded).
         source: the command that reported it.
     """
 
@@ -158,6 +160,7 @@ class JobAd:
     completed_at: float | None = None
     entered_status_at: float | None = None
     host: str | None = None
+    in_run: bool = False
     source: str = ""
 
     @property
@@ -292,6 +295,7 @@ def _ad(raw: Any, source: str) -> JobAd:
         completed_at=_date(raw, "CompletionDate"),
         entered_status_at=_date(raw, "EnteredCurrentStatus"),
         host=_host(raw),
+        in_run=bool(_text(raw, "RemoteHost")),
         source=source,
     )
 

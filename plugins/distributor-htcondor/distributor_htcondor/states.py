@@ -2,9 +2,9 @@
 
 ``JobStatus`` codes (HTCondor manual, "Job Status Codes")::
 
-    1 Idle → queued     2 Running → running     3 Removed → final     4 Completed → final
-    5 Held → queued, or final for a resource-limit hold     6 Transferring Output → running
-    7 Suspended → running
+    1 Idle → queued     2 Running → running     3 Removed → final (running while its run is
+    being stopped: ``RemoteHost`` set)     4 Completed → final     5 Held → queued, or final for
+    a resource-limit hold     6 Transferring Output → running     7 Suspended → running
 
 Exit info of a final job:
 
@@ -232,6 +232,17 @@ def _job_status(ad: JobAd) -> JobStatus:
             maxrss_bytes=peak,
             source=ad.source,
             lingering=limit is not None,  # its attempt is over, but the schedd still holds it
+        )
+    if ad.status == 3 and ad.in_run:
+        # removed while it ran: condor_q lists it until the execute machine has stopped it and
+        # its exit is recorded; the history ad has how it exited
+        return JobStatus(
+            ad.distributor_id,
+            JobPhase.RUNNING,
+            name,
+            f"{ad.remove_reason}; being stopped".lstrip("; "),
+            maxrss_bytes=peak,
+            source=ad.source,
         )
     if ad.status in (3, 4):
         # a job removed while it ran keeps how it exited after condor_rm's SIGTERM (recorded:

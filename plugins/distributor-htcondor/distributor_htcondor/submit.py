@@ -12,6 +12,7 @@
     environment = "DISTRIBUTOR_CONDOR_CLUSTER=$(Cluster) DISTRIBUTOR_CONDOR_PROC=$(Process)"
     batch_name = my_task
     notification = never
+    job_max_vacate_time = 10                       <- SIGTERM, then SIGKILL 10 s later
     request_cpus = 2
     request_memory = 1024                          <- MiB
     allowed_job_duration = 3660                    <- the runtime request + `duration_backstop`
@@ -53,6 +54,7 @@ __all__ = [
     "MEMORY_POLICY",
     "PLAIN_VALUE",
     "PROC_VARIABLE",
+    "VACATE_TIME",
     "SubmitDescription",
     "classad_string",
     "plain_value",
@@ -66,6 +68,12 @@ CLUSTER_VARIABLE = "DISTRIBUTOR_CONDOR_CLUSTER"
 
 PROC_VARIABLE = "DISTRIBUTOR_CONDOR_PROC"
 """Environment variable carrying the job's ``ProcId`` (``$(Process)``, 0-based) into the script."""
+
+VACATE_TIME = 10
+"""Seconds HTCondor gives a job between SIGTERM and SIGKILL when it removes, holds or evicts it
+(``job_max_vacate_time``; the default ``MachineMaxVacateTime`` is 10 minutes, for which a job
+that ignores SIGTERM, or whose worker hangs, would hold its slot), as long as the worker gives
+a command at its runtime limit."""
 
 DURATION_BACKSTOP = 60.0
 """Default seconds past the runtime request before the pool's ``allowed_job_duration`` holds a
@@ -158,6 +166,7 @@ class SubmitDescription:
             f'environment = "{CLUSTER_VARIABLE}=$(Cluster) {PROC_VARIABLE}=$(Process)"',
             f"batch_name = {name}",
             "notification = never",
+            f"job_max_vacate_time = {VACATE_TIME}",
         ]
         if self.getenv:
             lines.append("getenv = true")

@@ -35,6 +35,7 @@ __all__ = [
     "command_wrappers",
     "condor",
     "pool_distributor",
+    "start_record",
     "unavailable_reason",
     "wrapped_environment",
 ]
@@ -113,6 +114,15 @@ def pool_distributor(submit_root: Path, **options: Any) -> HTCondorDistributor:
     distributor = HTCondorDistributor("pool", submit_root=submit_root, **options)
     distributor.start()
     return distributor
+
+
+def start_record(distributor: HTCondorDistributor, distributor_id: str) -> Path:
+    """Where the worker of a tracked task records that it starts the command (beside its exit
+    record): once it exists, the command runs (`distributor.testing.ExitMatrix`'s ``started``).
+    """
+    job = distributor.tracker.get(distributor_id)
+    assert job is not None and job.record_path is not None, distributor_id
+    return job.record_path.with_name(job.record_path.name.replace("exit", "started", 1))
 
 
 def condor(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:

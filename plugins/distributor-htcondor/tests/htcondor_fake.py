@@ -103,6 +103,7 @@ _KNOWN_COMMANDS = {
     "environment": "Environment",
     "batch_name": "JobBatchName",
     "notification": None,
+    "job_max_vacate_time": "JobMaxVacateTime",
     "getenv": None,
     "request_cpus": "RequestCpus",
     "request_memory": "RequestMemory",
@@ -121,6 +122,7 @@ _INTEGER_ATTRS = {
     "RequestGPUs",
     "AllowedExecuteDuration",
     "AllowedJobDuration",
+    "JobMaxVacateTime",
     "PeriodicHoldSubCode",
 }
 _UNREACHABLE = {

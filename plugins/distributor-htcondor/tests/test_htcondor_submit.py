@@ -49,6 +49,7 @@ def test_description_for_a_full_request() -> None:
     assert got["request_memory"] == str(3 * 1024 + 1)  # MiB, rounded up
     assert got["request_gpus"] == "1"
     assert got["allowed_job_duration"] == "5460"  # the request + the 60 s backstop
+    assert got["job_max_vacate_time"] == "10"  # SIGKILL 10 s after SIGTERM, not 10 minutes
     assert "allowed_execute_duration" not in got  # not enforced by 23.9.6 without transfer
     assert got["periodic_hold"] == MEMORY_POLICY
     assert got["periodic_hold_subcode"] == "102"
@@ -92,7 +93,7 @@ def test_hostile_names_and_queues_cannot_add_commands(name: str, queue: str) -> 
     text = SubmitDescription(TASK / "job.sh", TASK, request=request, label=name).render()
     lines = text.splitlines()
     assert all(LINE.fullmatch(line) for line in lines), text
-    assert len(lines) == 13
+    assert len(lines) == 14
     assert sum(line.startswith("queue ") for line in lines) == 1
     assert "$(" not in commands(text)["batch_name"] + commands(text)["+DistributorName"]
 
