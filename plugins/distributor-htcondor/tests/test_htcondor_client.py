@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from distributor.batch import CommandResult, NamedJob, RecordingTransport
+from distributor.batch import CommandResult, NamedJob, RecordingTransport, RetryPolicy
 from distributor_htcondor.client import (
+    HTCONDOR_RETRY_POLICY,
     NAME_ATTRIBUTE,
     HTCondorClient,
     constraint_string,
@@ -131,3 +132,56 @@ def test_queue_ads_name_each_cluster_once() -> None:
     (argv,) = transport.argvs
     assert argv[:7] == ("condor_q", "-name", "s1", "-pool", "cm", "-json", "-attributes")
     assert argv[8:] == ("4", "5")
+
+
+@pytest.mark.parametrize(
+    ("program", "stderr"),
+    [
+        ("condor_q", "Error: Can't find address for schedd vm\n\nExtra Info: ... try again.\n"),
+        ("condor_rm", "condor_rm: Can't find address for schedd vm\n"),
+        ("condor_q", "\n-- Failed to fetch ads from: <127.0.0.1:9618> : vm\n"
+                     "SECMAN:2007:Failed to end classad message.\n"),
+        ("condor_rm", "SECMAN:2007:Failed to end classad message.\nNo result found for job 1.0\n"),
+    ],
+)  # fmt: skip
+def test_an_unreachable_schedd_is_transient(program: str, stderr: str) -> None:
+    """What queries and removals print with the schedd stopped or just crashed (recorded on
+    23.9.6 and 25.14.1) is retried; condor_rm's "Can't find address for schedd" was not."""
+    answers = iter([CommandResult((program,), 1, "", stderr), CommandResult((program,), 0, "")])
+    transport = RecordingTransport(lambda argv, _: next(answers))
+    client = HTCondorClient(transport=transport, retry_policy=RetryPolicy(initial_delay=0))
+    client.runner.run([program])
+    assert len(transport.argvs) == 2
+
+
+@pytest.mark.parametrize(
+    "stderr",
+    [
+        "\nERROR: Can't find address of local schedd\n",
+        "\nERROR: Failed to connect to local queue manager\nSECMAN:2011:Connection closed during "
+        "command authorization. Probably due to an unknown command.\n",
+    ],
+)
+def test_a_submission_the_schedd_never_saw_is_repeated(stderr: str) -> None:
+    """condor_submit against a stopped or crashed schedd queued nothing: it is repeated."""
+    queued = "Submitting job(s).\n1 job(s) submitted to cluster 9.\n"
+    answers = iter([
+        CommandResult(("condor_submit",), 1, "Submitting job(s)", stderr),
+        CommandResult(("condor_submit",), 0, queued),
+    ])  # fmt: skip
+    transport = RecordingTransport(lambda argv, _: next(answers))
+    client = HTCondorClient(transport=transport, retry_policy=RetryPolicy(initial_delay=0))
+    assert client.submit(Path("/x/job.sub")) == (9, 1)
+
+
+def test_the_default_retries_outlast_a_schedd_restart() -> None:
+    """The default policy keeps retrying a transient failure for at least 30 s, even with every
+    delay at the low end of its jitter: a crashed schedd was back after 10.2 s."""
+    policy = HTCONDOR_RETRY_POLICY
+    shortest = sum(
+        min(policy.max_delay, policy.initial_delay * policy.multiplier ** (retry - 1))
+        * (1 - policy.jitter)
+        for retry in range(1, policy.attempts)
+    )
+    assert shortest >= 30
+    assert HTCondorClient().runner.policy == policy

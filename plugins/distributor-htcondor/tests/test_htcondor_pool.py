@@ -34,7 +34,7 @@ from distributor.testing.hostile import HOSTILE_IDS, HOSTILE_VALUES
 from distributor.worker import read_exit_record
 from distributor_htcondor import HTCondorDistributor
 from distributor_htcondor.client import HTCONDOR_TRANSIENT
-from distributor_htcondor.testing import wrapped_environment
+from distributor_htcondor.testing import WithoutExecutable, wrapped_environment
 
 FAKE = Path(__file__).with_name("htcondor_fake.py")
 FAST = PollPolicy(
@@ -416,3 +416,73 @@ def test_unsafe_submit_root_is_refused(tmp_path: Path) -> None:
     """A submit root that cannot be written into a submit description is refused."""
     with pytest.raises(SubmitRootError, match="' '"):
         HTCondorDistributor("fake", submit_root=tmp_path / "with space")
+
+
+def test_a_missing_executable_is_a_queueing_error(env: dict[str, str], tmp_path: Path) -> None:
+    """As on a real pool, a description whose executable is gone is accepted (it is not
+    transferred) and the job is held 6/2 when the starter cannot run it: a queueing error
+    naming the code and HTCondor's reason."""
+    transport = WithoutExecutable(RecordingTransport())
+    distributor = HTCondorDistributor("fake", submit_root=tmp_path / "root", environment=env,
+                                      poll_policy=FAST, transport=transport)  # fmt: skip
+    distributor.start()
+    did = distributor.submit_to_batch_distributor("true", "gone", {})
+    errors: dict[str, str] = {}
+    deadline = time.monotonic() + 20
+    while did not in errors:
+        assert time.monotonic() < deadline, "no queueing error"
+        errors = distributor.get_queueing_errors([did])
+        time.sleep(0.05)
+    assert "HoldReasonCode 6 [FailedToCreateProcess], subcode 2" in errors[did]
+    assert "Failed to execute" in errors[did] and "No such file or directory" in errors[did]
+
+
+@pytest.mark.parametrize("outage", ["stopped", "crashed"])
+def test_a_removal_meeting_an_unreachable_schedd_is_retried(
+    env: dict[str, str], tmp_path: Path, outage: str
+) -> None:
+    """condor_rm against a stopped schedd ("Can't find address for schedd") or one that just
+    crashed (SECMAN:2007) is retried until the removal goes through."""
+    distributor, transport = distributor_for(
+        env, tmp_path / "root", retry_policy=RetryPolicy(initial_delay=0.01)
+    )
+    did = distributor.submit_to_batch_distributor("sleep 300", "removed", {})
+    wait_until_running(distributor, [did], 20, 0.05)
+    configure(env, outage=outage, failures={"condor_rm": 2})
+    distributor.terminate_task_instances([did])
+    assert len(transport.of("condor_rm")) == 3
+    info = wait_for_exit_info(distributor, did, 20, 0.05)
+    assert info.error_state == TaskInstanceStatus.KILLED_SELF, info
+
+
+def test_a_removed_running_job_keeps_how_it_exited(env: dict[str, str], tmp_path: Path) -> None:
+    """A job removed while it ran keeps the exit HTCondor recorded (the command trapped
+    condor_rm's SIGTERM and exited 0): K, never D, with ExitCode 0 in its status and words."""
+    distributor, _ = distributor_for(env, tmp_path / "root")
+    did = distributor.submit_to_batch_distributor("trap 'exit 0' TERM; sleep 300 & wait", "t", {})
+    wait_until_running(distributor, [did], 20, 0.05)
+    task_dir = next(distributor.submit_root.path.glob("t-*"))
+    deadline = time.monotonic() + 20
+    while not (task_dir / "started.json").exists():
+        assert time.monotonic() < deadline, "the command did not start"
+        time.sleep(0.05)
+    subprocess.run(["condor_rm", did], env=env, check=True, capture_output=True)
+    info = wait_for_exit_info(distributor, did, 20, 0.05)
+    assert info.error_state == TaskInstanceStatus.KILLED_SELF, info
+    assert "JobStatus 3 (Removed), ExitCode 0" in info.error_message
+    job = distributor.tracker.get(did)
+    assert job is not None and job.status is not None and job.status.exit_code == 0
+
+
+def test_a_job_its_worker_cannot_stop_is_held_by_the_pool(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """A worker that cannot enforce the runtime limit (stopped here) leaves it to the pool:
+    allowed_job_duration, duration_backstop past the request, holds the job (46): Z."""
+    distributor, _ = distributor_for(env, tmp_path / "root", duration_backstop=1)
+    command = "kill -STOP $PPID; sleep 60"
+    did = distributor.submit_to_batch_distributor(command, "stuck", {"runtime": 1})
+    info = wait_for_exit_info(distributor, did, 30, 0.05)
+    assert info.error_state == TaskInstanceStatus.RESOURCE_ERROR, info
+    assert "The job exceeded allowed job duration of 00:02" in info.error_message
+    assert "HoldReasonCode 46 [JobDurationExceeded]" in info.error_message

@@ -272,3 +272,21 @@ def test_a_job_that_never_ran_claims_no_run() -> None:
     for code in (1, 2):
         active = states.job_status(ad(code, **RUN))
         assert (active.elapsed, active.host, active.ended_at) == (None, None, None)
+
+
+def test_a_job_removed_while_it_runs_is_final_once_stopped() -> None:
+    """condor_q lists a job removed while it ran (JobStatus 3, RemoteHost still set) until its
+    execute machine has stopped it: still running; the history ad, with the exit HTCondor
+    recorded after condor_rm's SIGTERM, is final and keeps that exit (recorded on 23.9.6)."""
+    removed = "via condor_rm (by user u)"
+    stopping = states.job_status(ad(3, remove_reason=removed, in_run=True, source="condor_q"))
+    assert (stopping.phase, stopping.state) == (JobPhase.RUNNING, "Removed")
+    final = ad(3, remove_reason=removed, exit_code=0, host="vm", source="condor_history")
+    status = states.job_status(final)
+    assert (status.phase, status.exit_code, status.signal) == (JobPhase.FINAL, 0, None)
+    job = TrackedJob("12.3")
+    info = states.classify(job, final, None)
+    assert info.error_state == K and "JobStatus 3 (Removed), ExitCode 0" in info.error_message
+    by_signal = ad(3, remove_reason=removed, exit_by_signal=True, exit_signal=15)
+    assert states.job_status(by_signal).signal == 15
+    assert "ExitBySignal true, ExitSignal 15" in states.classify(job, by_signal, None).error_message
