@@ -24,7 +24,8 @@ Formats (HTCondor's own documentation and tool sources; see the plugin README):
 * ``condor_rm`` prints ``Job C.P marked for removal`` / ``All jobs in cluster C have been marked
   for removal`` on success and ``Job C.P not found`` / ``Couldn't find/remove all jobs in cluster
   C`` (a final period in the tool's source, none in the recordings) on standard error (exit
-  status 1) for ids it does not have.
+  status 1) for ids it does not have; with nothing at all in the queue, also
+  ``condor_rm:0:There are no jobs in the queue`` (seen on 23.9.6).
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ _NOT_FOUND = re.compile(
     r"|Job \d+\.\d+ (already )?marked for removal"
     r"|All jobs in cluster \d+ have been marked for removal"
     r"|Cluster \d+ has been marked for removal\.?"
-    r"|No result found for job \d+\.\d+)$"
+    r"|No result found for job \d+\.\d+"
+    r"|condor_rm:\d+:There are no jobs in the queue)$"
 )
 
 

@@ -60,8 +60,9 @@ checked against the outputs of HTCondor 23.9.6 and 25.14.1 recorded in a real po
   ``RemoteHost`` becomes ``LastRemoteHost``; a completed job gets ``CompletionDate``.
 * ``condor_rm C.P | C | -all`` prints ``Job C.P marked for removal`` / ``All jobs in cluster C
   have been marked for removal``, or on stderr, after an empty line, ``Job C.P not found`` /
-  ``Couldn't find/remove all jobs in cluster C`` with exit status 1. A running job gets
-  SIGTERM, then SIGKILL.
+  ``Couldn't find/remove all jobs in cluster C`` with exit status 1 (and, with nothing in the
+  queue, ``condor_rm:0:There are no jobs in the queue``). A running job gets SIGTERM, then
+  SIGKILL.
 
 Test-only extras (not HTCondor): ``fake-hold C.P CODE SUBCODE REASON`` holds a job as a daemon
 would; ``config.start_delay`` keeps jobs idle for that many seconds; ``config.failures`` maps a
@@ -882,6 +883,7 @@ def condor_rm(pool: Pool, args: list[str]) -> int:
     errors: list[str] = []
     with pool.locked():
         queued = [ad for ad in pool.queued() if ad["JobStatus"] != 3]
+        empty = not pool.queued()
         if "-all" in args:
             for ad in queued:
                 _remove(pool, ad, user)
@@ -906,6 +908,8 @@ def condor_rm(pool: Pool, args: list[str]) -> int:
                 errors.append(f"Couldn't find/remove all jobs in cluster {token}")
                 status = 1
             queued = [ad for ad in queued if ad not in matching]
+    if errors and empty:
+        errors.insert(1, "condor_rm:0:There are no jobs in the queue")  # as 23.9.6 says
     if errors:
         sys.stderr.write("\n" + "\n".join(errors) + "\n")
     return status

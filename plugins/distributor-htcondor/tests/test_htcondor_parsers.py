@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from distributor import SchedulerOutputError
@@ -68,6 +68,9 @@ def render(ads: list[dict[str, Any]]) -> str:
     return f"[\n{body}\n]\n"
 
 
+# deadline and too_slow off: on a loaded 2-core CI machine (four pytest groups at once) the
+# first draw of these ads took 2.4 s and failed the health check
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(job_ads(), max_size=20))
 def test_ads_round_trip(ads: list[dict[str, Any]]) -> None:
     """Every ad comes back under cluster.proc with its attributes; expressions become None."""
@@ -226,6 +229,11 @@ def test_condor_rm_not_found_is_recognised() -> None:
     """Only 'not found' lines (with successes) count as ids already gone."""
     gone = "Job 12.3 not found\nCouldn't find/remove all jobs in cluster 14.\n"
     assert parsers.only_not_found(gone, "Job 12.4 marked for removal\n")
+    empty_queue = (  # 23.9.6, nothing in the queue at all
+        "Job 12.3 not found\ncondor_rm:0:There are no jobs in the queue\n"
+        "Couldn't find/remove all jobs in cluster 14\n"
+    )
+    assert parsers.only_not_found(empty_queue)
     assert not parsers.only_not_found("Permission denied to remove job 12.3\n")
     assert not parsers.only_not_found("")
 
