@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-import structlog
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -47,9 +46,8 @@ from distributor.protocols import (
 )
 from distributor.registry import available_plugins, inspect_plugins
 from distributor.report import Outcome, print_log, render
-from distributor.service import cli_commands as service_commands
+from distributor.service import cli_parser as service_parser
 from distributor.service.batching import in_directory
-from distributor.testing.checks import ConformanceTarget, run_live_checks
 
 __all__ = ["main"]
 
@@ -63,11 +61,17 @@ class UsageError(Exception):
 
 
 def _configure_logging(verbosity: int) -> None:
+    """The library's events on stderr through the standard ``logging`` (structlog stays
+    unimported): warnings, ``-v`` info, ``-vv`` debug, one line each with the bound ids."""
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
-    structlog.configure(
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-    )
+    logger = logging.getLogger("distributor")
+    for old in [h for h in logger.handlers if getattr(h, "distributor_cli", False)]:
+        logger.removeHandler(old)  # main() run again in one process (tests)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s [%(levelname)-7s] %(message)s", "%H:%M:%S"))
+    handler.distributor_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(level)
 
 
 # -- plugins ---------------------------------------------------------------------------------
@@ -159,7 +163,9 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
     if args.tasks is not None:
         if args.command[1:] or (args.command and args.command != ["--"]) or args.shell:
             raise UsageError("give either --tasks FILE or a command, not both")
-        return service_commands.cmd_run_tasks(args, out)
+        from distributor.service import cli_commands
+
+        return cli_commands.cmd_run_tasks(args, out)
     if args.journal is not None:
         raise UsageError("--journal goes with --tasks FILE")
     text, default_name = _command(args)
@@ -337,7 +343,9 @@ def cmd_logs(args: argparse.Namespace, out: Console) -> int:
     """Print a task's output: its stdout log (``--stderr``: its stderr), the last ``--tail``
     lines, and with ``--follow`` what it writes until it ends."""
     if args.journal is not None:
-        return service_commands.cmd_logs(args, out)
+        from distributor.service import cli_commands
+
+        return cli_commands.cmd_logs(args, out)
     cluster = _cluster(args.cluster)
     distributor = cluster.distributor()
     if not isinstance(distributor, SupportsTaskOutcome):
@@ -396,6 +404,8 @@ def cmd_check(args: argparse.Namespace, out: Console) -> int:
     print a pass/fail table. A batch plugin's task directories go to a scratch submit root
     under `distributor.paths.checks_dir` (in the home directory, which compute nodes share),
     the local backend's state to a scratch directory: both are removed afterwards."""
+    from distributor.testing.checks import ConformanceTarget, run_live_checks
+
     configured = _cluster(args.plugin)
     plugin, configured_options = configured.load()
     cluster = args.cluster or configured.name
@@ -557,7 +567,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--shell", metavar="LINE", help="run LINE with /bin/sh instead of an argv")
     run.add_argument("command", nargs=argparse.REMAINDER,
                      help="-- COMMAND [ARGS...]: an argv, never a shell line")  # fmt: skip
-    service_commands.add_run_options(run)
+    service_parser.add_run_options(run)
     run.set_defaults(func=cmd_run)
 
     logs = sub.add_parser("logs", help="print a task's output")
@@ -576,7 +586,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--queue", help="queue to check against (default: the plugin's name)")
     check.add_argument("--timeout", type=float, default=300.0, help="seconds per task")
     check.set_defaults(func=cmd_check)
-    service_commands.register(sub)
+    service_parser.register(sub)
     for command in sub.choices.values():  # -v after the command too (`distributor run -v`)
         if not any("-v" in action.option_strings for action in command._actions):
             command.add_argument(

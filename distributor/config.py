@@ -150,15 +150,18 @@ class ClusterConfig:
         """`given` (None values dropped) over this cluster's defaults."""
         return {**self.defaults, **{k: v for k, v in given.items() if v is not None}}
 
-    def service_cluster(self, **kwargs: Any) -> Cluster:
-        """A `distributor.service.Cluster` for this cluster (its default queue from
-        ``defaults.queue``; the local plugin's ``local`` queue otherwise); `kwargs` go to
-        `Cluster`."""
+    def service_cluster(self, overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> Cluster:
+        """A `distributor.service.Cluster` for this cluster: the distributor with the
+        configured options (`overrides` over them), the defaults as `Cluster.defaults`, the
+        default queue from ``defaults.queue`` (the local plugin's ``local`` queue otherwise);
+        `kwargs` go to `Cluster`."""
         from distributor.service import Cluster
 
         plugin, options = self.load()
+        options.update(overrides or {})
         queue = self.defaults.get("queue") or ("local" if self.plugin == "local" else None)
         kwargs.setdefault("default_queue", queue)
+        kwargs.setdefault("defaults", self.defaults)
         return Cluster.from_plugin(plugin, self.name, options=options, **kwargs)
 
     def to_json(self) -> dict[str, Any]:

@@ -339,3 +339,69 @@ def test_check_scratch_submit_roots_leave_nothing(
         (Path(root) / "task-1").mkdir()
         (Path(root) / "task-1" / "job.sh").write_text("#!/bin/sh\n")
     assert list((tmp_path / "distributor").iterdir()) == []
+
+
+def test_tasks_get_the_configured_cluster_and_its_defaults(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """`run --tasks --cluster NAME` resolves the configured cluster for the service too: its
+    options (the state directory) and its default resources (a 1 s runtime stops `sleep 30`;
+    a task's own runtime wins)."""
+    state = tmp_path / "box-state"
+    user_config(
+        env,
+        f"""
+        [clusters.box]
+        plugin = "local"
+        state_dir = "{state}"
+
+        [clusters.box.defaults]
+        runtime = "1s"
+        """,
+    )
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_text(
+        '[[task]]\nname = "capped"\ncommand = ["sleep", "30"]\nmax_attempts = 1\n\n'
+        '[[task]]\nname = "own"\ncommand = ["sleep", "2"]\nruntime = "1m"\n'
+    )
+    done = command("run", "--cluster", "box", "--tasks", str(tasks), "--json", env=env)
+    assert done.returncode == 1, done.stderr
+    payload = json.loads(done.stdout)
+    states = {t["name"]: t for t in payload["tasks"]}
+    assert states["own"]["state"] == "D"
+    assert states["capped"]["state"] != "D"
+    assert "runtime" in states["capped"]["message"]
+    assert Path(states["own"]["log"]).is_relative_to(state)
+
+
+def test_parallelism_option(env: dict[str, str], tmp_path: Path) -> None:
+    """`--parallelism N` caps the local backend (one at a time: the steps do not overlap);
+    below 1 or on a batch cluster it is one line and status 2."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    script = f"mkdir {marks}/running || exit 9; sleep 0.3; rmdir {marks}/running"
+    done = command("run", "--parallelism", "1", "--array", "3", "--json", "--",
+                   "sh", "-c", script, env=env)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [t["state"] for t in json.loads(done.stdout)["tasks"]] == ["D", "D", "D"]
+    zero = command("run", "--parallelism", "0", "--", "true", env=env)
+    assert zero.returncode == 2
+    assert "--parallelism must be at least 1" in zero.stderr
+    batch = command("run", "--cluster", "slurm", "--parallelism", "2", "--", "true", env=env)
+    assert batch.returncode == 2
+    assert "--parallelism" in batch.stderr
+
+
+def test_state_lives_in_one_place_for_every_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local backend's state directory and a batch plugin's default submit root are both
+    $XDG_STATE_HOME/distributor/<cluster>."""
+    from distributor.batch import SubmitRoot
+    from distributor.local.distributor import default_state_dir
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    monkeypatch.delenv("DISTRIBUTOR_LOCAL_STATE_DIR", raising=False)
+    monkeypatch.delenv("DISTRIBUTOR_SUBMIT_ROOT", raising=False)
+    assert default_state_dir("laptop") == tmp_path / "distributor" / "laptop"
+    assert SubmitRoot.default_path("slurm", "hpc") == tmp_path / "distributor" / "hpc"

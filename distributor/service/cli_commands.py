@@ -43,10 +43,14 @@ from distributor.service.service import Service
 from distributor.service.tasks_file import load_tasks
 
 __all__ = [
-    "add_run_options",
+    "cmd_cancel",
+    "cmd_logs",
+    "cmd_resume",
+    "cmd_retry",
     "cmd_run_tasks",
+    "cmd_status",
+    "cmd_wait",
     "load_tasks",
-    "register",
 ]
 
 EXIT_INTERRUPTED = 130
@@ -56,87 +60,35 @@ _HANDOVER_TIMEOUT = 120.0
 in the journal for that controller (or the next one) to carry out."""
 
 
-def _cluster(plugin: str, parallelism: int | None = None) -> Cluster:
-    """The one place a ``--cluster`` value (a plugin name) becomes a `Cluster`."""
+def _cluster(name: str, parallelism: int | None = None) -> Cluster:
+    """The one place a ``--cluster`` value — a configured cluster, else a plugin name
+    (`distributor.config`) — becomes a `Cluster`, with the configuration's options and
+    default resources."""
+    from distributor.config import load_config
+
+    config = load_config().resolve(name)
     options: dict[str, Any] = {}
     if parallelism is not None:
-        if plugin != "local":
-            raise OptionError("--parallelism", f"only the local backend has it, not {plugin!r}")
+        if config.plugin != "local":
+            raise OptionError("--parallelism", f"only the local backend has it, not {name!r}")
         if parallelism < 1:
             raise OptionError("--parallelism", f"must be at least 1, not {parallelism}")
         options["parallelism"] = parallelism
-    # The local queue knows this machine's limits; elsewhere the scheduler's default applies.
-    return Cluster.from_plugin(plugin, plugin, options=options,
-                               default_queue="local" if plugin == "local" else None)  # fmt: skip
+    return config.service_cluster(options)
 
 
 def _clusters(names: list[str], parallelism: int | None = None) -> list[Cluster]:
-    return [_cluster(name, parallelism if name == "local" else None) for name in names or ["local"]]
+    clusters = []
+    for name in names or ["local"]:
+        local = parallelism is not None and _plugin_of(name) == "local"
+        clusters.append(_cluster(name, parallelism if local else None))
+    return clusters
 
 
-def add_run_options(run: argparse.ArgumentParser) -> None:
-    """Add ``--tasks``, ``--journal``, ``--detach``, ``--max-attempts`` and ``--retry-delay``
-    to the ``run`` command."""
-    run.add_argument("--tasks", type=Path, metavar="FILE",
-                     help="run every task of a TOML tasks file (docs/tasks-file.md); "
-                     "--cores, --memory, --runtime, --queue, --env, --cwd are defaults for "
-                     "its tasks")  # fmt: skip
-    run.add_argument("--journal", type=Path, help="with --tasks: the journal file "
-                     "(default: FILE.journal.db)")  # fmt: skip
-    run.add_argument("--detach", action="store_true", help="with --tasks: print the journal "
-                     "path and return; the controller runs in the background")  # fmt: skip
-    run.add_argument("--max-attempts", type=int, metavar="N", help="with --tasks: attempts per "
-                     "task, for tasks that set none (default 3)")  # fmt: skip
-    run.add_argument("--retry-delay", metavar="DURATION", help="with --tasks: wait before "
-                     "the first retry (default 10s), doubling for each next one")  # fmt: skip
+def _plugin_of(name: str) -> str:
+    from distributor.config import load_config
 
-
-def register(sub: Any) -> None:
-    """Add the ``status``, ``cancel``, ``resume``, ``retry`` and ``wait`` commands."""
-    status = sub.add_parser("status", help="show the tasks of a journal")
-    status.add_argument("journal", type=Path, help="the journal of a run")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.add_argument("--all", action="store_true", help="every task, not only failures")
-    status.set_defaults(func=cmd_status)
-
-    cancel = sub.add_parser("cancel", help="cancel tasks of a journal (by name or tag)")
-    cancel.add_argument("journal", type=Path, help="the journal of a run")
-    cancel.add_argument("names", nargs="*", help="task names")
-    cancel.add_argument("--tag", help="cancel every task carrying this tag")
-    cancel.set_defaults(func=cmd_cancel)
-
-    resume = sub.add_parser("resume", help="reattach to a journal and run it to the end")
-    resume.add_argument("journal", type=Path, help="the journal of a run")
-    _controller_options(resume)
-    resume.set_defaults(func=cmd_resume)
-
-    retry = sub.add_parser("retry", help="run failed tasks of a journal again",
-                           description="Run failed tasks again (and the tasks cancelled because "
-                           "they failed), leaving the tasks that ended done alone. Attempt "
-                           "numbers go on; each task gets its max_attempts again.")  # fmt: skip
-    retry.add_argument("journal", type=Path, help="the journal of a run")
-    retry.add_argument("names", nargs="*", help="task names (failed or cancelled ones)")
-    retry.add_argument("--failed", action="store_true", help="every failed task")
-    _controller_options(retry)
-    retry.set_defaults(func=cmd_retry)
-
-    wait = sub.add_parser("wait", help="wait until a journal's run ends; 0 if all done",
-                          description="Block until every task of the journal has ended (a "
-                          "background controller runs it), then print what `status` prints. "
-                          "Status 0 only if every task ended done.")  # fmt: skip
-    wait.add_argument("journal", type=Path, help="the journal of a run")
-    wait.add_argument("--json", action="store_true", help="machine-readable output")
-    wait.add_argument("--all", action="store_true", help="every task, not only failures")
-    wait.set_defaults(func=cmd_wait)
-
-
-def _controller_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--detach", action="store_true",
-                        help="return at once; the controller runs in the background")  # fmt: skip
-    parser.add_argument("--parallelism", type=int, metavar="N",
-                        help="local backend: at most N cores' worth of tasks at once")  # fmt: skip
-    parser.add_argument("--json", action="store_true", help="print one JSON summary")
-    parser.add_argument("--all", action="store_true", help="every task, not only failures")
+    return load_config().resolve(name).plugin
 
 
 # -- run --tasks -------------------------------------------------------------------------------

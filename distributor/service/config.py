@@ -192,6 +192,9 @@ class Cluster:
             longer fits that queue (see `fallbacks`).
         throttle: this cluster's limits.
         name: the name tasks use for this cluster (default: ``distributor.cluster_name``).
+        defaults: resources for tasks that do not set them (a configured cluster's
+            ``[clusters.NAME.defaults]``, namespaced keys such as ``slurm.account`` included;
+            its ``queue`` is `default_queue`'s business).
 
     Raises:
         ConfigError: a fallback queue names itself.
@@ -207,8 +210,10 @@ class Cluster:
         fallback_queues: Mapping[str, Sequence[str]] | None = None,
         throttle: Throttle | None = None,
         name: str | None = None,
+        defaults: Mapping[str, Any] | None = None,
     ) -> None:
         self.distributor = distributor
+        self.defaults: dict[str, Any] = dict(defaults or {})
         self.name = name or distributor.cluster_name
         self.queue_factory = queue_factory
         self.queue_parameters = {key: dict(value) for key, value in (queues or {}).items()}

@@ -31,13 +31,15 @@ def canonical(resources: Mapping[str, Any]) -> str:
 def initial_request(
     task: str, cluster: Cluster, queue: str | None, resources: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Check a task's request against its queue and return it coerced (clamped, defaults filled).
+    """Check a task's request — over the cluster's `Cluster.defaults` — against its queue and
+    return it coerced (clamped, defaults filled).
 
     Raises:
         TaskSpecError: the request is malformed, lacks a key the queue requires, or (without
             a queue object) names no known resource shape; the message is the queue's.
     """
-    request = {key: value for key, value in resources.items() if value is not None}
+    request = {key: value for key, value in cluster.defaults.items() if key != "queue"}
+    request.update((key, value) for key, value in resources.items() if value is not None)
     if queue is not None:
         request["queue"] = queue
     queue_object = cluster.queue(queue)
