@@ -50,8 +50,8 @@ if ! bash scripts/dev-clusters/sge.sh status >/dev/null 2>&1; then
     SGE_START_PID=$!
 fi
 
-# The HTCondor dev pool: a Debian chroot with HTCondor 23.9.6, built the first time (about 40 s
-# on an idle machine, minutes on a busy one), then started (a few seconds). `start` runs even
+# The HTCondor dev pool: a Debian chroot with HTCondor 23.9.6, built the first time (one to two
+# minutes, three on a busy machine), then started (a few seconds). `start` runs even
 # when a pool is up: it binds this checkout and the venv's directory into it. Only its own
 # group of tests waits for it, and it is stopped on exit only if this script started it.
 HTCONDOR_LOG=$(mktemp)

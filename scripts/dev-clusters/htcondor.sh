@@ -9,7 +9,7 @@
 # Debian 12 has no HTCondor package and Debian 13's needs a newer libc, so
 # start builds a Debian chroot with mmdebstrap from the registry this host's
 # apt uses (trixie: condor + minicondor 23.9.6, the default; sid: 25.14.1),
-# about 40 s on an idle machine and 0.3 GB, the first time only, and runs
+# one to two minutes (more on a busy machine) and 0.3 GB, the first time only, and runs
 # condor_master -f there in a private mount namespace, on 127.0.0.1 only.
 # Host directories are bind-mounted at the same paths inside (only in that
 # namespace): the temporary directory, this checkout, the prefix of the python3
@@ -231,7 +231,7 @@ build_chroot() {   # build_chroot SUITE ROOT
     # then needs a second apt run); no fsync per file (a test chroot, rebuilt if torn),
     # no manuals, documentation or translations.  Check-Valid-Until: sid's Release
     # file carries a date that the mirror reached from here had already passed.
-    log "mmdebstrap --variant=minbase --include=condor,minicondor $suite (about 40 s on an idle machine)"
+    log "mmdebstrap --variant=minbase --include=condor,minicondor $suite (a minute or two)"
     mmdebstrap --variant=minbase --include=condor,minicondor \
         --dpkgopt=force-unsafe-io --dpkgopt='path-exclude=/usr/share/man/*' \
         --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
