@@ -24,7 +24,7 @@
 
 Runtime: ``distributor-worker`` stops the command at the runtime request (SIGTERM, SIGKILL 10 s
 later) and says so in its exit record. ``allowed_job_duration`` is the pool's backstop for a
-worker that could not act (stopped, killed): HTCondor holds the job with code 46
+worker that could not act (stopped or hung): HTCondor holds the job with code 46
 (``JobDurationExceeded``) once it has run that long, on 23.9.6 as on 25.x. The description
 does not write ``allowed_execute_duration``: 23.9.6 does not enforce it for jobs that
 transfer no files (a 60 s limit let ``sleep 600`` end ``D``), 25.x does (code 47).
