@@ -59,7 +59,9 @@ HTCONDOR_DONE=$(mktemp -d)   # start.status: the start's exit status; env: its e
 CLEANUP+=('rm -rf "$HTCONDOR_LOG" "$HTCONDOR_DONE"')
 if [ "$(id -u)" = 0 ]; then
     step "starting the HTCondor dev pool in the background (log: $HTCONDOR_LOG)"
-    if ! bash scripts/dev-clusters/htcondor.sh status >/dev/null 2>&1; then
+    htcondor_was=0
+    bash scripts/dev-clusters/htcondor.sh status >/dev/null 2>&1 || htcondor_was=$?
+    if [ "$htcondor_was" = 1 ]; then   # not running (3: running, not healthy yet: not ours)
         CLEANUP+=('bash scripts/dev-clusters/htcondor.sh stop >&2')
     fi
     HTCONDOR_BINDS=()

@@ -31,7 +31,7 @@
 #         name.  --purge also wipes spool, logs and execute directories;
 #         --uninstall deletes the state directory with the chroots.
 # status  exit 0 if our condor_master runs, the schedd answers and a slot is
-#         advertised.
+#         advertised; 3 if it runs but is not healthy (yet); 1 if it does not run.
 #
 # Environment knobs: DISTRIBUTOR_HTCONDOR_STATE_DIR (default
 # /var/lib/distributor-htcondor; never below a bound directory),
@@ -115,18 +115,22 @@ cmd_status() {
     if pid=$(ours); then
         say "condor_master: $pid ($(info version), Debian $(info suite))"
         say "binds:         $(info binds)"
-        if schedd_ready; then say "schedd:        answers"; else say "schedd:        does not answer"; rc=1; fi
+        if schedd_ready; then say "schedd:        answers"; else say "schedd:        does not answer"; rc=3; fi
         if slot_ready; then
             say "slots:         $(asuser condor_status -af Name State Activity | tr '\n' ';')"
         else
-            say "slots:         none advertised"; rc=1
+            say "slots:         none advertised"; rc=3
         fi
     else
         say "condor_master: not running$( [ -n "$(in_ns)" ] && echo ' (but processes of its namespace are left: stop)')"
         rc=1
     fi
     [ -r "$ENV_FILE" ] && say "env file:      $ENV_FILE"
-    say "status:        $([ $rc = 0 ] && echo up || echo DOWN)"
+    case $rc in
+        0) say "status:        up" ;;
+        3) say "status:        running, not healthy" ;;
+        *) say "status:        DOWN" ;;
+    esac
     return $rc
 }
 
