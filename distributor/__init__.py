@@ -8,8 +8,6 @@ and load plugins.
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers know it)
 if TYPE_CHECKING:  # what the names below are, for type checkers and readers
-    from typing import Any
-
     from distributor.exceptions import (
         DistributorError,
         ExitInfoError,
@@ -67,6 +65,8 @@ if TYPE_CHECKING:  # what the names below are, for type checkers and readers
     from distributor.usage import TaskUsage
 del TYPE_CHECKING
 
+from distributor._lazy import attach as _attach  # noqa: E402  (after the type-only imports)
+
 _WHERE = {
     "ClusterDistributor": "distributor.protocols",
     "ClusterDistributorFactory": "distributor.protocols",
@@ -117,28 +117,15 @@ _WHERE = {
 """The module each public name lives in."""
 
 
-def __getattr__(name: str) -> "Any":
-    """A public name, imported from its module on first use; ``__version__`` read from the
-    installed metadata (importing ``importlib.metadata`` costs more than the whole package)."""
-    if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
+def _version() -> str:
+    """The installed distribution's version (importing ``importlib.metadata`` costs more than
+    the whole package, so it is read only when asked for)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-        try:
-            found: Any = version("distributor-core")
-        except PackageNotFoundError:  # a source tree that was never installed
-            found = "0+unknown"
-    elif name in _WHERE:
-        from importlib import import_module
-
-        found = getattr(import_module(_WHERE[name]), name)
-    else:
-        raise AttributeError(f"module 'distributor' has no attribute {name!r}")
-    globals()[name] = found
-    return found
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    try:
+        return version("distributor-core")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
 
 
 __all__ = [
@@ -189,3 +176,5 @@ __all__ = [
     "parse_runtime",
     "validate_request",
 ]
+
+__getattr__, __dir__ = _attach(__name__, _WHERE, globals(), __all__, {"__version__": _version})

@@ -16,8 +16,6 @@ imports only what it needs.
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from distributor.futures.errors import (
         PayloadError,
         RemoteEnvironmentError,
@@ -27,6 +25,8 @@ if TYPE_CHECKING:
     from distributor.futures.executor import Executor
     from distributor.futures.future import ClusterFuture
 del TYPE_CHECKING
+
+from distributor._lazy import attach as _attach  # noqa: E402  (after the type-only imports)
 
 _WHERE = {
     "ClusterFuture": "distributor.futures.future",
@@ -38,17 +38,6 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> "Any":
-    """A public name, imported from its module on first use."""
-    if name not in _WHERE:
-        raise AttributeError(f"module 'distributor.futures' has no attribute {name!r}")
-    from importlib import import_module
-
-    found = getattr(import_module(_WHERE[name]), name)
-    globals()[name] = found
-    return found
-
-
 __all__ = [
     "ClusterFuture",
     "Executor",
@@ -57,3 +46,5 @@ __all__ = [
     "RemoteTraceback",
     "TaskFailedError",
 ]
+
+__getattr__, __dir__ = _attach(__name__, _WHERE, globals(), __all__)

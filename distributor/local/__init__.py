@@ -8,7 +8,9 @@ so it must not load the controller's machinery.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from distributor._lazy import attach as _attach
 
 if TYPE_CHECKING:
     from distributor.local.distributor import LocalDistributor, default_state_dir
@@ -37,27 +39,16 @@ _WHERE = {
 """The module each public name but `plugin` lives in."""
 
 
-def __getattr__(name: str) -> Any:
-    """A public name, imported from its module on first use (`plugin` built then)."""
-    if name == "plugin":
-        from distributor.plugin import Plugin
+def _plugin() -> Plugin:
+    from distributor.plugin import Plugin
 
-        found: Any = Plugin(
-            name="local",
-            queue=__getattr__("LocalQueue"),
-            distributor=__getattr__("LocalDistributor"),
-            worker_node=__getattr__("LocalWorkerNode"),
-            description="Runs tasks as processes on this machine; survives its controller",
-        )
-    elif name in _WHERE:
-        from importlib import import_module
-
-        found = getattr(import_module(_WHERE[name]), name)
-    else:
-        raise AttributeError(f"module 'distributor.local' has no attribute {name!r}")
-    globals()[name] = found
-    return found
+    return Plugin(
+        name="local",
+        queue=__getattr__("LocalQueue"),
+        distributor=__getattr__("LocalDistributor"),
+        worker_node=__getattr__("LocalWorkerNode"),
+        description="Runs tasks as processes on this machine; survives its controller",
+    )
 
 
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = _attach(__name__, _WHERE, globals(), __all__, {"plugin": _plugin})

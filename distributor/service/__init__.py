@@ -11,8 +11,6 @@ not import the whole service.
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from distributor.service.config import (
         Cluster,
         InDoubtPolicy,
@@ -52,6 +50,8 @@ if TYPE_CHECKING:
     from distributor.service.service import Service, StepReport
 del TYPE_CHECKING
 
+from distributor._lazy import attach as _attach  # noqa: E402  (after the type-only imports)
+
 _WHERE = {
     "AttemptInfo": "distributor.service.model",
     "AttemptOutcome": "distributor.service.events",
@@ -86,17 +86,6 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> "Any":
-    """A public name, imported from its module on first use."""
-    if name not in _WHERE:
-        raise AttributeError(f"module 'distributor.service' has no attribute {name!r}")
-    from importlib import import_module
-
-    found = getattr(import_module(_WHERE[name]), name)
-    globals()[name] = found
-    return found
-
-
 __all__ = [
     "AttemptInfo",
     "AttemptOutcome",
@@ -129,3 +118,5 @@ __all__ = [
     "UnknownClusterError",
     "UnknownTaskError",
 ]
+
+__getattr__, __dir__ = _attach(__name__, _WHERE, globals(), __all__)
