@@ -10,6 +10,11 @@ guarantee comes from the factory protocols, which a plugin pins at import time::
 
 (mypy does not check constructor signatures through ``type[SomeProtocol]``; it does check a
 class against a protocol whose ``__call__`` returns the instance protocol.)
+
+Parameters are typed as Jobmon types them — ``list[str]`` ids, ``dict[str, Any]`` requests and
+queue parameters — so that a plugin written to Jobmon's signatures (``List[str]``, ``Dict``)
+satisfies them; a plugin accepting the wider ``Sequence``/``Mapping`` does too (parameters are
+contravariant). Callers therefore pass lists and dicts.
 """
 
 from __future__ import annotations
@@ -112,7 +117,7 @@ class ClusterDistributor(Protocol):
         """Release what `start` acquired; tasks already submitted keep running."""
         ...
 
-    def get_queueing_errors(self, distributor_ids: Sequence[str]) -> dict[str, str]:
+    def get_queueing_errors(self, distributor_ids: list[str]) -> dict[str, str]:
         """Report queued tasks that can never start.
 
         Args:
@@ -124,7 +129,7 @@ class ClusterDistributor(Protocol):
         """
         ...
 
-    def get_submitted_or_running(self, distributor_ids: Sequence[str] | None = None) -> set[str]:
+    def get_submitted_or_running(self, distributor_ids: list[str] | None = None) -> set[str]:
         """Report which ids are still queued or running.
 
         Args:
@@ -136,7 +141,7 @@ class ClusterDistributor(Protocol):
         """
         ...
 
-    def terminate_task_instances(self, distributor_ids: Sequence[str]) -> None:
+    def terminate_task_instances(self, distributor_ids: list[str]) -> None:
         """Ask the scheduler to end these tasks; their exit info becomes ``K``.
 
         Unknown or already finished ids are ignored.
@@ -157,7 +162,7 @@ class ClusterDistributor(Protocol):
         ...
 
     def submit_to_batch_distributor(
-        self, command: str, name: str, requested_resources: Mapping[str, Any]
+        self, command: str, name: str, requested_resources: dict[str, Any]
     ) -> str:
         """Submit one command.
 
@@ -179,7 +184,7 @@ class ClusterDistributor(Protocol):
         self,
         command: str,
         name: str,
-        requested_resources: Mapping[str, Any],
+        requested_resources: dict[str, Any],
         array_length: int,
     ) -> dict[int, str]:
         """Submit `array_length` copies of a command as one array.
@@ -352,9 +357,7 @@ class SupportsTaskOutcome(Protocol):
 class ClusterQueueFactory(Protocol):
     """Constructor contract of a queue class."""
 
-    def __call__(
-        self, queue_id: int, queue_name: str, parameters: Mapping[str, Any]
-    ) -> ClusterQueue:
+    def __call__(self, queue_id: int, queue_name: str, parameters: dict[str, Any]) -> ClusterQueue:
         """Create the queue named `queue_name` with the caller's `parameters`."""
         ...
 

@@ -43,6 +43,14 @@ def test_mypy_accepts_a_public_api_plugin() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
+def test_mypy_accepts_a_plugin_typed_as_jobmon_documents() -> None:
+    """A plugin with Jobmon's documented signatures (``List[str]`` ids, ``Dict`` requests, a
+    ``(cluster_name: str, *args: str, **kwargs: str)`` constructor) passes mypy --strict."""
+    result = run_mypy(HERE / "jobmon_style_plugin.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_good_plugin_instances_satisfy_runtime_protocols() -> None:
     """The runtime-checkable protocols recognise the good plugin's objects."""
     spec = importlib.util.spec_from_file_location("good_plugin", HERE / "good_plugin.py")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from typing import Any
 
 from distributor.exceptions import ResourceError, SubmissionError
 from distributor.exit_info import TaskInstanceStatus
@@ -110,7 +110,7 @@ def send(
     for index, batch in enumerate(batches):
         members = [ctl.instances[iid] for _, iid in sorted(batch.members.items())]
         command = render_command([commands[inst.id] for inst in members])
-        request: Mapping[str, object] = json.loads(members[0].resources)
+        request: dict[str, Any] = json.loads(members[0].resources)
         distributor = cluster.distributor
         try:
             if len(members) == 1:
