@@ -13,8 +13,6 @@ service nor the model.
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
-
     from distributor.jobs.arguments import (
         ArgumentsGenerator,
         ArgumentsGeneratorFunction,
@@ -38,6 +36,8 @@ if TYPE_CHECKING:
     )
 del TYPE_CHECKING
 
+from distributor._lazy import attach as _attach  # noqa: E402  (after the type-only imports)
+
 _WHERE = {
     "Argument": "distributor.jobs.model",
     "ArgumentsGenerator": "distributor.jobs.arguments",
@@ -60,17 +60,6 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> "Any":
-    """A public name, imported from its module on first use."""
-    if name not in _WHERE:
-        raise AttributeError(f"module 'distributor.jobs' has no attribute {name!r}")
-    from importlib import import_module
-
-    found = getattr(import_module(_WHERE[name]), name)
-    globals()[name] = found
-    return found
-
-
 __all__ = [
     "Argument",
     "ArgumentsGenerator",
@@ -91,3 +80,5 @@ __all__ = [
     "lowest_status",
     "range_arguments",
 ]
+
+__getattr__, __dir__ = _attach(__name__, _WHERE, globals(), __all__)
