@@ -22,40 +22,24 @@ import pytest
 from distributor.config import ClusterConfig
 from distributor.futures import Executor, PayloadError, RemoteEnvironmentError, TaskFailedError
 from distributor.futures import payload as payload_module
-from distributor.testing import futures_checks as checks
+from distributor.testing.futures_checks import FuturesConformance
 
 
 def local_config(tmp_path: Path) -> ClusterConfig:
     return ClusterConfig("futures-local", "local", options={"state_dir": str(tmp_path / "state")})
 
 
+class TestLocalFutures(FuturesConformance):
+    """The shared checks on the built-in `local` backend."""
+
+    def make_executor(self, tmp_path: Path, resources: dict[str, Any] | None) -> Executor:
+        return Executor(local_config(tmp_path), resources=resources, folder=tmp_path / "calls")
+
+
 @pytest.fixture
 def executor(tmp_path: Path) -> Iterator[Executor]:
     with Executor(local_config(tmp_path), folder=tmp_path / "calls") as ex:
         yield ex
-
-
-def test_closure_and_keywords(executor: Executor) -> None:
-    checks.check_closure_and_keywords(executor)
-
-
-def test_map_is_one_array_in_order(executor: Executor) -> None:
-    checks.check_map_is_one_array_in_order(executor, items=100)
-
-
-def test_exception_keeps_type_and_traceback(executor: Executor) -> None:
-    checks.check_exception_keeps_type_and_traceback(executor)
-
-
-def test_cancel_terminates_the_task(executor: Executor) -> None:
-    checks.check_cancel(executor)
-
-
-def test_memory_limit(tmp_path: Path) -> None:
-    def make(resources: dict[str, Any]) -> Executor:
-        return Executor(local_config(tmp_path), resources=resources, folder=tmp_path / "calls")
-
-    checks.check_memory_limit(make)
 
 
 def test_futures_work_with_wait_as_completed_and_asyncio(executor: Executor) -> None:

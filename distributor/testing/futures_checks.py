@@ -1,5 +1,11 @@
-"""Checks that `distributor.futures` works on a cluster: run them from a plugin's tests with
-an `Executor` on that cluster (``check_*`` functions raise AssertionError on failure).
+"""Checks that `distributor.futures` works on a cluster (``check_*`` functions raise
+AssertionError on failure), and `FuturesConformance`, the pytest base class that runs them all
+from a plugin's tests::
+
+    class TestSlurmFutures(FuturesConformance):
+        def make_executor(self, tmp_path: Path, resources: dict[str, Any] | None) -> Executor:
+            return Executor(ClusterConfig("dev", "slurm", options={...}), resources=resources,
+                            folder=tmp_path / "calls")
 
 Every call made here is small; `check_memory_limit` needs a cluster that enforces memory.
 """
@@ -7,13 +13,17 @@ Every call made here is small; `check_memory_limit` needs a cluster that enforce
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from distributor.exit_info import TaskInstanceStatus, normalize_exit_info
 from distributor.futures import Executor, RemoteTraceback, TaskFailedError
 
 __all__ = [
+    "FuturesConformance",
     "check_cancel",
     "check_closure_and_keywords",
     "check_exception_keeps_type_and_traceback",
@@ -137,3 +147,32 @@ def check_memory_limit(make_executor: Callable[[dict[str, Any]], Executor]) -> N
             assert "memory limit (address space) is" in notes, notes
         else:
             raise AssertionError("a call over its memory limit returned")
+
+
+class FuturesConformance:
+    """Base class running every check above; override `make_executor`."""
+
+    def make_executor(self, tmp_path: Path, resources: dict[str, Any] | None) -> Executor:
+        """An executor on the cluster under test, its files under `tmp_path` (fresh per test)."""
+        raise NotImplementedError("subclasses of FuturesConformance must override make_executor")
+
+    @pytest.fixture
+    def executor(self, tmp_path: Path) -> Iterator[Executor]:
+        """An executor without resource requests, shut down after the test."""
+        with self.make_executor(tmp_path, None) as executor:
+            yield executor
+
+    def test_closure_and_keywords(self, executor: Executor) -> None:
+        check_closure_and_keywords(executor)
+
+    def test_map_of_100_is_one_array_in_order(self, executor: Executor) -> None:
+        check_map_is_one_array_in_order(executor, items=100)
+
+    def test_exception_keeps_type_and_traceback(self, executor: Executor) -> None:
+        check_exception_keeps_type_and_traceback(executor)
+
+    def test_cancel_terminates_the_task(self, executor: Executor) -> None:
+        check_cancel(executor)
+
+    def test_memory_limit(self, tmp_path: Path) -> None:
+        check_memory_limit(lambda resources: self.make_executor(tmp_path, resources))

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 from distributor.batch import PollPolicy
 from distributor.config import ClusterConfig
 from distributor.futures import Executor
-from distributor.testing import futures_checks as checks
+from distributor.testing.futures_checks import FuturesConformance
 from distributor_slurm.testing import find_slurm_conf, unavailable_reason
 
 SLURM_CONF = find_slurm_conf()
@@ -22,41 +21,16 @@ pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")
 FAST = PollPolicy(min_interval=0.3, max_interval=1.0, accounting_delay=15.0, lost_grace=60.0)
 
 
-def make(tmp_path: Path, resources: dict[str, Any] | None = None) -> Executor:
-    config = ClusterConfig(
-        "dev",
-        "slurm",
-        options={
-            "submit_root": str(tmp_path / "root"),
-            "slurm_conf": SLURM_CONF,
-            "poll_policy": FAST,
-        },
-        defaults={"runtime": "5m"},
-    )
-    return Executor(config, resources=resources, folder=tmp_path / "calls", poll_interval=0.5)
-
-
-@pytest.fixture
-def executor(tmp_path: Path) -> Iterator[Executor]:
-    with make(tmp_path) as ex:
-        yield ex
-
-
-def test_closure_and_keywords(executor: Executor) -> None:
-    checks.check_closure_and_keywords(executor)
-
-
-def test_map_of_100_is_one_array_in_order(executor: Executor) -> None:
-    checks.check_map_is_one_array_in_order(executor, items=100)
-
-
-def test_exception_keeps_type_and_traceback(executor: Executor) -> None:
-    checks.check_exception_keeps_type_and_traceback(executor)
-
-
-def test_cancel_terminates_the_job(executor: Executor) -> None:
-    checks.check_cancel(executor)
-
-
-def test_memory_limit(tmp_path: Path) -> None:
-    checks.check_memory_limit(lambda resources: make(tmp_path, resources))
+class TestSlurmFutures(FuturesConformance):
+    def make_executor(self, tmp_path: Path, resources: dict[str, Any] | None) -> Executor:
+        config = ClusterConfig(
+            "dev",
+            "slurm",
+            options={
+                "submit_root": str(tmp_path / "root"),
+                "slurm_conf": SLURM_CONF,
+                "poll_policy": FAST,
+            },
+            defaults={"runtime": "5m"},
+        )
+        return Executor(config, resources=resources, folder=tmp_path / "calls", poll_interval=0.5)
