@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from distributor.exit_info import TaskInstanceStatus
+from distributor.exit_info import FINAL_STATES, TaskInstanceStatus
 from distributor.usage import TaskUsage
 
 __all__ = [
@@ -137,19 +137,34 @@ def _mib(amount: int) -> str:
     return f"{amount / 2**20:.1f} MiB"
 
 
+def _going(state: str | None) -> bool:
+    """True for a known state that is no outcome yet (``Q``, ``R``, …)."""
+    return state is not None and state not in _FINAL_LETTERS
+
+
+_FINAL_LETTERS = frozenset(state.value for state in FINAL_STATES)
+
+
 def summary_line(outcomes: Sequence[Outcome]) -> str:
-    """``1999 done, 1 failed (1 E error)``; tasks not ended yet are counted apart."""
+    """``1999 done, 1 failed (1 E error)``; tasks still queued or running are counted apart
+    (``2 not ended (1 Q queued, 1 R running)``), never as failed."""
     states = Counter(o.state for o in outcomes)
     done = states.pop("D", 0)
     unknown = states.pop(None, 0)
+    going = {state: states.pop(state) for state in list(states) if _going(state)}
     parts = [f"{done} done"]
     failed = sum(states.values())
     if failed:
-        detail = ", ".join(f"{count} {state_word(s)}" for s, count in sorted(states.items()))
-        parts.append(f"{failed} failed ({detail})")
+        parts.append(f"{failed} failed ({_detail_counts(states)})")
+    if going:
+        parts.append(f"{sum(going.values())} not ended ({_detail_counts(going)})")
     if unknown:
         parts.append(f"{unknown} without an outcome")
     return ", ".join(parts)
+
+
+def _detail_counts(states: Mapping[str | None, int]) -> str:
+    return ", ".join(f"{count} {state_word(s)}" for s, count in sorted(states.items(), key=str))
 
 
 def render(outcomes: Sequence[Outcome], console: Console, *, show_all: bool = False) -> None:
@@ -159,7 +174,7 @@ def render(outcomes: Sequence[Outcome], console: Console, *, show_all: bool = Fa
     if show_all:
         console.print(_table(outcomes))
         return
-    failed = [o for o in outcomes if o.state != TaskInstanceStatus.DONE]
+    failed = [o for o in outcomes if o.state != TaskInstanceStatus.DONE and not _going(o.state)]
     for outcome in failed[:MAX_SHOWN]:
         _detail(outcome, console)
     if len(failed) > MAX_SHOWN:
