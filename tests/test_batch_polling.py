@@ -286,6 +286,23 @@ def test_terminated_job_that_vanished_is_killed(
     assert info.error_state == TaskInstanceStatus.KILLED_SELF and info.finalized
 
 
+def test_terminated_running_job_that_vanished_says_it_ran(
+    tracker: StatusTracker, scheduler: FakeScheduler
+) -> None:
+    """A job last seen running, terminated and gone without a trace, is K and not said to
+    have been cancelled while pending (HTCondor removes a job's ad at once)."""
+    tracker.track("7")
+    scheduler.queue["7"] = JobStatus("7", JobPhase.RUNNING, "RUNNING")
+    assert tracker.active() == {"7"}
+    assert tracker.mark_terminated(["7"]) == ["7"]
+    del scheduler.queue["7"]
+    assert tracker.active() == set()
+    info = tracker.exit_info("7")
+    assert info.error_state == TaskInstanceStatus.KILLED_SELF and info.finalized
+    assert "while running" in info.error_message
+    assert "pending" not in info.error_message
+
+
 def test_incomplete_final_status_prefers_accounting(
     tracker: StatusTracker, scheduler: FakeScheduler, clock: Clock
 ) -> None:

@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from distributor.batch.status import JobStatus, exit_info_from_record, limit_exit_info
+from distributor.batch.status import JobPhase, JobStatus, exit_info_from_record, limit_exit_info
 from distributor.exceptions import (
     RemoteExitInfoNotAvailable,
     SchedulerError,
@@ -536,11 +536,14 @@ class StatusTracker:
         waited = now - job.left_queue_at
         final_status = job.status if job.status and not job.status.phase.active else None
         if job.terminated and final_status is None:
+            was_running = job.status is not None and job.status.phase is JobPhase.RUNNING
             self._settle(
                 job,
                 RemoteExitInfo(
                     TaskInstanceStatus.KILLED_SELF,
-                    "terminated on request before the scheduler kept any record of it "
+                    "terminated on request while running; the scheduler kept no record of its end"
+                    if was_running
+                    else "terminated on request before the scheduler kept any record of it "
                     "(cancelled while pending)",
                 ),
                 now,
