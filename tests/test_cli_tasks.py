@@ -457,6 +457,32 @@ def test_a_detached_run_survives_its_terminal(tmp_path: Path, background: list[P
     assert waited.stdout.startswith("1 done")
 
 
+def test_wait_timeout_reports_and_leaves_the_run_going(
+    tmp_path: Path, background: list[Path]
+) -> None:
+    """`wait --timeout` on a run that has not ended: the status so far on stdout (the gated
+    task not ended, never failed), one line on stderr, status 124; the run goes on and a
+    later `wait` sees it end. A bad duration is one line, status 2."""
+    go = tmp_path / "go"
+    tasks = tmp_path / "t.toml"
+    tasks.write_text(f'[[task]]\nname = "gated"\ncommand = "{gated(go)}"\n')
+    journal = tmp_path / "t.toml.journal.db"
+    background.append(journal)
+    started = cli("run", "--tasks", str(tasks), "--detach", state=tmp_path / "state")
+    assert started.returncode == 0, started.stderr
+    waited = cli("wait", str(journal), "--timeout", "0.5", state=tmp_path / "state")
+    assert waited.returncode == 124, (waited.stdout, waited.stderr)
+    assert "failed" not in waited.stdout, waited.stdout
+    lines = waited.stderr.strip().splitlines()
+    assert len(lines) == 1 and "1 task(s) still active after 0.5" in lines[0], waited.stderr
+    one_line_error(cli("wait", str(journal), "--timeout", "soon", state=tmp_path / "state"),
+                   "--timeout", "soon")  # fmt: skip
+    go.touch()
+    waited = cli("wait", str(journal), "--timeout", "2m", state=tmp_path / "state")
+    assert waited.returncode == 0, (waited.stdout, waited.stderr)
+    assert waited.stdout.startswith("1 done")
+
+
 def test_wait_without_a_controller_says_so(tmp_path: Path) -> None:
     """A journal with active tasks and no controller (it was killed): `wait` does not hang,
     it says how to continue, status 2."""

@@ -54,6 +54,8 @@ __all__ = [
 ]
 
 EXIT_INTERRUPTED = 130
+EXIT_WAIT_TIMEOUT = 124
+"""`distributor wait --timeout` gave up (as coreutils' timeout)."""
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HANDOVER_TIMEOUT = 120.0
 """How long ``retry`` waits for a running controller to take its request before leaving it
@@ -227,7 +229,14 @@ def _handed_over(journal: Path, requests: list[int]) -> bool:
 
 def cmd_wait(args: argparse.Namespace, out: Console) -> int:
     """Block until every task of the journal ended (and no request waits), then report like
-    ``status``; 0 only if every task ended done."""
+    ``status``; 0 only if every task ended done. With ``--timeout``: report what is known when
+    it passes and return `EXIT_WAIT_TIMEOUT`; the run goes on."""
+    deadline = None
+    if args.timeout is not None:
+        try:
+            deadline = time.monotonic() + parse_delay(args.timeout)
+        except ValueError as exc:
+            raise OptionError("--timeout", str(exc)) from None
     pause = 0.05
     gone = 0
     while True:
@@ -248,7 +257,16 @@ def cmd_wait(args: argparse.Namespace, out: Console) -> int:
                       f"active); continue it with: distributor resume {args.journal}",
                       file=sys.stderr)  # fmt: skip
                 return 2
-        time.sleep(pause if not gone else 0.5)
+        if deadline is not None and time.monotonic() >= deadline:
+            _show(args.journal, args, out)
+            print(f"distributor wait: {active} task(s) still active after {args.timeout}; "
+                  f"the run goes on (wait again, or: distributor status {args.journal})",
+                  file=sys.stderr)  # fmt: skip
+            return EXIT_WAIT_TIMEOUT
+        pause_for = pause if not gone else 0.5
+        if deadline is not None:
+            pause_for = max(0.0, min(pause_for, deadline - time.monotonic()))
+        time.sleep(pause_for)
         pause = min(pause * 1.5, 1.0)
     return 0 if _show(args.journal, args, out) else 1
 

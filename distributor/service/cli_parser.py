@@ -76,8 +76,11 @@ def register(sub: Any) -> None:
     wait = sub.add_parser("wait", help="wait until a journal's run ends; 0 if all done",
                           description="Block until every task of the journal has ended (a "
                           "background controller runs it), then print what `status` prints. "
-                          "Status 0 only if every task ended done.")  # fmt: skip
+                          "Status 0 only if every task ended done; 124 if --timeout passed "
+                          "first (the run goes on).")  # fmt: skip
     wait.add_argument("journal", type=Path, help="the journal of a run")
+    wait.add_argument("--timeout", metavar="DURATION", help="give up after this long "
+                      "(30s, 10m, 2h or seconds): print the status so far, exit 124")  # fmt: skip
     wait.add_argument("--json", action="store_true", help="machine-readable output")
     wait.add_argument("--all", action="store_true", help="every task, not only failures")
     wait.set_defaults(func=_lazy("cmd_wait"))
