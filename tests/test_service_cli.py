@@ -109,6 +109,8 @@ def test_bad_tasks_files_are_refused_with_the_reason(tmp_path: Path) -> None:
         "[[task]\n": "cannot be read as TOML",
         "[run]\nx = 1\n": "only [[task]] tables",
         '[[task]]\nname = "a"\n': "command",
+        '[[task]]\nname = "a"\ncommand = "x"\nresources = 3\n': "resources=3",
+        '[[task]]\nname = "a"\ncommand = "x"\nresources = { memory = "2G" }\n': "memory = …",
     }
     for text, message in cases.items():
         path = tmp_path / "bad.toml"
@@ -117,3 +119,17 @@ def test_bad_tasks_files_are_refused_with_the_reason(tmp_path: Path) -> None:
             load_tasks(path)
     result = cli("run", "--tasks", str(path), state=tmp_path / "state")
     assert result.returncode == 2 and "error" in result.stderr
+
+
+def test_gpus_and_pass_through_keys_reach_the_request(tmp_path: Path) -> None:
+    """`gpus` and the `resources` table (a plugin's namespaced keys) go into the task's
+    resources; a cluster that does not know such a key refuses the file in one line."""
+    path = tmp_path / "t.toml"
+    path.write_text('[[task]]\nname = "a"\ncommand = ["true"]\ngpus = 2\ncores = 1\n'
+                    'resources = { "slurm.account" = "lab", "slurm.qos" = "long" }\n')  # fmt: skip
+    (spec,) = load_tasks(path)
+    assert spec.resources == {"slurm.account": "lab", "slurm.qos": "long", "gpus": 2, "cores": 1}
+    result = cli("run", "--tasks", str(path), state=tmp_path / "state")
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "slurm.account='lab': unknown resource key" in lines[0], lines

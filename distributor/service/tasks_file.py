@@ -6,9 +6,10 @@ Every key is described in ``docs/tasks-file.md``. In short::
     name = "align"                 # unique; with `array`, steps are named align[0], align[1], …
     command = ["bwa", "mem", "x"]  # an argv list, or a string run by sh -c
     array = 4                      # 4 tasks, each sees DISTRIBUTOR_ARRAY_STEP_ID=0..3
-    cores = 2                      # resources: cores, memory, runtime, queue
+    cores = 2                      # resources: cores, memory, runtime, gpus, queue
     memory = "4G"
     runtime = "1h"
+    resources = { "slurm.account" = "lab" }   # a plugin's pass-through keys
     depends_on = ["fetch"]         # start after these ended done (an array's name: every step)
     max_attempts = 3               # retries: attempts in all, and the wait before the first
     retry_delay = "30s"
@@ -33,8 +34,8 @@ from distributor.service.model import TaskSpec
 __all__ = ["DEFAULTABLE", "KEYS", "load_tasks"]
 
 KEYS: frozenset[str] = frozenset(
-    {"name", "command", "array", "cores", "memory", "runtime", "queue", "priority", "tags",
-     "max_attempts", "retry_delay", "depends_on", "owner", "env", "cwd"}
+    {"name", "command", "array", "cores", "memory", "runtime", "gpus", "queue", "resources",
+     "priority", "tags", "max_attempts", "retry_delay", "depends_on", "owner", "env", "cwd"}
 )  # fmt: skip
 """The keys a ``[[task]]`` table may have."""
 
@@ -126,10 +127,30 @@ def _depends(label: str, table: Mapping[str, Any], steps: Mapping[str, int | Non
     return names
 
 
+_OWN_KEYS = ("cores", "memory", "runtime", "gpus")
+"""Resources set by a key of their own (``queue`` is the task's queue, not a resource)."""
+
+
+def _extra_resources(label: str, table: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``resources`` table: a plugin's pass-through keys (``"slurm.account" = "lab"``);
+    whether the cluster knows them is checked when the task is submitted."""
+    extra = table.get("resources", {})
+    if not isinstance(extra, dict):
+        raise TaskSpecError(label, "resources", extra, 'must be a table such as '
+                            '{ "slurm.account" = "lab" }')  # fmt: skip
+    for key in extra:
+        if key in (*_OWN_KEYS, "queue"):
+            raise TaskSpecError(label, f"resources.{key}", extra[key],
+                                f"set it with the task's own key: {key} = …")  # fmt: skip
+    return dict(extra)
+
+
 def _spec(
     label: str, table: Mapping[str, Any], name: str, env: dict[str, Any], needs: list[str]
 ) -> TaskSpec:
-    resources = {key: table[key] for key in ("cores", "memory", "runtime") if key in table}
+    resources = {**_extra_resources(label, table), **{
+        key: table[key] for key in _OWN_KEYS if key in table
+    }}  # fmt: skip
     if name in needs:
         raise TaskSpecError(label, "depends_on", table.get("depends_on"),
                             "a task cannot depend on itself")  # fmt: skip
