@@ -26,6 +26,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from distributor.config import ClusterConfig, load_config
 from distributor.report import Outcome, print_log, render, state_word
 from distributor.service.background import controller_running, detach, log_path
 from distributor.service.config import Cluster
@@ -66,13 +67,16 @@ def _cluster(name: str, parallelism: int | None = None) -> Cluster:
     """The one place a ``--cluster`` value — a configured cluster, else a plugin name
     (`distributor.config`) — becomes a `Cluster`, with the configuration's options and
     default resources."""
-    from distributor.config import load_config
+    return _service_cluster(load_config().resolve(name), parallelism)
 
-    config = load_config().resolve(name)
+
+def _service_cluster(config: ClusterConfig, parallelism: int | None) -> Cluster:
     options: dict[str, Any] = {}
     if parallelism is not None:
         if config.plugin != "local":
-            raise OptionError("--parallelism", f"only the local backend has it, not {name!r}")
+            raise OptionError(
+                "--parallelism", f"only the local backend has it, not {config.name!r}"
+            )
         if parallelism < 1:
             raise OptionError("--parallelism", f"must be at least 1, not {parallelism}")
         options["parallelism"] = parallelism
@@ -80,17 +84,15 @@ def _cluster(name: str, parallelism: int | None = None) -> Cluster:
 
 
 def _clusters(names: list[str], parallelism: int | None = None) -> list[Cluster]:
+    """The clusters of a journal's tasks (the configuration read once); `parallelism` goes
+    to the local ones."""
+    config = load_config()
     clusters = []
     for name in names or ["local"]:
-        local = parallelism is not None and _plugin_of(name) == "local"
-        clusters.append(_cluster(name, parallelism if local else None))
+        resolved = config.resolve(name)
+        local = parallelism is not None and resolved.plugin == "local"
+        clusters.append(_service_cluster(resolved, parallelism if local else None))
     return clusters
-
-
-def _plugin_of(name: str) -> str:
-    from distributor.config import load_config
-
-    return load_config().resolve(name).plugin
 
 
 # -- run --tasks -------------------------------------------------------------------------------
