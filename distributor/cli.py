@@ -35,6 +35,7 @@ from distributor import interrupts
 from distributor.config import ClusterConfig, load_config
 from distributor.exceptions import DistributorError, RemoteExitInfoNotAvailable
 from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus, normalize_exit_info
+from distributor.jobs import cli_parser as jobs_parser
 from distributor.paths import checks_dir
 from distributor.plugin import Plugin
 from distributor.protocols import (
@@ -160,6 +161,12 @@ def _command(args: argparse.Namespace) -> tuple[str, str]:
 
 def cmd_run(args: argparse.Namespace, out: Console) -> int:
     """Submit a command (or an array of it), show progress, then what did not end ``D``."""
+    if args.job is not None:
+        from distributor.jobs.command import cmd_run_job
+
+        return cmd_run_job(args, out)
+    if args.global_job_limit is not None:
+        raise UsageError("--global-job-limit goes with --job FILE")
     if args.tasks is not None:
         if args.command[1:] or (args.command and args.command != ["--"]) or args.shell:
             raise UsageError("give either --tasks FILE or a command, not both")
@@ -568,6 +575,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("command", nargs=argparse.REMAINDER,
                      help="-- COMMAND [ARGS...]: an argv, never a shell line")  # fmt: skip
     service_parser.add_run_options(run)
+    jobs_parser.add_run_options(run)
     run.set_defaults(func=cmd_run)
 
     logs = sub.add_parser("logs", help="print a task's output")

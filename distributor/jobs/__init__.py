@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         SubJob,
         lowest_status,
     )
+    from distributor.jobs.runner import JobRunner
     from distributor.jobs.splitters import (
         ArgumentsSplitter,
         MaxFilesSplitter,
@@ -48,6 +49,7 @@ _WHERE = {
     "Job": "distributor.jobs.model",
     "JobError": "distributor.jobs.errors",
     "JobFileError": "distributor.jobs.errors",
+    "JobRunner": "distributor.jobs.runner",
     "JobStatus": "distributor.jobs.model",
     "MaxFilesSplitter": "distributor.jobs.splitters",
     "MaxSubjobsSplitter": "distributor.jobs.splitters",
@@ -70,6 +72,7 @@ __all__ = [
     "Job",
     "JobError",
     "JobFileError",
+    "JobRunner",
     "JobStatus",
     "MaxFilesSplitter",
     "MaxSubjobsSplitter",

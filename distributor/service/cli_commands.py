@@ -369,12 +369,22 @@ def _report(
                 for a in attempts.get(info.name, [])
             ]
             tasks.append(record)
-        print(json.dumps({"journal": str(journal), "tasks": tasks}, indent=2))
+        jobs = {"jobs": [job.to_json() for job in _jobs(infos)]} if _jobs(infos) else {}
+        print(json.dumps({"journal": str(journal), "tasks": tasks, **jobs}, indent=2))
         return
     render(shown, out, show_all=getattr(args, "all", False))
+    for job in _jobs(infos):  # tasks of `distributor run --job`: one line per job
+        out.print(job.line(), highlight=False, soft_wrap=True)
     active = _active_line(infos, time.time())
     if active is not None:
         out.print(active, highlight=False, soft_wrap=True)
+
+
+def _jobs(infos: list[TaskInfo]) -> list[Any]:
+    """The jobs (`distributor.jobs`) the tasks belong to, summarised per job."""
+    from distributor.jobs.status import job_summaries
+
+    return list(job_summaries(infos))
 
 
 def cmd_status(args: argparse.Namespace, out: Console) -> int:

@@ -34,8 +34,8 @@ def add_run_options(run: argparse.ArgumentParser) -> None:
                      help="run every task of a TOML tasks file (docs/tasks-file.md); "
                      "--cores, --memory, --runtime, --queue, --env, --cwd are defaults for "
                      "its tasks")  # fmt: skip
-    run.add_argument("--journal", type=Path, help="with --tasks: the journal file "
-                     "(default: FILE.journal.db)")  # fmt: skip
+    run.add_argument("--journal", type=Path, help="with --tasks or --job: the journal "
+                     "file (default: FILE.journal.db)")  # fmt: skip
     run.add_argument("--detach", action="store_true", help="with --tasks: print the journal "
                      "path and return; the controller runs in the background")  # fmt: skip
     run.add_argument("--max-attempts", type=int, metavar="N", help="with --tasks: attempts per "
