@@ -126,13 +126,15 @@ fi
 # while; the Grid Engine group fills the cell's two slots; the HTCondor group stops its schedd).
 CRASH=tests/test_service_crash_batch.py
 SLURM_GROUP=(plugins/distributor-slurm tests/test_service_slurm_outage.py
-             "$CRASH::test_slurm_controller_killed_at_20_points_runs_every_task_once")
+             "$CRASH::test_slurm_controller_killed_at_20_points_runs_every_task_once"
+             tests/test_jobs_slurm.py)
 SGE_GROUP=(plugins/distributor-sge
            "$CRASH::test_sge_controller_killed_at_20_points_runs_every_task_once")
 HTCONDOR_GROUP=("$ROOT/plugins/distributor-htcondor" "$ROOT/tests/test_service_htcondor_outage.py")
 REST_GROUP=(tests plugins --ignore=plugins/distributor-slurm --ignore=plugins/distributor-sge
             --ignore=plugins/distributor-htcondor --ignore=tests/test_service_slurm_outage.py
-            --ignore=tests/test_service_htcondor_outage.py --ignore="$CRASH")
+            --ignore=tests/test_service_htcondor_outage.py --ignore="$CRASH"
+            --ignore=tests/test_jobs_slurm.py)
 PYTEST_LOGS=$(mktemp -d)
 CLEANUP+=('rm -rf "$PYTEST_LOGS"')
 # The HTCondor group waits for its pool, then runs inside it as the pool's job user (HTCondor
