@@ -3,9 +3,10 @@
 The controller (a real process, as a workflow would run it) splits a job of 40 input files into
 40 subjobs and runs them on the ``local`` backend with one attempt each. The test kills it
 three times — once some subjobs have run, right after the backend accepted a submission, and
-once outputs are being collected — and a last controller, given the same job, finishes. Each
-subjob appends a line to its own marker file when it runs: two lines would be a subjob run
-twice, a missing file one forgotten; each subjob's output must be in ``out/<id>/``.
+once a dozen outputs have been collected (collection under way) — and a last controller,
+given the same job, finishes. Each subjob appends a line to its own marker file when it runs:
+two lines would be a subjob run twice, a missing file one forgotten; each subjob's output
+must be in ``out/<id>/``.
 """
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ def _until(condition: Callable[[], bool], controller: subprocess.Popen[bytes]) -
 def test_a_sigkilled_job_controller_restarts_without_losing_or_repeating_a_subjob(
     tmp_path: Path,
 ) -> None:
-    """Three SIGKILLs mid-job (after some subjobs ran, right after a submission, while outputs
-    are collected), then a controller that finishes: each subjob ran exactly once and every
+    """Three SIGKILLs mid-job (after some subjobs ran, right after a submission, once outputs
+    are being collected), then a controller that finishes: each subjob ran exactly once and every
     output is collected."""
     (tmp_path / "data").mkdir()
     (tmp_path / "markers").mkdir()

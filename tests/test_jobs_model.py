@@ -53,7 +53,7 @@ def jobs(draw: st.DrawFn) -> Job:
 
 
 @given(job=jobs())
-@settings(max_examples=150)
+@settings(max_examples=80)
 def test_json_round_trip_is_exact(job: Job, tmp_path_factory: pytest.TempPathFactory) -> None:
     """dump_to_json then from_json gives an equal job, and dumping it again the same text."""
     path = tmp_path_factory.mktemp("json") / "job.json"

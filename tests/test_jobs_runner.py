@@ -171,20 +171,23 @@ def test_a_working_directory_of_another_definition_is_refused(tmp_path: Path) ->
 
 def test_collection_skips_links_out_of_the_working_directory(tmp_path: Path) -> None:
     """An output reached through a symbolic link to elsewhere is not copied; a link itself
-    is copied as a link."""
+    is copied as a link; a matching directory comes whole."""
     (tmp_path / "secret").mkdir()
     (tmp_path / "secret" / "key.out").write_text("secret")
     job = Job("links", command=["true"], working_dir=tmp_path / "w", output_dir=tmp_path / "o",
-              output_patterns=["*.out", "*/*.out"])  # fmt: skip
+              output_patterns=["*.out", "*/*.out", "plots"])  # fmt: skip
     job.split()
     plan = SubjobPlan.of(job.subjobs[0])
     SharedFilesystem().stage_in(plan)
     (plan.working_dir / "mine.out").write_text("mine")
+    (plan.working_dir / "plots" / "deep").mkdir(parents=True)
+    (plan.working_dir / "plots" / "deep" / "a.png").write_text("png")
     (plan.working_dir / "outside").symlink_to(tmp_path / "secret")
     (plan.working_dir / "link.out").symlink_to(tmp_path / "secret" / "key.out")
-    assert SharedFilesystem().collect(plan) == ["link.out", "mine.out"]
+    assert SharedFilesystem().collect(plan) == ["link.out", "mine.out", "plots"]
+    assert (tmp_path / "o" / "0" / "plots" / "deep" / "a.png").read_text() == "png"
     assert os.readlink(tmp_path / "o" / "0" / "link.out") == str(tmp_path / "secret" / "key.out")
-    assert SharedFilesystem().collect(plan) == ["link.out", "mine.out"]  # once
+    assert SharedFilesystem().collect(plan) == ["link.out", "mine.out", "plots"]  # once
 
 
 def test_a_job_without_a_command_is_refused_before_anything_runs(tmp_path: Path) -> None:

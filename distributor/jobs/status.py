@@ -30,7 +30,7 @@ __all__ = ["JOB_TAG_PREFIX", "JobSummary", "job_summaries", "job_tag", "subjob_s
 
 JOB_TAG_PREFIX = "job:"
 
-_SUBMITTED = {TaskInstanceStatus.LAUNCHED, TaskInstanceStatus.QUEUED}
+_SUBMITTED = {TaskInstanceStatus.INSTANTIATED, TaskInstanceStatus.LAUNCHED}
 _RUNNING = {TaskInstanceStatus.RUNNING, TaskInstanceStatus.TRIAGING}
 
 
