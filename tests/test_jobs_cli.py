@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -131,3 +133,36 @@ def test_job_excludes_a_command_and_tasks(tmp_path: Path) -> None:
     one_line_error(cli("run", "--job", "j.toml", "--detach", cwd=tmp_path), "--detach")
     one_line_error(cli("run", "--global-job-limit", "3", "--", "true", cwd=tmp_path),
                    "--global-job-limit goes with --job")  # fmt: skip
+
+
+def test_an_interrupted_run_is_picked_up_by_running_the_file_again(tmp_path: Path) -> None:
+    """SIGTERM while subjobs run: status 143 and how to go on; the subjobs keep running, and
+    the same command again finishes the job without running any subjob twice."""
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "j.toml").write_text(f"""
+[[job]]
+name = "slow"
+command = ["sh", "-c", 'echo ran >> "$0/$DISTRIBUTOR_SUBJOB_ID"; sleep 2; echo ok > done.out',
+           "{tmp_path / "runs"}"]
+arguments_range = {{ start = 0, stop = 3 }}
+output_patterns = ["done.out"]
+""")
+    env = {**os.environ, "DISTRIBUTOR_LOCAL_STATE_DIR": str(tmp_path / "state")}
+    first = subprocess.Popen([sys.executable, "-m", "distributor.cli", "run", "--job", "j.toml"],
+                             cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(list((tmp_path / "runs").iterdir())) < 3:  # every subjob has started
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.02)
+    first.send_signal(signal.SIGTERM)
+    _, stderr = first.communicate(timeout=60)
+    assert first.returncode == 143, stderr
+    assert "interrupted: subjobs keep running; pick them up again with: distributor run --job" in (
+        stderr
+    )
+    again = cli("run", "--job", "j.toml", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "job slow: completed — 3 subjobs: completed 3" in again.stdout
+    assert [(tmp_path / "runs" / str(i)).read_text() for i in range(3)] == ["ran\n"] * 3
+    assert all((tmp_path / "slow.out" / str(i) / "done.out").exists() for i in range(3))
