@@ -87,12 +87,19 @@ mapfile -t PLUGINS < <(find plugins -mindepth 1 -maxdepth 1 -type d -name 'distr
 python -m pip install --quiet --no-build-isolation -e ".[test]" \
     $(for p in "${PLUGINS[@]}"; do printf -- '-e %s ' "$p"; done)
 
+step "install Snakemake and the integrations (editable, beside the core)"
+# Snakemake finds its executor plugin by module name on sys.path: hatchling's editable install
+# puts the directory there (an import hook, as setuptools' editable mode uses, is not seen).
+python -m pip install --quiet "snakemake>=9,<10"
+python -m pip install --quiet --no-build-isolation \
+    -e "integrations/snakemake-executor-plugin-distributor[test]"
+
 step "ruff"
 ruff check .
 ruff format --check .
 
 step "mypy --strict"
-mypy distributor plugins tests benchmarks
+mypy distributor plugins tests benchmarks integrations
 
 step "Slurm dev cluster"
 if [ -n "$SLURM_START_PID" ] && ! wait "$SLURM_START_PID"; then
@@ -125,16 +132,20 @@ fi
 # real cluster is used by one group only (the Slurm group stops slurmctld and slurmdbd for a
 # while; the Grid Engine group fills the cell's two slots; the HTCondor group stops its schedd).
 CRASH=tests/test_service_crash_batch.py
+SNAKEMAKE=integrations/snakemake-executor-plugin-distributor/tests
 SLURM_GROUP=(plugins/distributor-slurm tests/test_service_slurm_outage.py
              "$CRASH::test_slurm_controller_killed_at_20_points_runs_every_task_once"
-             tests/test_jobs_slurm.py)
+             tests/test_jobs_slurm.py "$SNAKEMAKE/test_snakemake_slurm.py")
 SGE_GROUP=(plugins/distributor-sge
-           "$CRASH::test_sge_controller_killed_at_20_points_runs_every_task_once")
+           "$CRASH::test_sge_controller_killed_at_20_points_runs_every_task_once"
+           "$SNAKEMAKE/test_snakemake_sge.py")
 HTCONDOR_GROUP=("$ROOT/plugins/distributor-htcondor" "$ROOT/tests/test_service_htcondor_outage.py")
 REST_GROUP=(tests plugins --ignore=plugins/distributor-slurm --ignore=plugins/distributor-sge
             --ignore=plugins/distributor-htcondor --ignore=tests/test_service_slurm_outage.py
             --ignore=tests/test_service_htcondor_outage.py --ignore="$CRASH"
-            --ignore=tests/test_jobs_slurm.py)
+            --ignore=tests/test_jobs_slurm.py
+            "$SNAKEMAKE" --ignore="$SNAKEMAKE/test_snakemake_slurm.py"
+            --ignore="$SNAKEMAKE/test_snakemake_sge.py")
 PYTEST_LOGS=$(mktemp -d)
 CLEANUP+=('rm -rf "$PYTEST_LOGS"')
 # The HTCondor group waits for its pool, then runs inside it as the pool's job user (HTCondor
