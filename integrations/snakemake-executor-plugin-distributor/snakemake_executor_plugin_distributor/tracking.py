@@ -84,7 +84,7 @@ class JobTracker:
     def submit(self, command: str, name: str, request: Mapping[str, Any]) -> str:
         """Submit one command; its distributor id (errors as the distributor raises them)."""
         with self._lock:
-            return self.distributor.submit_to_batch_distributor(command, name, request)
+            return self.distributor.submit_to_batch_distributor(command, name, dict(request))
 
     def submit_array(
         self, command: str, name: str, request: Mapping[str, Any], length: int
@@ -92,7 +92,7 @@ class JobTracker:
         """Submit `length` steps of `command` as one array: step → distributor id."""
         with self._lock:
             return self.distributor.submit_array_to_batch_distributor(
-                command, name, request, length
+                command, name, dict(request), length
             )
 
     def poll(self, ids: Sequence[str]) -> Poll:
