@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from distributor.jobs.input_data import INPUT_DATA_FILE, get_input_data
     from distributor.jobs.model import (
         EXIT_STATUSES,
-        Argument,
         Job,
         JobStatus,
         SubJob,
@@ -35,12 +34,13 @@ if TYPE_CHECKING:
         MaxSubjobsSplitter,
         SubjobSplitter,
     )
+    from distributor.jobs.validation import Argument
 del TYPE_CHECKING
 
 from distributor._lazy import attach as _attach  # noqa: E402  (after the type-only imports)
 
 _WHERE = {
-    "Argument": "distributor.jobs.model",
+    "Argument": "distributor.jobs.validation",
     "ArgumentsGenerator": "distributor.jobs.arguments",
     "ArgumentsGeneratorFunction": "distributor.jobs.arguments",
     "ArgumentsSplitter": "distributor.jobs.splitters",

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 from distributor.jobs.errors import SplitterError
 
 if TYPE_CHECKING:
-    from distributor.jobs.model import Argument, SubJob
+    from distributor.jobs.model import SubJob
+    from distributor.jobs.validation import Argument
 
 __all__ = ["ArgumentsGenerator", "ArgumentsGeneratorFunction", "range_arguments"]
 

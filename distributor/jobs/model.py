@@ -14,34 +14,28 @@ from __future__ import annotations
 
 import enum
 import json
-import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from distributor.jobs import validation as check
 from distributor.jobs.errors import JobError
+from distributor.jobs.validation import Argument
 
 if TYPE_CHECKING:
     from distributor.jobs.splitters import SubjobSplitter
 
 __all__ = [
     "EXIT_STATUSES",
-    "Argument",
     "Job",
     "JobStatus",
     "SubJob",
     "lowest_status",
 ]
 
-Argument = str | int | float
-"""One argument of a command: JSON scalars only, so that a job's JSON round-trips exactly
-(turned into a word with `str` when the command is built)."""
-
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,199}$")
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_RESOURCE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
 class JobStatus(enum.StrEnum):
@@ -68,90 +62,6 @@ EXIT_STATUSES: frozenset[JobStatus] = frozenset({JobStatus.FAILED, JobStatus.COM
 def lowest_status(statuses: Iterable[JobStatus]) -> JobStatus:
     """The lowest of `statuses` in CAF's order (``init`` when there are none)."""
     return min(statuses, key=lambda status: status.level, default=JobStatus.INIT)
-
-
-# -- validation of one field each -------------------------------------------------------------
-
-
-def _strings(job: str, field: str, value: object, *, allow_empty_items: bool = False) -> list[str]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise JobError(job, field, value, "must be a list of strings")
-    items = list(value)
-    for item in items:
-        if not isinstance(item, str):
-            raise JobError(job, field, item, f"must be a string, not {type(item).__name__}")
-        if "\0" in item:
-            raise JobError(job, field, item, "must not contain a NUL byte")
-        if not allow_empty_items and not item:
-            raise JobError(job, field, item, "must not be empty")
-    return items
-
-
-def _arguments(job: str, field: str, value: object) -> list[Argument]:
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise JobError(job, field, value, "must be a list of strings or numbers")
-    items = list(value)
-    for item in items:
-        if not isinstance(item, str | int | float):
-            raise JobError(
-                job, field, item, f"must be a string or a number, not {type(item).__name__}"
-            )
-        if isinstance(item, float) and not math.isfinite(item):
-            raise JobError(job, field, item, "must be a finite number")
-        if isinstance(item, str) and "\0" in item:
-            raise JobError(job, field, item, "must not contain a NUL byte")
-    return items
-
-
-def _path(job: str, field: str, value: object) -> Path:
-    if not isinstance(value, str | os.PathLike):
-        raise JobError(job, field, value, "must be a path")
-    text = os.fspath(value)
-    if not isinstance(text, str) or not text or "\0" in text:
-        raise JobError(job, field, value, "must be a non-empty path without NUL bytes")
-    return Path(os.path.abspath(text))
-
-
-def _input_files(job: str, field: str, value: object) -> list[str]:
-    """Input files as strings: a plain path is made absolute, a URI (``scheme:…``) is kept."""
-    files = [
-        item if _SCHEME.match(item) else os.path.abspath(item)
-        for item in _strings(job, field, value)
-    ]
-    seen: set[str] = set()
-    for item in files:
-        if item in seen:
-            raise JobError(job, field, item, "is listed twice (each input file goes to one subjob)")
-        seen.add(item)
-    return files
-
-
-def _patterns(job: str, value: object) -> list[str]:
-    patterns = _strings(job, "output_patterns", value)
-    for pattern in patterns:
-        if pattern.startswith("/") or ".." in Path(pattern).parts:
-            raise JobError(
-                job, "output_patterns", pattern,
-                "must be a glob relative to the subjob's working directory, without '..'",
-            )  # fmt: skip
-    return patterns
-
-
-def _backend_args(job: str, value: object) -> dict[str, Argument]:
-    if not isinstance(value, Mapping):
-        raise JobError(job, "backend_args", value, "must be a table of resources")
-    result: dict[str, Argument] = {}
-    for key, item in value.items():
-        if not isinstance(key, str) or not _RESOURCE_KEY.match(key):
-            raise JobError(job, "backend_args", key, "keys must be resource names")
-        result[key] = _arguments(job, f"backend_args[{key!r}]", [item])[0]
-    return result
-
-
-def _subjob_id(job: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise JobError(job, "subjobs", value, "a subjob id must be a whole number from 0")
-    return value
 
 
 class Job:
@@ -225,7 +135,7 @@ class Job:
 
     @command.setter
     def command(self, value: Sequence[str]) -> None:
-        self._command = _strings(self.name, "command", value, allow_empty_items=True)
+        self._command = check.strings(self.name, "command", value, allow_empty_items=True)
 
     @property
     def arguments(self) -> list[Argument]:
@@ -234,7 +144,7 @@ class Job:
 
     @arguments.setter
     def arguments(self, value: Sequence[Argument]) -> None:
-        self._arguments = _arguments(self.name, "arguments", value)
+        self._arguments = check.arguments(self.name, "arguments", value)
 
     cmd = command
     """CAF's name for `command`."""
@@ -250,7 +160,7 @@ class Job:
     def input_sandbox_files(self, value: Iterable[str | os.PathLike[str]]) -> None:
         if isinstance(value, str | bytes | os.PathLike) or not isinstance(value, Iterable):
             raise JobError(self.name, "input_sandbox_files", value, "must be a list of paths")
-        self._input_sandbox_files = [_path(self.name, "input_sandbox_files", p) for p in value]
+        self._input_sandbox_files = [check.path(self.name, "input_sandbox_files", p) for p in value]
 
     @property
     def working_dir(self) -> Path:
@@ -259,7 +169,7 @@ class Job:
 
     @working_dir.setter
     def working_dir(self, value: str | os.PathLike[str]) -> None:
-        self._working_dir = _path(self.name, "working_dir", value)
+        self._working_dir = check.path(self.name, "working_dir", value)
 
     @property
     def output_dir(self) -> Path:
@@ -268,7 +178,7 @@ class Job:
 
     @output_dir.setter
     def output_dir(self, value: str | os.PathLike[str]) -> None:
-        self._output_dir = _path(self.name, "output_dir", value)
+        self._output_dir = check.path(self.name, "output_dir", value)
 
     @property
     def output_patterns(self) -> list[str]:
@@ -277,7 +187,7 @@ class Job:
 
     @output_patterns.setter
     def output_patterns(self, value: Sequence[str]) -> None:
-        self._output_patterns = _patterns(self.name, value)
+        self._output_patterns = check.patterns(self.name, value)
 
     @property
     def input_files(self) -> list[str]:
@@ -286,7 +196,7 @@ class Job:
 
     @input_files.setter
     def input_files(self, value: Sequence[str]) -> None:
-        self._input_files = _input_files(self.name, "input_files", value)
+        self._input_files = check.input_files(self.name, "input_files", value)
 
     @property
     def setup_cmds(self) -> list[str]:
@@ -295,7 +205,7 @@ class Job:
 
     @setup_cmds.setter
     def setup_cmds(self, value: Sequence[str]) -> None:
-        self._setup_cmds = _strings(self.name, "setup_cmds", value, allow_empty_items=True)
+        self._setup_cmds = check.strings(self.name, "setup_cmds", value, allow_empty_items=True)
 
     @property
     def backend_args(self) -> dict[str, Argument]:
@@ -304,7 +214,7 @@ class Job:
 
     @backend_args.setter
     def backend_args(self, value: Mapping[str, Argument]) -> None:
-        self._backend_args = _backend_args(self.name, value)
+        self._backend_args = check.backend_args(self.name, value)
 
     @property
     def max_files_per_subjob(self) -> int | None:
@@ -339,7 +249,7 @@ class Job:
         Raises:
             JobError: the id is not a whole number from 0, or the job already has it.
         """
-        subjob_id = _subjob_id(self.name, subjob_id)
+        subjob_id = check.subjob_id(self.name, subjob_id)
         if subjob_id in self.subjobs:
             raise JobError(self.name, "subjobs", subjob_id, "is already a subjob of this job")
         subjob = SubJob(self, subjob_id, input_files, args)
@@ -496,7 +406,7 @@ class SubJob:
         input_files: Sequence[str] | None = None,
         args: Sequence[Argument] | None = None,
     ) -> None:
-        self.id = _subjob_id(job.name, subjob_id)
+        self.id = check.subjob_id(job.name, subjob_id)
         self.parent = job
         self.input_files = list(input_files or [])
         self.args = list(args or [])
@@ -510,7 +420,9 @@ class SubJob:
 
     @input_files.setter
     def input_files(self, value: Sequence[str]) -> None:
-        self._input_files = _input_files(self.parent.name, f"subjobs[{self.id}].input_files", value)
+        self._input_files = check.input_files(
+            self.parent.name, f"subjobs[{self.id}].input_files", value
+        )
 
     @property
     def args(self) -> list[Argument]:
@@ -519,7 +431,7 @@ class SubJob:
 
     @args.setter
     def args(self, value: Sequence[Argument]) -> None:
-        self._args = _arguments(self.parent.name, f"subjobs[{self.id}].args", value)
+        self._args = check.arguments(self.parent.name, f"subjobs[{self.id}].args", value)
 
     @property
     def name(self) -> str:

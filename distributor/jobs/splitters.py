@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 from distributor.jobs.arguments import ArgumentsGenerator
 from distributor.jobs.errors import SplitterError
-from distributor.jobs.model import Argument, SubJob
+from distributor.jobs.model import SubJob
+from distributor.jobs.validation import Argument
 from distributor.logs import get_logger
 
 if TYPE_CHECKING:
