@@ -59,7 +59,13 @@ def test_import_is_light() -> None:
         "print(json.dumps(sorted(set(sys.modules) - before)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert set(json.loads(out.stdout)) <= {"distributor", "distributor._lazy", "__future__", "importlib", "warnings"}
+    assert set(json.loads(out.stdout)) <= {
+        "distributor",
+        "distributor._lazy",
+        "__future__",
+        "importlib",
+        "warnings",
+    }
     code = (
         "import sys, json, distributor\n"
         "for name in distributor._WHERE: getattr(distributor, name)\n"
