@@ -290,3 +290,17 @@ assert "slurm" in distributor.available_plugins()
 print("plugin wheel ok: distributor-core", installed["distributor-core"], "beside distributor-slurm")
 PY
 )
+
+step "the Snakemake executor's wheel holds its module and py.typed"
+python -m build --wheel --no-isolation --outdir "$DIST/snakemake" \
+    integrations/snakemake-executor-plugin-distributor >/dev/null
+python - "$DIST"/snakemake/*.whl <<'PY'
+import sys
+import zipfile
+
+names = set(zipfile.ZipFile(sys.argv[1]).namelist())
+package = "snakemake_executor_plugin_distributor"
+for module in ("__init__.py", "executor.py", "settings.py", "py.typed"):
+    assert f"{package}/{module}" in names, f"{package}/{module} missing from {sys.argv[1]}"
+print("snakemake executor wheel ok:", sys.argv[1].rsplit("/", 1)[-1])
+PY

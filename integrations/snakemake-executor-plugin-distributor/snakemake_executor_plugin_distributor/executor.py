@@ -113,6 +113,9 @@ class Executor(RemoteExecutor):
         except DistributorError as exc:
             raise self._refusal(job, exc) from exc
         self._submitted(job, did)
+        self.logger.info(
+            f"distributor: job {job.jobid} submitted to cluster {self._cluster.name!r} as {did}"
+        )
 
     def _submit_array(self, batch: list[tuple[JobExecutorInterface, dict[str, Any]]]) -> None:
         jobs = [job for job, _ in batch]
@@ -129,6 +132,11 @@ class Executor(RemoteExecutor):
             raise self._refusal(jobs[0], exc) from exc
         for step, job in enumerate(jobs):
             self._submitted(job, steps[step])
+        self.logger.info(
+            f"distributor: jobs {', '.join(str(job.jobid) for job in jobs)} of rule "
+            f"{', '.join(_rule_names(jobs[0]))} submitted to cluster {self._cluster.name!r} as "
+            f"one array: {', '.join(steps[step] for step in range(len(jobs)))}"
+        )
 
     def _submitted(self, job: JobExecutorInterface, did: str) -> None:
         info = SubmittedJobInfo(job=job, external_jobid=did)
