@@ -94,6 +94,20 @@ python -m pip install --quiet "snakemake>=9,<10"
 python -m pip install --quiet --no-build-isolation \
     -e "integrations/snakemake-executor-plugin-distributor[test]"
 
+step "install the Jobmon bridge, and Jobmon 3.4.8 where its wheels are (../shared/wheels/jobmon)"
+# jobmon-core 3.4.8 comes from the index, its client and server from wheels built at its tag
+# (the index has no pair that works with it: ../shared/wheels/jobmon/README.md), named by path
+# so that pip does not take the index's older jobmon-client. Without them the Jobmon tests skip.
+python -m pip install --quiet --no-build-isolation -e integrations/jobmon-plugin-distributor
+JOBMON_WHEELS=$ROOT/../shared/wheels/jobmon
+if compgen -G "$JOBMON_WHEELS/jobmon_client-*.whl" >/dev/null \
+    && compgen -G "$JOBMON_WHEELS/jobmon_server-*.whl" >/dev/null; then
+    python -m pip install --quiet "jobmon-core==3.4.8" "$JOBMON_WHEELS"/jobmon_client-*.whl \
+        "$JOBMON_WHEELS"/jobmon_server-*.whl
+else
+    echo "no Jobmon wheels in $JOBMON_WHEELS: the Jobmon end-to-end tests will skip" >&2
+fi
+
 step "ruff"
 ruff check .
 ruff format --check .
@@ -133,9 +147,10 @@ fi
 # while; the Grid Engine group fills the cell's two slots; the HTCondor group stops its schedd).
 CRASH=tests/test_service_crash_batch.py
 SNAKEMAKE=integrations/snakemake-executor-plugin-distributor/tests
+JOBMON_SLURM=integrations/jobmon-plugin-distributor/tests/test_jobmon_workflow.py::test_workflow_on_slurm
 SLURM_GROUP=(plugins/distributor-slurm tests/test_service_slurm_outage.py
              "$CRASH::test_slurm_controller_killed_at_20_points_runs_every_task_once"
-             tests/test_jobs_slurm.py "$SNAKEMAKE/test_snakemake_slurm.py")
+             tests/test_jobs_slurm.py "$SNAKEMAKE/test_snakemake_slurm.py" "$JOBMON_SLURM")
 SGE_GROUP=(plugins/distributor-sge
            "$CRASH::test_sge_controller_killed_at_20_points_runs_every_task_once"
            "$SNAKEMAKE/test_snakemake_sge.py")
@@ -145,7 +160,8 @@ REST_GROUP=(tests plugins --ignore=plugins/distributor-slurm --ignore=plugins/di
             --ignore=tests/test_service_htcondor_outage.py --ignore="$CRASH"
             --ignore=tests/test_jobs_slurm.py
             "$SNAKEMAKE" --ignore="$SNAKEMAKE/test_snakemake_slurm.py"
-            --ignore="$SNAKEMAKE/test_snakemake_sge.py")
+            --ignore="$SNAKEMAKE/test_snakemake_sge.py"
+            integrations/jobmon-plugin-distributor --deselect="$JOBMON_SLURM")
 PYTEST_LOGS=$(mktemp -d)
 CLEANUP+=('rm -rf "$PYTEST_LOGS"')
 # The HTCondor group waits for its pool, then runs inside it as the pool's job user (HTCondor

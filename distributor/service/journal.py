@@ -4,9 +4,14 @@ Every change the controller makes is written in a `Transaction` that commits *be
 controller acts on it (submits, terminates, reports). One controller at a time holds the
 journal's lock file (``<journal>.lock``, `fcntl.flock`), which the kernel releases when the
 process dies, however it dies. Other processes may read the journal and add control requests
-(cancel) at any time; WAL mode lets them do so while the controller writes. The tables are
-described in `distributor.service.journal_schema`; the readers' queries live in
-`distributor.service.journal_views`.
+(cancel) at any time; WAL mode lets them do so while the controller writes.
+
+Tables: ``meta`` (schema version, run tag), ``tasks``, ``instances`` (one row per attempt,
+``UNIQUE(task_id, attempt)``), ``batches`` (one row per submission: name, members, ids),
+``transitions`` (the event stream), ``control`` (requests from other processes), ``outcomes``
+(what each ended attempt did), ``dependencies`` (task → a task it waits for) and ``retry_at``
+(when a delayed retry may be submitted). The last three were added after the first release:
+they are created when missing, and older controllers simply ignore them.
 """
 
 from __future__ import annotations
@@ -22,8 +27,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from distributor.exit_info import TaskInstanceStatus
-from distributor.service import journal_views as views
+from distributor.exit_info import FINAL_STATES, TaskInstanceStatus
 from distributor.service.batching import new_run_tag
 from distributor.service.errors import (
     JournalError,
@@ -31,22 +35,96 @@ from distributor.service.errors import (
     NotRetriableError,
     UnknownTaskError,
 )
-from distributor.service.events import Event
-from distributor.service.journal_schema import (
-    ADDED_LATER,
-    DEPENDENCY_ROWS,
-    SCHEMA,
-    SCHEMA_VERSION,
-    SELECT_KILL_PENDING,
-    SELECT_LIVE,
-    TASK_COLUMNS,
-    chunks,
-)
-from distributor.service.model import AttemptInfo, TaskInfo, TaskStatus
-from distributor.service.state import BatchRow, BatchState, InstanceRow, TaskRow
+from distributor.service.events import AttemptOutcome, Event, EventKind
+from distributor.service.model import TERMINAL_TASK_STATES, AttemptInfo, TaskInfo, TaskStatus
+from distributor.service.state import LIVE_STATES, BatchRow, BatchState, InstanceRow, TaskRow
 from distributor.service.transaction import Transaction
 
 __all__ = ["SCHEMA_VERSION", "ControlRequest", "Journal"]
+
+SCHEMA_VERSION = 1
+_CHUNK = 500  # ids per "IN (...)" query, below SQLite's variable limit
+_LIVE_SQL = "(" + ",".join(f"'{s.value}'" for s in sorted(LIVE_STATES)) + ")"
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, spec TEXT NOT NULL,
+    status TEXT NOT NULL, attempts INTEGER NOT NULL, max_attempts INTEGER NOT NULL,
+    priority INTEGER NOT NULL, owner TEXT NOT NULL, cluster TEXT NOT NULL, tags TEXT NOT NULL,
+    cancel_requested INTEGER NOT NULL, message TEXT NOT NULL, updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS tasks_active ON tasks(status) WHERE status = 'active';
+CREATE TABLE IF NOT EXISTS instances (
+    id INTEGER PRIMARY KEY, task_id INTEGER NOT NULL, attempt INTEGER NOT NULL,
+    status TEXT NOT NULL, queue TEXT, resources TEXT NOT NULL, batch_id INTEGER, step INTEGER,
+    distributor_id TEXT, kill_pending INTEGER NOT NULL, message TEXT NOT NULL,
+    created_at REAL NOT NULL, status_at REAL NOT NULL, submitted_at REAL, triage_since REAL,
+    UNIQUE (task_id, attempt));
+CREATE INDEX IF NOT EXISTS instances_live ON instances(status) WHERE status IN {_LIVE_SQL};
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, cluster TEXT NOT NULL,
+    state TEXT NOT NULL, members TEXT NOT NULL, ids TEXT NOT NULL, created_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS batches_open ON batches(state) WHERE state = 'intent';
+CREATE TABLE IF NOT EXISTS transitions (
+    seq INTEGER PRIMARY KEY, at REAL NOT NULL, kind TEXT NOT NULL, task_id INTEGER NOT NULL,
+    attempt INTEGER NOT NULL, old TEXT, new TEXT NOT NULL, message TEXT NOT NULL,
+    distributor_id TEXT);
+CREATE TABLE IF NOT EXISTS control (
+    id INTEGER PRIMARY KEY, action TEXT NOT NULL, target_kind TEXT NOT NULL,
+    target TEXT NOT NULL, created_at REAL NOT NULL, done INTEGER NOT NULL DEFAULT 0);
+"""
+
+_ADDED_LATER = """
+CREATE TABLE IF NOT EXISTS outcomes (
+    instance_id INTEGER PRIMARY KEY, outcome TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS dependencies (
+    task_id INTEGER NOT NULL, needs INTEGER NOT NULL, PRIMARY KEY (task_id, needs))
+    WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS dependencies_needs ON dependencies(needs);
+CREATE TABLE IF NOT EXISTS retry_at (instance_id INTEGER PRIMARY KEY, at REAL NOT NULL);
+"""
+"""Tables a journal made by an earlier version may lack (readers create them too)."""
+
+_COLUMNS = (
+    "i.id, i.task_id, i.attempt, i.status, i.queue, i.resources, i.batch_id, i.step, "
+    "i.distributor_id, i.kill_pending, i.message, i.created_at, i.status_at, i.submitted_at, "
+    "i.triage_since, r.at"
+)
+_FROM = "FROM instances i LEFT JOIN retry_at r ON r.instance_id = i.id"
+_SELECT_LIVE = f"SELECT {_COLUMNS} {_FROM} WHERE i.status IN {_LIVE_SQL}"
+_SELECT_KILL_PENDING = (
+    f"SELECT {_COLUMNS}, t.cluster {_FROM} JOIN tasks t ON t.id = i.task_id "
+    f"WHERE i.kill_pending = 1 AND i.status NOT IN {_LIVE_SQL}"
+)
+_TASK_COLUMNS = (
+    "id, name, cluster, owner, priority, max_attempts, tags, status, attempts, cancel_requested, "
+    "message, json_extract(spec, '$.retry_delay'), json_extract(spec, '$.max_attempts')"
+)
+_DEPENDENCY_ROWS = (
+    "SELECT d.task_id, d.needs, n.name, n.status FROM dependencies d JOIN tasks n ON n.id = d.needs"
+)
+
+
+def _outcome(text: str | None) -> AttemptOutcome | None:
+    """An ``outcomes`` row, or None (none written, or unreadable)."""
+    if not text:
+        return None
+    try:
+        return AttemptOutcome.from_json(text)
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def _ends_attempt(kind: str, new: str) -> bool:
+    """Whether an event of `kind` whose new status is `new` ends an attempt or a task."""
+    if kind == EventKind.INSTANCE:
+        return new in FINAL_STATES
+    return new in TERMINAL_TASK_STATES
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
 
 
 class ControlRequest:
@@ -124,10 +202,10 @@ class Journal:
 
     def _prepare(self) -> str:
         if self.role == "controller":
-            self._db.executescript(SCHEMA + ADDED_LATER)
+            self._db.executescript(_SCHEMA + _ADDED_LATER)
         else:  # a journal last opened by an older controller lacks the newer tables
             with contextlib.suppress(sqlite3.OperationalError):
-                self._db.executescript(ADDED_LATER)
+                self._db.executescript(_ADDED_LATER)
         rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         if not rows:
             if self.role != "controller":
@@ -217,15 +295,15 @@ class Journal:
 
     def load_tasks(self) -> Iterator[TaskRow]:
         """Every active task."""
-        for row in self._db.execute(f"SELECT {TASK_COLUMNS} FROM tasks WHERE status = 'active'"):  # noqa: S608 - constants
+        for row in self._db.execute(f"SELECT {_TASK_COLUMNS} FROM tasks WHERE status = 'active'"):  # noqa: S608 - constants
             yield self._task(row)
 
     def load_task_rows(self, task_ids: Sequence[int]) -> list[TaskRow]:
         """The given tasks, whatever their status, in id order."""
         rows: list[Any] = []
-        for part in chunks(sorted(set(task_ids))):
+        for part in _chunks(sorted(set(task_ids))):
             marks = ",".join("?" * len(part))
-            query = f"SELECT {TASK_COLUMNS} FROM tasks WHERE id IN ({marks}) ORDER BY id"  # noqa: S608 - constants and placeholders only
+            query = f"SELECT {_TASK_COLUMNS} FROM tasks WHERE id IN ({marks}) ORDER BY id"  # noqa: S608 - constants and placeholders only
             rows.extend(self._db.execute(query, list(part)).fetchall())
         return [self._task(row) for row in rows]
 
@@ -252,15 +330,15 @@ class Journal:
         task (or of the given tasks), in the order they were recorded."""
         if task_ids is None:
             return self._db.execute(
-                f"{DEPENDENCY_ROWS} JOIN tasks w ON w.id = d.task_id "
+                f"{_DEPENDENCY_ROWS} JOIN tasks w ON w.id = d.task_id "
                 "WHERE w.status = 'active' ORDER BY d.task_id, d.needs"
             ).fetchall()
         rows: list[tuple[Any, ...]] = []
-        for part in chunks(sorted(set(task_ids))):
+        for part in _chunks(sorted(set(task_ids))):
             marks = ",".join("?" * len(part))
             rows.extend(
                 self._db.execute(
-                    f"{DEPENDENCY_ROWS} WHERE d.task_id IN ({marks}) ORDER BY d.task_id, d.needs",
+                    f"{_DEPENDENCY_ROWS} WHERE d.task_id IN ({marks}) ORDER BY d.task_id, d.needs",
                     list(part),
                 ).fetchall()
             )
@@ -269,7 +347,7 @@ class Journal:
     def task_states(self, names: Sequence[str]) -> dict[str, tuple[int, TaskStatus]]:
         """name → (id, status) for the names that exist."""
         found: dict[str, tuple[int, TaskStatus]] = {}
-        for part in chunks(list(names)):
+        for part in _chunks(list(names)):
             marks = ",".join("?" * len(part))
             query = f"SELECT name, id, status FROM tasks WHERE name IN ({marks})"  # noqa: S608 - placeholders only
             for name, task_id, status in self._db.execute(query, list(part)):
@@ -307,7 +385,7 @@ class Journal:
         frontier = list(chosen.values())
         while frontier:
             found: list[int] = []
-            for part in chunks(frontier):
+            for part in _chunks(frontier):
                 marks = ",".join("?" * len(part))
                 query = (
                     "SELECT t.name, t.id FROM dependencies d JOIN tasks t ON t.id = d.task_id "  # noqa: S608 - placeholders only
@@ -323,16 +401,23 @@ class Journal:
 
     def waiting_for(self) -> dict[str, list[str]]:
         """Active task → its dependencies that have not ended done, in the order recorded."""
-        return views.waiting_for(self._db)
+        found: dict[str, list[str]] = {}
+        for name, need in self._db.execute(
+            "SELECT w.name, n.name FROM dependencies d JOIN tasks w ON w.id = d.task_id "
+            "JOIN tasks n ON n.id = d.needs WHERE w.status = 'active' AND n.status != 'done' "
+            "ORDER BY d.task_id, d.needs"
+        ):
+            found.setdefault(name, []).append(need)
+        return found
 
     def load_instances(self) -> Iterator[InstanceRow]:
         """Every instance in a live state."""
-        for row in self._db.execute(SELECT_LIVE):
+        for row in self._db.execute(_SELECT_LIVE):
             yield self._instance(row)
 
     def load_kill_pending(self) -> Iterator[tuple[str, InstanceRow]]:
         """(cluster, instance) of final instances whose termination may not have happened."""
-        for row in self._db.execute(SELECT_KILL_PENDING):
+        for row in self._db.execute(_SELECT_KILL_PENDING):
             yield row[16], self._instance(row)
 
     @staticmethod
@@ -355,7 +440,7 @@ class Journal:
         """The given batches and every batch still in state ``intent``."""
         wanted = sorted(set(ids))
         queries = [("state = 'intent'", [])] + [
-            (f"id IN ({','.join('?' * len(part))})", list(part)) for part in chunks(wanted)
+            (f"id IN ({','.join('?' * len(part))})", list(part)) for part in _chunks(wanted)
         ]
         seen: set[int] = set()
         for where, params in queries:
@@ -376,13 +461,22 @@ class Journal:
                 batch.ids = {int(k): v for k, v in json.loads(row[5]).items()}
                 yield batch
 
+    def _pairs(self, select: str, column: str, values: Sequence[Any]) -> dict[Any, Any]:
+        """Rows of ``SELECT {select} FROM tasks WHERE {column} IN values`` as a dict (chunked)."""
+        found: dict[Any, Any] = {}
+        for part in _chunks(list(values)):
+            marks = ",".join("?" * len(part))
+            query = f"SELECT {select} FROM tasks WHERE {column} IN ({marks})"  # noqa: S608 - constants and placeholders only
+            found.update(self._db.execute(query, list(part)).fetchall())
+        return found
+
     def specs(self, task_ids: Sequence[int]) -> dict[int, str]:
         """task id → definition JSON."""
-        return views.pairs(self._db, "id, spec", "id", task_ids)
+        return self._pairs("id, spec", "id", task_ids)
 
     def specs_by_name(self, names: Sequence[str]) -> dict[str, str]:
         """task name → definition JSON, for the names that exist."""
-        return views.pairs(self._db, "name, spec", "name", names)
+        return self._pairs("name, spec", "name", names)
 
     def task_counts(self) -> dict[str, int]:
         """Tasks by status value."""
@@ -399,7 +493,18 @@ class Journal:
         Raises:
             UnknownTaskError: a name is not in the journal.
         """
-        return views.task_ids(self._db, names=names, tag=tag)
+        found: dict[str, int] = self._pairs("name, id", "name", names)
+        for name in names:
+            if name not in found:
+                raise UnknownTaskError(name)
+        if tag is not None:
+            for name, task_id in self._db.execute(
+                "SELECT tasks.name, tasks.id FROM tasks, json_each(tasks.tags) "
+                "WHERE json_each.value = ?",
+                (tag,),
+            ):
+                found[name] = task_id
+        return found
 
     def task_infos(self, names: Sequence[str] | None = None) -> list[TaskInfo]:
         """The state of the named tasks (every task when None), in id order.
@@ -407,7 +512,34 @@ class Journal:
         Raises:
             UnknownTaskError: a name is not in the journal.
         """
-        return views.task_infos(self._db, names)
+        query = (
+            "SELECT t.name, t.status, i.status, t.attempts, t.max_attempts, t.message, "
+            "i.message, i.distributor_id, t.tags, t.owner, t.cluster, i.step, o.outcome, r.at "
+            "FROM tasks t LEFT JOIN instances i ON i.task_id = t.id AND i.attempt = t.attempts "
+            "LEFT JOIN outcomes o ON o.instance_id = i.id "
+            "LEFT JOIN retry_at r ON r.instance_id = i.id"
+        )
+        rows = self._by_names(query, names, "t.name", "t.id")
+        waiting = self.waiting_for() if any(row[1] == TaskStatus.ACTIVE for row in rows) else {}
+        return [
+            TaskInfo(
+                name=row[0],
+                status=TaskStatus(row[1]),
+                instance_status=TaskInstanceStatus(row[2]) if row[2] else None,
+                attempts=row[3],
+                max_attempts=row[4],
+                message=row[5] or (row[6] or "") if row[1] == TaskStatus.ACTIVE else row[5],
+                distributor_id=row[7],
+                tags=frozenset(json.loads(row[8])),
+                owner=row[9],
+                cluster=row[10],
+                step=row[11],
+                outcome=_outcome(row[12]),
+                waiting_for=tuple(waiting.get(row[0], ())),
+                next_attempt_at=row[13] if row[2] == TaskInstanceStatus.QUEUED else None,
+            )
+            for row in rows
+        ]
 
     def attempts(self, names: Sequence[str] | None = None) -> dict[str, list[AttemptInfo]]:
         """Every attempt of the named tasks (every task when None): name → attempts in order.
@@ -415,12 +547,85 @@ class Journal:
         Raises:
             UnknownTaskError: a name is not in the journal.
         """
-        return views.attempts(self._db, names)
+        query = (
+            "SELECT t.name, i.attempt, i.status, i.message, i.distributor_id, i.step, i.queue, "
+            "i.created_at, i.submitted_at, i.status_at, o.outcome FROM tasks t "
+            "JOIN instances i ON i.task_id = t.id LEFT JOIN outcomes o ON o.instance_id = i.id"
+        )
+        found: dict[str, list[AttemptInfo]] = {name: [] for name in names or ()}
+        for row in self._by_names(query, names, "t.name", "t.id, i.attempt", check=False):
+            found.setdefault(row[0], []).append(
+                AttemptInfo(
+                    attempt=row[1],
+                    status=TaskInstanceStatus(row[2]),
+                    message=row[3],
+                    distributor_id=row[4],
+                    step=row[5],
+                    queue=row[6],
+                    created_at=row[7],
+                    submitted_at=row[8],
+                    status_at=row[9],
+                    outcome=_outcome(row[10]),
+                )
+            )
+        if names is not None:
+            self.task_ids(names=names)  # raises UnknownTaskError for a name never added
+        return found
+
+    def _by_names(
+        self,
+        query: str,
+        names: Sequence[str] | None,
+        column: str,
+        order: str,
+        *,
+        check: bool = True,
+    ) -> list[Any]:
+        """Rows of `query` for the named tasks (all when None), ordered by `order`."""
+        if names is None:
+            return self._db.execute(f"{query} ORDER BY {order}").fetchall()
+        rows: list[Any] = []
+        for part in _chunks(list(names)):
+            marks = ",".join("?" * len(part))
+            rows.extend(
+                self._db.execute(
+                    f"{query} WHERE {column} IN ({marks}) ORDER BY {order}", list(part)
+                ).fetchall()
+            )
+        if check:
+            missing = set(names) - {row[0] for row in rows}
+            if missing:
+                raise UnknownTaskError(sorted(missing)[0])
+        return rows
 
     def events(self, since: int = 0, limit: int | None = None) -> list[Event]:
         """Events with ``seq > since``, oldest first (at most `limit`); an event that ends
         an attempt carries its outcome."""
-        return views.events(self._db, since, limit)
+        rows = self._db.execute(
+            "SELECT e.seq, e.at, e.kind, t.name, e.attempt, e.old, e.new, e.message, "
+            "e.distributor_id, t.tags, o.outcome FROM transitions e "
+            "JOIN tasks t ON t.id = e.task_id "
+            "LEFT JOIN instances i ON i.task_id = e.task_id AND i.attempt = e.attempt "
+            "LEFT JOIN outcomes o ON o.instance_id = i.id "
+            "WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
+            (since, -1 if limit is None else limit),
+        ).fetchall()
+        return [
+            Event(
+                row[0],
+                row[1],
+                EventKind(row[2]),
+                row[3],
+                row[4],
+                row[5],
+                row[6],
+                row[7],
+                row[8],
+                frozenset(json.loads(row[9])),
+                _outcome(row[10]) if _ends_attempt(row[2], row[6]) else None,
+            )
+            for row in rows
+        ]
 
     def size_bytes(self) -> int:
         """Bytes on disk: the database plus its WAL file."""

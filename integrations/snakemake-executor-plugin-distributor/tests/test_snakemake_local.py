@@ -200,31 +200,3 @@ def test_ctrl_c_terminates_what_it_submitted(
     assert run.returncode != 0, output
     assert "terminated 1 job(s)" in output, output
     _wait_for(lambda: not _alive(pid), f"the job's process {pid} to end", timeout=60)
-
-
-TINY_MEMORY = """
-rule all:
-    input: "tiny.out"
-
-rule tiny:
-    output: "tiny.out"
-    resources: mem_mb=5
-    shell: "touch {output}"
-"""
-
-
-def test_memory_overhead_pays_for_the_nested_snakemake(
-    workflow: Callable[[str], tuple[Path, dict[str, str]]],
-) -> None:
-    """mem_mb=5 with no overhead: the job's nested Snakemake alone exceeds the limit and the
-    run fails saying so (Z, memory limit); with the default overhead the same rule runs."""
-    workdir, env = workflow(TINY_MEMORY)
-    starved = run_snakemake(workdir, "--distributor-memory-overhead-mib", "0", env=env)
-    output = starved.stdout + starved.stderr
-    assert starved.returncode != 0, output
-    assert "ended Z (resource_error)" in output and "memory limit of 5MiB exceeded" in output, (
-        output
-    )
-    fed = run_snakemake(workdir, env=env)
-    assert fed.returncode == 0, fed.stdout + fed.stderr
-    assert (workdir / "tiny.out").exists()
