@@ -320,3 +320,24 @@ for module in ("__init__.py", "executor.py", "settings.py", "py.typed"):
     assert f"{package}/{module}" in names, f"{package}/{module} missing from {sys.argv[1]}"
 print("snakemake executor wheel ok:", sys.argv[1].rsplit("/", 1)[-1])
 PY
+
+step "the Jobmon bridge's wheel: a namespace portion that loads from the installed wheels"
+python -m build --wheel --no-isolation --outdir "$DIST/jobmon" \
+    integrations/jobmon-plugin-distributor >/dev/null
+"$WHEEL_VENV/bin/python" -m pip install --quiet --no-deps "$DIST"/jobmon/*.whl
+(cd "$DIST" && "$WHEEL_VENV/bin/python" - "$DIST"/jobmon/*.whl <<'PY'
+import sys
+import zipfile
+
+names = set(zipfile.ZipFile(sys.argv[1]).namelist())
+for absent in ("jobmon/__init__.py", "jobmon/plugins/__init__.py"):  # Jobmon's namespace
+    assert absent not in names, f"{absent} in {sys.argv[1]}: it would hide Jobmon's own modules"
+for module in ("__init__.py", "bridge_distributor.py", "bridge_queue.py", "py.typed"):
+    assert f"jobmon/plugins/distributor/{module}" in names, f"{module} missing from {sys.argv[1]}"
+import jobmon.plugins.distributor as bridge
+
+assert "site-packages" in bridge.__file__, bridge.__file__
+assert bridge.get_cluster_queue_class()(1, "q", {"plugin": "local"}).plugin == "local"
+print("jobmon bridge wheel ok:", sys.argv[1].rsplit("/", 1)[-1])
+PY
+)
