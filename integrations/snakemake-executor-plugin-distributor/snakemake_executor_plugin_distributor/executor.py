@@ -28,6 +28,7 @@ from distributor import (
     TaskInstanceStatus,
 )
 from distributor.config import ClusterConfig, resolve_cluster
+from snakemake_executor_plugin_distributor.arrays import Ready, batches
 from snakemake_executor_plugin_distributor.requests import RequestPolicy, job_request
 from snakemake_executor_plugin_distributor.settings import ExecutorSettings
 from snakemake_executor_plugin_distributor.tracking import JobTracker
@@ -81,35 +82,31 @@ class Executor(RemoteExecutor):
     # --- submission ---------------------------------------------------------------------
 
     def run_jobs(self, jobs: list[JobExecutorInterface]) -> None:
-        """Submit ready jobs: those of one rule with equal requests as one array."""
-        batches: dict[tuple[str, ...], list[tuple[JobExecutorInterface, dict[str, Any]]]] = {}
+        """Submit ready jobs: those of one rule with equal requests as one array
+        (`snakemake_executor_plugin_distributor.arrays`)."""
+        ready = []
         for job in jobs:
             request = self._request(job)
-            if job.is_group() or self._settings.max_array_size <= 1:
-                key: tuple[str, ...] = ("single", str(job.jobid))
-            else:
-                key = ("array", *_rule_names(job), repr(sorted(request.items())))
-            batch = batches.setdefault(key, [])
-            if len(batch) >= self._settings.max_array_size:
-                batches[(*key, str(job.jobid))] = batch
-                batch = batches[key] = []
-            batch.append((job, request))
-        for batch in batches.values():
-            for job, _ in batch:
-                self.run_job_pre(job)
+            key = None if job.is_group() else (*_rule_names(job), repr(sorted(request.items())))
+            ready.append(Ready((job, request), self._command(job), key))
+        for batch in batches(ready, max_count=self._settings.max_array_size):
+            for entry in batch:
+                self.run_job_pre(entry.item[0])
             if len(batch) == 1:
-                self._submit(*batch[0])
+                (job, request), command = batch[0].item, batch[0].command
+                self._submit(job, request, command)
             else:
-                self._submit_array(batch)
+                self._submit_array([entry.item[0] for entry in batch], batch[0].item[1],
+                                   [entry.command for entry in batch])  # fmt: skip
 
     def run_job(self, job: JobExecutorInterface) -> None:
         """Submit one job (Snakemake calls `run_jobs`; this is the single-job path)."""
-        self._submit(job, self._request(job))
+        self._submit(job, self._request(job), self._command(job))
 
-    def _submit(self, job: JobExecutorInterface, request: Mapping[str, Any]) -> None:
+    def _submit(self, job: JobExecutorInterface, request: Mapping[str, Any], command: str) -> None:
         name = self._task_name(job)
         try:
-            did = self._tracker.submit(self._command(job), name, request)
+            did = self._tracker.submit(command, name, request)
         except DistributorError as exc:
             raise self._refusal(job, exc) from exc
         self._submitted(job, did)
@@ -117,9 +114,10 @@ class Executor(RemoteExecutor):
             f"distributor: job {job.jobid} submitted to cluster {self._cluster.name!r} as {did}"
         )
 
-    def _submit_array(self, batch: list[tuple[JobExecutorInterface, dict[str, Any]]]) -> None:
-        jobs = [job for job, _ in batch]
-        cases = "".join(f"{step}) {self._command(job)} ;;\n" for step, job in enumerate(jobs))
+    def _submit_array(
+        self, jobs: list[JobExecutorInterface], request: Mapping[str, Any], commands: list[str]
+    ) -> None:
+        cases = "".join(f"{step}) {command} ;;\n" for step, command in enumerate(commands))
         command = (
             f'case "${{DISTRIBUTOR_ARRAY_STEP_ID:-}}" in\n{cases}'
             '*) echo "unknown array step: ${DISTRIBUTOR_ARRAY_STEP_ID:-unset}" >&2; exit 2 ;;\n'
@@ -127,7 +125,7 @@ class Executor(RemoteExecutor):
         )
         name = f"{self._task_name(jobs[0])}_x{len(jobs)}"
         try:
-            steps = self._tracker.submit_array(command, name, batch[0][1], len(jobs))
+            steps = self._tracker.submit_array(command, name, request, len(jobs))
         except DistributorError as exc:
             raise self._refusal(jobs[0], exc) from exc
         for step, job in enumerate(jobs):
