@@ -42,9 +42,9 @@ def workflow(spec: dict[str, Any]) -> dict[str, Any]:
     """Run the bridge's workflow on the cluster and queue `spec` names.
 
     ``spec`` keys: ``cluster``, ``queue``, ``scratch`` (a directory the tasks can write),
-    ``runtime_limit`` and ``sleep`` (seconds: the over-runtime task sleeps ``sleep`` under a
-    limit of ``runtime_limit``, and ``runtime_scale`` makes the retry's limit long enough),
-    ``timeout`` (seconds for the whole run).
+    ``runtime_limit`` (seconds, for the over-runtime task's first attempt: long enough for
+    Jobmon's worker to start and say so), ``runtime_scale`` (Jobmon's resource scale for its
+    retry), ``timeout`` (seconds for the whole run).
 
     The tasks (their names are what the test looks for):
 
@@ -52,7 +52,9 @@ def workflow(spec: dict[str, Any]) -> dict[str, Any]:
     * ``downstream``: after the four steps, without log directories (Jobmon's None);
     * ``clamped``: asks for 64 cores, more than the queue has;
     * ``exit3``: exits 3 on both of its two attempts;
-    * ``overtime``: over its runtime limit once, then retried with Jobmon's resource scaling;
+    * ``overtime``: sleeps past its runtime limit on its first attempt (the scheduler's limit
+      ends it, whenever that comes: Slurm's is checked every 30 s or so), then, retried with
+      Jobmon's resource scaling, ends at once;
     * ``killed_worker``: kills its own Jobmon worker (``kill -9 $PPID``) on the first attempt.
     """
     from jobmon.client.tool import Tool
@@ -78,7 +80,8 @@ def workflow(spec: dict[str, Any]) -> dict[str, Any]:
         template_name="shell", command_template="{command}", node_args=["command"],
         default_cluster_name=cluster, default_compute_resources=base,
     )  # fmt: skip
-    marker = scratch / "killed_worker.marker"
+    marker = shlex.quote(str(scratch / "killed_worker.marker"))
+    overtime = shlex.quote(str(scratch / "overtime.marker"))
     tasks = [
         shell.create_task(name="downstream", command="echo downstream", upstream_tasks=steps,
                           max_attempts=1, compute_resources=base),
@@ -86,14 +89,14 @@ def workflow(spec: dict[str, Any]) -> dict[str, Any]:
                           compute_resources={**base, "cores": 64}),
         shell.create_task(name="exit3", command="exit 3", max_attempts=2, compute_resources=base),
         shell.create_task(
-            name="overtime", command=f"sleep {int(spec['sleep'])}", max_attempts=2,
+            name="overtime", max_attempts=2,
+            command=f"if test -e {overtime}; then true; else touch {overtime}; sleep 600; fi",
             compute_resources={**base, "runtime": int(spec["runtime_limit"])},
             resource_scales={"runtime": float(spec["runtime_scale"])},
         ),
         shell.create_task(
             name="killed_worker", max_attempts=2, compute_resources=base,
-            command=f"test -e {shlex.quote(str(marker))} || "
-                    f"{{ touch {shlex.quote(str(marker))}; kill -9 $PPID; }}",
+            command=f"test -e {marker} || {{ touch {marker}; kill -9 $PPID; }}",
         ),
     ]  # fmt: skip
     flow.add_tasks([*steps, *tasks])

@@ -283,12 +283,13 @@ def test_start_writes_nothing_on_stderr_and_leaves_no_one_holding_it(tmp_path: P
     assert b"local_distributor_started" in done.stdout  # caught, not on Jobmon's pipe
 
 
-@pytest.mark.usefixtures("worker_env")
-def test_submission_drops_log_dirs_and_prefixes_the_worker(tmp_path: Path) -> None:
+def test_submission_drops_log_dirs_and_prefixes_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A Jobmon request (log directories, memory in GiB) reaches the local plugin without the
     log directories, the command behind the worker entry point; exit info comes back as the
     tuple Jobmon unpacks."""
-    os.environ[WORKER_ENTRY_POINT_ENV] = "sh -c"  # the "worker" runs its one argument
+    monkeypatch.setenv(WORKER_ENTRY_POINT_ENV, "sh -c")  # the "worker" runs its one argument
     bridge = local_bridge(tmp_path)
     bridge.start()
     try:

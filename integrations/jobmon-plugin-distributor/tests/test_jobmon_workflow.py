@@ -39,11 +39,12 @@ pytestmark = [
     pytest.mark.skipif(JOBMON_MISSING is not None, reason=JOBMON_MISSING or ""),
 ]
 
-# Heartbeats every second or two, so that a silent worker is triaged within seconds.
+# Heartbeats every few seconds, so that a silent worker is triaged within 12 s (a worker late
+# by that much on a busy machine is triaged too, and answered "not available" while it runs).
 TIMINGS = {
     "JOBMON__HEARTBEAT__WORKFLOW_RUN_INTERVAL": "1",
-    "JOBMON__HEARTBEAT__TASK_INSTANCE_INTERVAL": "2",
-    "JOBMON__HEARTBEAT__REPORT_BY_BUFFER": "3",
+    "JOBMON__HEARTBEAT__TASK_INSTANCE_INTERVAL": "3",
+    "JOBMON__HEARTBEAT__REPORT_BY_BUFFER": "4",
     "JOBMON__DISTRIBUTOR__POLL_INTERVAL": "1",
 }
 
@@ -221,7 +222,7 @@ def test_workflow_on_local(jobmon_server: JobmonServer, tmp_path: Path) -> None:
         "local", queue_parameters,
     )  # fmt: skip
     spec = {"cluster": "distributor-local", "queue": "local", "scratch": str(tmp_path),
-            "runtime_limit": 10, "sleep": 15, "runtime_scale": 1.0, "timeout": 300}  # fmt: skip
+            "runtime_limit": 12, "runtime_scale": 1.0, "timeout": 300}  # fmt: skip
     result = run_workflow(jobmon_server, spec, tmp_path)
     check_workflow(jobmon_server, result, tmp_path, max_cores=1)
 
@@ -253,6 +254,6 @@ def test_workflow_on_slurm(jobmon_server: JobmonServer, tmp_path: Path) -> None:
         partition, queue_parameters,
     )  # fmt: skip
     spec = {"cluster": "distributor-slurm", "queue": partition, "scratch": str(tmp_path),
-            "runtime_limit": 60, "sleep": 75, "runtime_scale": 1.0, "timeout": 900}  # fmt: skip
+            "runtime_limit": 60, "runtime_scale": 1.0, "timeout": 900}  # fmt: skip
     result = run_workflow(jobmon_server, spec, tmp_path)
     check_workflow(jobmon_server, result, tmp_path, max_cores=limit)
