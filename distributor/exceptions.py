@@ -13,7 +13,12 @@ carries the offending data as attributes so callers can act on it, not parse mes
     ├── ExitInfoError (TypeError)                 a plugin returned exit info of the wrong shape
     ├── SubmissionError                           the scheduler did not accept a submission
     ├── SchedulerError                            a scheduler command failed (argv, status, stderr)
-    │   └── SchedulerOutputError (ValueError)     scheduler output could not be parsed (raw kept)
+    │   ├── SchedulerOutputError (ValueError)     scheduler output could not be parsed (raw kept)
+    │   └── TransportError                        the connection to a remote cluster failed
+    │       ├── ConnectionLostError               dropped or unreachable: transient
+    │       ├── HostKeyError                      the host key is unknown or changed
+    │       ├── AuthenticationError               the login was refused
+    │       └── RemoteDiskFullError               no space (or quota) left on the remote side
     ├── UnknownDistributorIdError (LookupError)   an id this distributor never issued
     ├── RemoteExitInfoNotAvailable                exit info is not (yet) known for an id
     ├── UnsupportedPlatformError                  a backend that cannot run on this OS
@@ -27,19 +32,24 @@ import os
 from collections.abc import Sequence
 
 __all__ = [
+    "AuthenticationError",
     "ConfigFileError",
+    "ConnectionLostError",
     "DistributorError",
     "ExitInfoError",
+    "HostKeyError",
     "PluginConflictError",
     "PluginContractError",
     "PluginError",
     "PluginLoadError",
     "PluginNotFoundError",
+    "RemoteDiskFullError",
     "RemoteExitInfoNotAvailable",
     "ResourceError",
     "SchedulerError",
     "SchedulerOutputError",
     "SubmissionError",
+    "TransportError",
     "UnknownClusterError",
     "UnknownDistributorIdError",
     "UnsupportedPlatformError",
@@ -201,6 +211,37 @@ class SchedulerOutputError(SchedulerError, ValueError):
         self.raw = raw
         shown = raw if len(raw) <= 500 else raw[:500] + "…"
         super().__init__(f"{message}; raw output: {shown!r}", argv=argv, stdout=raw)
+
+
+class TransportError(SchedulerError):
+    """The transport to a remote cluster (`distributor.batch.ssh.SSHTransport`) failed.
+
+    Attributes:
+        destination: ``user@host:port`` as configured; reason: one line saying what failed
+            and what to do (plus the `SchedulerError` attributes).
+    """
+
+    def __init__(self, destination: str, reason: str, *, stderr: str = "") -> None:
+        self.destination = destination
+        self.reason = reason
+        super().__init__(f"{destination}: {reason}")
+        self.stderr = stderr  # kept, not repeated in the one-line message
+
+
+class ConnectionLostError(TransportError):
+    """The connection dropped or the host could not be reached; worth retrying later."""
+
+
+class HostKeyError(TransportError):
+    """The remote host key is not in the known-hosts file (or changed)."""
+
+
+class AuthenticationError(TransportError):
+    """The remote host refused the login (key, user, or an agent that is not running)."""
+
+
+class RemoteDiskFullError(TransportError):
+    """A write on the remote side failed for lack of space or quota."""
 
 
 class SubmissionError(DistributorError):

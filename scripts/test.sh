@@ -50,6 +50,18 @@ if ! bash scripts/dev-clusters/sge.sh status >/dev/null 2>&1; then
     SGE_START_PID=$!
 fi
 
+# The test login node (OpenSSH on 127.0.0.1:2222, scripts/dev-clusters/sshd.sh): its own user and
+# venv with this checkout installed (about 20 s the first time), left running on exit like a
+# cluster somebody else may be using; the SSH tests skip without root.
+SSHD_LOG=$(mktemp)
+CLEANUP+=('rm -f "$SSHD_LOG"')
+SSHD_START_PID=""
+if [ "$(id -u)" = 0 ]; then
+    step "starting the test login node (sshd) in the background (log: $SSHD_LOG)"
+    bash scripts/dev-clusters/sshd.sh start >/dev/null 2>"$SSHD_LOG" &
+    SSHD_START_PID=$!
+fi
+
 # The HTCondor dev pool: a Debian chroot with HTCondor 23.9.6, built the first time (one to two
 # minutes, three on a busy machine), then started (a few seconds). `start` runs even
 # when a pool is up: it binds this checkout and the venv's directory into it. Only its own
@@ -142,18 +154,29 @@ if [ -n "$SGE_START_PID" ] && ! wait "$SGE_START_PID"; then
     echo "not root: no Grid Engine dev cell, the Grid Engine tests will be skipped" >&2
 fi
 
+step "test login node (sshd)"
+if [ -n "$SSHD_START_PID" ] && ! wait "$SSHD_START_PID"; then
+    cat "$SSHD_LOG" >&2
+    echo "scripts/dev-clusters/sshd.sh start failed" >&2
+    exit 1
+fi
+
 # Four pytest runs at once: the slow suites wait on real schedulers, not on the CPU. Each
 # real cluster is used by one group only (the Slurm group stops slurmctld and slurmdbd for a
 # while; the Grid Engine group fills the cell's two slots; the HTCondor group stops its schedd).
 CRASH=tests/test_service_crash_batch.py
 SNAKEMAKE=integrations/snakemake-executor-plugin-distributor/tests
 JOBMON_SLURM=integrations/jobmon-plugin-distributor/tests/test_jobmon_workflow.py::test_workflow_on_slurm
+# clusters behind SSH (the login node above): each cluster's tests in its cluster's group
+SSH_SLURM_TESTS=(tests/test_ssh_slurm.py)
+SSH_SGE_TESTS=(tests/test_ssh_sge.py)
 SLURM_GROUP=(plugins/distributor-slurm tests/test_service_slurm_outage.py
              "$CRASH::test_slurm_controller_killed_at_20_points_runs_every_task_once"
-             tests/test_jobs_slurm.py "$SNAKEMAKE/test_snakemake_slurm.py" "$JOBMON_SLURM")
+             tests/test_jobs_slurm.py "$SNAKEMAKE/test_snakemake_slurm.py" "$JOBMON_SLURM"
+             "${SSH_SLURM_TESTS[@]}")
 SGE_GROUP=(plugins/distributor-sge
            "$CRASH::test_sge_controller_killed_at_20_points_runs_every_task_once"
-           "$SNAKEMAKE/test_snakemake_sge.py")
+           "$SNAKEMAKE/test_snakemake_sge.py" "${SSH_SGE_TESTS[@]}")
 HTCONDOR_GROUP=("$ROOT/plugins/distributor-htcondor" "$ROOT/tests/test_service_htcondor_outage.py")
 REST_GROUP=(tests plugins --ignore=plugins/distributor-slurm --ignore=plugins/distributor-sge
             --ignore=plugins/distributor-htcondor --ignore=tests/test_service_slurm_outage.py
@@ -161,7 +184,8 @@ REST_GROUP=(tests plugins --ignore=plugins/distributor-slurm --ignore=plugins/di
             --ignore=tests/test_jobs_slurm.py
             "$SNAKEMAKE" --ignore="$SNAKEMAKE/test_snakemake_slurm.py"
             --ignore="$SNAKEMAKE/test_snakemake_sge.py"
-            integrations/jobmon-plugin-distributor --deselect="$JOBMON_SLURM")
+            integrations/jobmon-plugin-distributor --deselect="$JOBMON_SLURM"
+            $(for t in "${SSH_SLURM_TESTS[@]}" "${SSH_SGE_TESTS[@]}"; do printf -- '--ignore=%s ' "$t"; done))
 PYTEST_LOGS=$(mktemp -d)
 CLEANUP+=('rm -rf "$PYTEST_LOGS"')
 # The HTCondor group waits for its pool, then runs inside it as the pool's job user (HTCondor

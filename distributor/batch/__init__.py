@@ -44,6 +44,12 @@ concrete distributor (composition, as httpx hands a transport to its client)::
 `distributor.batch.transport` / `distributor.batch.recording_transport`
     `Transport` (run one argv; report its pid), `LocalTransport`, and `RecordingTransport`
     (records every command; a test's `Answer` may reply instead).
+`distributor.batch.ssh` / `distributor.batch.transport_option`
+    `SSHTransport` (a login node through OpenSSH with one master connection) and the
+    ``transport`` option every plugin takes (``"ssh://user@host[:port]"``, `SSHConfig`).
+`distributor.batch.files` / `distributor.batch.shell_files`
+    `Files`: every file operation on the submit root's filesystem; `LocalFiles`, and
+    `ShellFiles` (POSIX commands through the SSH transport).
 `distributor.batch.script`
     `JobScript`: directives + identity + ``distributor-worker`` (records and limits) around
     the quoted command; `safe_name`, `check_directive_value`, `find_worker_executable`.
@@ -60,6 +66,7 @@ This package imports only the contracts and `distributor.worker`; nothing schedu
 """
 
 from distributor.batch.distributor import DEFAULT_RETENTION, BatchDistributor
+from distributor.batch.files import Files, FileStat, LocalFiles
 from distributor.batch.ledger import Issued, Ledger
 from distributor.batch.lookup import SubmissionLookup
 from distributor.batch.polling import (
@@ -81,6 +88,8 @@ from distributor.batch.script import (
     safe_name,
     worker_node_command,
 )
+from distributor.batch.shell_files import ShellFiles
+from distributor.batch.ssh import SSHConfig, SSHTransport
 from distributor.batch.status import (
     JobPhase,
     JobStatus,
@@ -102,7 +111,8 @@ from distributor.batch.termination import (
     TERMINATION_ATTEMPTS,
     TerminationRetries,
 )
-from distributor.batch.transport import CommandResult, LocalTransport, Transport
+from distributor.batch.transport import CommandResult, ExecResult, LocalTransport, Transport
+from distributor.batch.transport_option import TransportOption, files_for, open_transport
 from distributor.batch.worker_node import BatchWorkerNode
 
 __all__ = [
@@ -115,18 +125,25 @@ __all__ = [
     "CommandRunner",
     "DEFAULT_RETENTION",
     "DEFAULT_TERMINATION_RETRY",
+    "ExecResult",
+    "FileStat",
+    "Files",
     "GENERIC_TRANSIENT",
     "Issued",
     "JobPhase",
     "JobScript",
     "JobStatus",
     "Ledger",
+    "LocalFiles",
     "LocalTransport",
     "NamedJob",
     "PollPolicy",
     "PollStats",
     "RecordingTransport",
     "RetryPolicy",
+    "SSHConfig",
+    "SSHTransport",
+    "ShellFiles",
     "StatusBackend",
     "StatusTracker",
     "Submission",
@@ -139,6 +156,7 @@ __all__ = [
     "TrackedJob",
     "TrackerNews",
     "Transport",
+    "TransportOption",
     "check_directive_value",
     "check_env_name",
     "command_phrase",
@@ -146,10 +164,12 @@ __all__ = [
     "describe_record",
     "exit_info_from_record",
     "exit_info_from_returncode",
+    "files_for",
     "find_worker_executable",
     "killed_for_memory",
     "limit_exit_info",
     "mebibytes",
+    "open_transport",
     "peak_memory",
     "safe_name",
     "signal_name",

@@ -51,6 +51,8 @@ from distributor.batch.script import find_worker_executable, worker_node_command
 from distributor.batch.status import JobPhase, task_usage
 from distributor.batch.submit_root import SubmitRoot
 from distributor.batch.termination import DEFAULT_TERMINATION_RETRY, TerminationRetries
+from distributor.batch.transport import Transport
+from distributor.batch.transport_option import files_for, remote_worker
 from distributor.exceptions import (
     ResourceError,
     SchedulerError,
@@ -63,7 +65,7 @@ from distributor.logs import get_logger
 from distributor.resources import ResourceRequest, parse_request
 from distributor.usage import TaskUsage
 from distributor.worker.proc import process_start_time
-from distributor.worker.record import StartRecord, read_exit_record, read_start_record
+from distributor.worker.record import ExitRecord, StartRecord
 
 __all__ = ["DEFAULT_RETENTION", "BatchDistributor"]
 
@@ -97,10 +99,15 @@ class BatchDistributor:
         termination_retry: seconds before a terminated job that is still listed is cancelled
             again, doubling (None: never).
         clock: monotonic seconds (injectable for tests).
+        transport: the plugin's transport; with a remote one (`distributor.batch.ssh`) the
+            submit root, scripts, records and staged files live on its filesystem, the
+            default submit root is ``~/.distributor/<scheduler>/<cluster>`` there and the
+            default worker is ``distributor-worker`` on its ``PATH``.
 
     Raises:
         ValueError: `max_array_size` below 1, or `retention` not positive.
         SubmitRootError: the submit root's path is unusable.
+        TransportError: a remote transport cannot log in.
     """
 
     def __init__(
@@ -115,6 +122,7 @@ class BatchDistributor:
         retention: float | None = DEFAULT_RETENTION,
         termination_retry: float | None = DEFAULT_TERMINATION_RETRY,
         clock: Callable[[], float] = time.monotonic,
+        transport: Transport | None = None,
     ) -> None:
         if max_array_size is not None and max_array_size < 1:
             raise ValueError(f"max_array_size={max_array_size!r}: must be at least 1")
@@ -124,14 +132,23 @@ class BatchDistributor:
             raise ValueError(f"termination_retry={termination_retry!r}: must be positive")
         self._cluster_name = cluster_name
         self._scheduler = scheduler
+        files = files_for(transport)
+        self._transport = transport
         self._root = SubmitRoot(
             submit_root
             if submit_root is not None
-            else SubmitRoot.default_path(scheduler.name, cluster_name)
+            else SubmitRoot.default_path(scheduler.name, cluster_name, remote=files.remote),
+            files,
         )
-        self._worker = worker or find_worker_executable()
+        self._worker = worker or (
+            remote_worker(files) if files.remote else find_worker_executable()
+        )
         self._tracker = StatusTracker(
-            scheduler, poll_policy, clock=clock, cluster_name=cluster_name
+            scheduler,
+            poll_policy,
+            clock=clock,
+            cluster_name=cluster_name,
+            read_file=self._root.read_file if files.remote else None,
         )
         self._log = log.bind(cluster=cluster_name, scheduler=scheduler.name)
         self._max_array_size = max_array_size
@@ -555,7 +572,7 @@ class BatchDistributor:
             return None
         usage = self._usage_of(job)
         if usage is None and job.record_path is not None:
-            started = _started_record(job.record_path)
+            started = _started_record(self._root, job.record_path)
             if started is not None:
                 return TaskUsage(started_at=started.started_at or None, host=started.hostname)
         return usage
@@ -564,7 +581,8 @@ class BatchDistributor:
         record = None
         if job.record_path is not None:
             with contextlib.suppress(SchedulerOutputError, OSError):
-                record = read_exit_record(job.record_path)
+                text = self._root.read_file(job.record_path)
+                record = None if text is None else ExitRecord.from_json(text)
         final = job.status if job.settled else None
         return task_usage(final, record)
 
@@ -640,10 +658,11 @@ class BatchDistributor:
                 del self._members[key]
 
 
-def _started_record(record_path: Path) -> StartRecord | None:
+def _started_record(root: SubmitRoot, record_path: Path) -> StartRecord | None:
     """The start record beside an exit record (``exit-3.json`` → ``started-3.json``)."""
     path = record_path.with_name(record_path.name.replace("exit", "started", 1))
     try:
-        return read_start_record(path)
+        text = root.read_file(path)
+        return None if text is None else StartRecord.from_json(text)
     except (SchedulerOutputError, OSError):
         return None

@@ -24,7 +24,7 @@ from distributor.batch.submit_root import Submission, SubmitRoot, SubmitRootErro
 from distributor.exceptions import SchedulerError, SchedulerOutputError
 from distributor.logs import Logger
 from distributor.worker.proc import process_start_time
-from distributor.worker.record import read_exit_record, read_start_record
+from distributor.worker.record import ExitRecord, StartRecord
 
 __all__ = ["FOREIGN_SUBMIT_WAIT", "SubmissionLookup"]
 
@@ -165,13 +165,15 @@ class SubmissionLookup:
     def _key_from_records(self, task_dir: Path) -> str | None:
         """The job key named by a start or exit record a task of the submission wrote."""
         named: list[str | None] = []
-        for path in sorted(task_dir.glob("started*.json")):
+        for path in self._root.glob(task_dir, "started*.json"):
             with contextlib.suppress(SchedulerOutputError):
-                start = read_start_record(path)
+                text = self._root.read_file(path)
+                start = None if text is None else StartRecord.from_json(text)
                 named.append(None if start is None else start.distributor_id)
-        for path in sorted(task_dir.glob("exit*.json")):
+        for path in self._root.glob(task_dir, "exit*.json"):
             with contextlib.suppress(SchedulerOutputError):
-                end = read_exit_record(path)
+                text = self._root.read_file(path)
+                end = None if text is None else ExitRecord.from_json(text)
                 named.append(None if end is None else end.distributor_id)
         for distributor_id in named:
             key = None if distributor_id is None else self._scheduler.job_key(distributor_id)

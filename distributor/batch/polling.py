@@ -231,6 +231,8 @@ class StatusTracker:
         policy: intervals, caps and delays.
         clock: monotonic seconds (injectable for tests).
         cluster_name: named in `UnknownDistributorIdError`.
+        read_file: returns the text of a worker record, None if it does not exist (default:
+            read it from this machine; a remote submit root passes its own reader).
 
     Thread-safe; a cycle holds the tracker's lock while its commands run.
     """
@@ -242,8 +244,10 @@ class StatusTracker:
         *,
         clock: Callable[[], float] = time.monotonic,
         cluster_name: str = "",
+        read_file: Callable[[Path], str | None] | None = None,
     ) -> None:
         self._backend = backend
+        self._read_file = read_file
         self.policy = policy if policy is not None else PollPolicy()
         self._clock = clock
         self._cluster = cluster_name
@@ -591,12 +595,14 @@ class StatusTracker:
         )
         return info
 
-    @staticmethod
-    def _read_record(job: TrackedJob) -> ExitRecord | None:
+    def _read_record(self, job: TrackedJob) -> ExitRecord | None:
         if job.record_path is None:
             return None
         try:
-            return read_exit_record(job.record_path)
+            if self._read_file is None:
+                return read_exit_record(job.record_path)
+            text = self._read_file(job.record_path)
+            return None if text is None else ExitRecord.from_json(text)
         except SchedulerOutputError as exc:
             log.warning("exit_record_corrupt", path=str(job.record_path), error=str(exc)[:300])
             return None

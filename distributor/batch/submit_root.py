@@ -21,6 +21,9 @@ restricted to ``[A-Za-z0-9._/+@,:=~-]`` so it can be written into directives unq
 Deletion is confined: `SubmitRoot.remove` resolves the path (following symlinks) and refuses
 anything that is not strictly inside the resolved root, so neither a crafted label, a symlink
 planted in the tree nor a stale index entry can make it delete outside the root.
+
+Every file operation goes through a `distributor.batch.files.Files` (this machine's by default;
+a login node's with an SSH transport), so the same tree can live on a remote filesystem.
 """
 
 from __future__ import annotations
@@ -31,8 +34,6 @@ import json
 import os
 import re
 import secrets
-import shutil
-import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from distributor.batch.files import Files, LocalFiles, newest_change
 from distributor.batch.script import safe_name
 from distributor.exceptions import DistributorError, SchedulerOutputError
 from distributor.logs import get_logger
@@ -69,27 +71,8 @@ def _name_dir(name: str) -> str:
     return "h-" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _write_json_atomically(path: Path, data: Mapping[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(data) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _last_change(directory: Path) -> float:
-    """The newest modification time of `directory` and its entries (not following links)."""
-    newest = directory.lstat().st_mtime
-    with os.scandir(directory) as entries:
-        for entry in entries:
-            try:
-                newest = max(newest, entry.stat(follow_symlinks=False).st_mtime)
-            except FileNotFoundError:
-                continue
-    return newest
+def _json_bytes(data: Mapping[str, Any]) -> bytes:
+    return (json.dumps(data) + "\n").encode("utf-8")
 
 
 class SubmitRootError(DistributorError, ValueError):
@@ -144,15 +127,17 @@ class SubmitRoot:
     """A confined directory tree for job scripts, logs and exit records (module docstring).
 
     Args:
-        root: the directory; ``~`` is expanded and the path is resolved.
+        root: the directory; ``~`` is expanded and the path is resolved (on `files`).
+        files: the filesystem it lives on (default: this machine's).
 
     Raises:
         SubmitRootError: the path contains characters outside ``[A-Za-z0-9._/+@,:=~-]``,
             or is ``/``.
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        resolved = Path(root).expanduser().resolve()
+    def __init__(self, root: str | os.PathLike[str], files: Files | None = None) -> None:
+        self._files: Files = files if files is not None else LocalFiles()
+        resolved = self._files.resolve(Path(root))
         if not _SAFE_PATH.fullmatch(str(resolved)):
             bad = sorted({ch for ch in str(resolved) if not _SAFE_PATH.fullmatch(ch)})
             raise SubmitRootError(
@@ -166,10 +151,13 @@ class SubmitRoot:
         self._root = resolved
 
     @staticmethod
-    def default_path(scheduler: str, cluster_name: str) -> Path:
+    def default_path(scheduler: str, cluster_name: str, *, remote: bool = False) -> Path:
         """``$DISTRIBUTOR_SUBMIT_ROOT/<scheduler>/<cluster>``, else the cluster's state
         directory, ``$XDG_STATE_HOME/distributor/<cluster>`` (`distributor.paths`; the
-        cluster name made `safe_name`)."""
+        cluster name made `safe_name`); on a `remote` filesystem
+        ``~/.distributor/<scheduler>/<cluster>`` there."""
+        if remote:
+            return Path("~/.distributor") / scheduler / safe_name(cluster_name)
         explicit = os.environ.get("DISTRIBUTOR_SUBMIT_ROOT")
         if explicit:
             return Path(explicit) / scheduler / safe_name(cluster_name)
@@ -180,10 +168,36 @@ class SubmitRoot:
         """The resolved root directory."""
         return self._root
 
+    @property
+    def files(self) -> Files:
+        """The filesystem the root lives on."""
+        return self._files
+
     def ensure(self) -> Path:
         """Create the root (mode 0700) if needed and return it."""
-        self._root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._files.mkdir(self._root, parents=True, exist_ok=True)
         return self._root
+
+    def read_file(self, path: Path) -> str | None:
+        """The text of a file inside the root (a record, a log); None if it does not exist.
+
+        Raises:
+            SubmitRootError: `path` is not inside the root.
+        """
+        try:
+            return self._files.read(self._inside(path)).decode("utf-8", "replace")
+        except FileNotFoundError:
+            return None
+
+    def glob(self, task_dir: Path, pattern: str) -> list[Path]:
+        """The entries of `task_dir` whose names match `pattern` (`fnmatch`), sorted."""
+        import fnmatch
+
+        try:
+            names = self._files.listdir(self._inside(task_dir))
+        except FileNotFoundError:
+            return []
+        return [task_dir / name for name in sorted(names) if fnmatch.fnmatchcase(name, pattern)]
 
     def new_task_dir(self, label: str) -> Path:
         """Create and return a fresh, empty task directory (0700) named after `label`."""
@@ -192,7 +206,7 @@ class SubmitRoot:
         for _ in range(10):
             path = self._root / f"{safe_name(label, max_length=40)}-{stamp}-{secrets.token_hex(4)}"
             try:
-                path.mkdir(mode=0o700)
+                self._files.mkdir(path)
             except FileExistsError:
                 continue
             return path
@@ -209,10 +223,7 @@ class SubmitRoot:
         if name != safe_name(name):
             raise SubmitRootError(name, "not a plain file name")
         path = directory / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(path, 0o700)  # the umask may have removed bits
+        self._files.create(path, text.encode("utf-8"), 0o700)  # atomic, never overwrites
         return path
 
     def register(self, key: str, task_dir: Path, **meta: Any) -> TaskDirectory:
@@ -224,13 +235,13 @@ class SubmitRoot:
         """
         entry = TaskDirectory(self._key(key), self._inside(task_dir), dict(meta))
         index = self._root / _INDEX
-        index.mkdir(mode=0o700, exist_ok=True)
-        _write_json_atomically(
+        self._files.mkdir(index, exist_ok=True)
+        self._files.write_atomic(
             index / f"{entry.key}.json",
-            {"key": entry.key, "path": str(entry.path), "meta": entry.meta},
+            _json_bytes({"key": entry.key, "path": str(entry.path), "meta": entry.meta}),
         )
-        with (entry.path / _KEYS).open("a", encoding="utf-8") as keys:
-            keys.write(entry.key + "\n")  # so that `remove` can drop the entry without a scan
+        # so that `remove` can drop the entry without a scan
+        self._files.append(entry.path / _KEYS, (entry.key + "\n").encode())
         return entry
 
     def lookup(self, key: str) -> TaskDirectory | None:
@@ -242,7 +253,7 @@ class SubmitRoot:
         if not _KEY.fullmatch(key):
             return None
         try:
-            text = (self._root / _INDEX / f"{key}.json").read_text(encoding="utf-8")
+            text = self._files.read(self._root / _INDEX / f"{key}.json").decode("utf-8")
         except FileNotFoundError:
             return None
         try:
@@ -267,32 +278,34 @@ class SubmitRoot:
             SubmitRootError: `task_dir` is not inside the root.
         """
         directory = self._inside(task_dir)
-        _write_json_atomically(
+        self._files.write_atomic(
             directory / _INTENT,
-            {
-                "name": name,
-                "job_name": job_name,
-                "array": list(array) if array is not None else None,
-                "created": time.time(),
-            },
+            _json_bytes(
+                {
+                    "name": name,
+                    "job_name": job_name,
+                    "array": list(array) if array is not None else None,
+                    "created": time.time(),
+                }
+            ),
         )
         marker_dir = self._root / _NAMES / _name_dir(name)
-        marker_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        (marker_dir / directory.name).touch()
+        self._files.mkdir(marker_dir, parents=True, exist_ok=True)
+        self._files.touch(marker_dir / directory.name)
 
     def submissions(self, name: str) -> list[Submission]:
         """The submissions recorded under exactly `name`, oldest first (directories that
         were removed, or whose intent is unreadable, are skipped)."""
         marker_dir = self._root / _NAMES / _name_dir(name)
         try:
-            markers = os.listdir(marker_dir)
+            markers = self._files.listdir(marker_dir)
         except FileNotFoundError:
             return []
         found = []
         for marker in markers:
             task_dir = self._root / marker
             try:
-                data = json.loads((task_dir / _INTENT).read_text(encoding="utf-8"))
+                data = json.loads(self._files.read(task_dir / _INTENT).decode("utf-8"))
                 array = data["array"]
                 submission = Submission(
                     task_dir,
@@ -314,14 +327,15 @@ class SubmitRoot:
 
     def record_submitter(self, task_dir: Path, *, host: str, pid: int, ticks: int | None) -> None:
         """Record which process carries `task_dir`'s submit command (`submitter`)."""
-        _write_json_atomically(
-            self._inside(task_dir) / _SUBMITTER, {"host": host, "pid": pid, "ticks": ticks}
+        self._files.write_atomic(
+            self._inside(task_dir) / _SUBMITTER,
+            _json_bytes({"host": host, "pid": pid, "ticks": ticks}),
         )
 
     def submitter(self, task_dir: Path) -> dict[str, Any] | None:
         """The submit command's process as `record_submitter` wrote it, or None."""
         try:
-            data = json.loads((self._inside(task_dir) / _SUBMITTER).read_text(encoding="utf-8"))
+            data = json.loads(self._files.read(self._inside(task_dir) / _SUBMITTER).decode())
         except (FileNotFoundError, ValueError):
             return None
         return data if isinstance(data, dict) else None
@@ -335,15 +349,14 @@ class SubmitRoot:
         lines = "".join(json.dumps(dict(entry)) + "\n" for entry in entries)
         if not lines:
             return
-        with open(self._inside(task_dir) / _OUTCOMES, "a", encoding="utf-8") as handle:
-            handle.write(lines)
+        self._files.append(self._inside(task_dir) / _OUTCOMES, lines.encode("utf-8"))
 
     def read_outcomes(self, task_dir: Path) -> dict[str, dict[str, Any]]:
         """`task_dir`'s outcome log merged per id (later entries update earlier ones); a torn
         last line (the writer died mid-write) is ignored."""
         merged: dict[str, dict[str, Any]] = {}
         try:
-            text = (self._inside(task_dir) / _OUTCOMES).read_text(encoding="utf-8")
+            text = self._files.read(self._inside(task_dir) / _OUTCOMES).decode("utf-8", "replace")
         except FileNotFoundError:
             return merged
         for line in text.splitlines():
@@ -357,7 +370,7 @@ class SubmitRoot:
 
     def contains(self, path: str | os.PathLike[str]) -> bool:
         """True if `path`, resolved, lies strictly inside the root."""
-        resolved = Path(path).resolve()
+        resolved = self._files.resolve(Path(path))
         return resolved != self._root and resolved.is_relative_to(self._root)
 
     def remove(self, path: str | os.PathLike[str]) -> bool:
@@ -370,17 +383,18 @@ class SubmitRoot:
             SubmitRootError: `path` resolves outside the root, to the root itself, or to the
                 index directory.
         """
-        target = self._inside(Path(path))
+        target = self._inside(Path(path), strict=True)
         if target.parent == self._root and target.name in _RESERVED:
             raise SubmitRootError(target, "the index directory is not a task directory")
-        if not target.exists():
+        found = self._files.stat(target)
+        if found is None:
             return False
-        if target.is_dir():
+        if found.kind == "dir":
             self._forget(target)
             self._unlist(target)
-            shutil.rmtree(target)
+            self._files.rmtree(target)
         else:
-            target.unlink()
+            self._files.unlink(target, missing_ok=True)
         log.debug("task_dir_removed", path=str(target))
         return True
 
@@ -393,14 +407,21 @@ class SubmitRoot:
         Returns:
             The removed directories.
         """
-        if not self._root.is_dir():
+        try:
+            children = self._files.listdir(self._root)
+        except (FileNotFoundError, NotADirectoryError):
             return []
         cutoff = time.time() - older_than
         removed = []
-        for child in sorted(self._root.iterdir()):
-            if child.name in _RESERVED or child.is_symlink() or not child.is_dir():
+        for name in sorted(children):
+            child = self._root / name
+            if name in _RESERVED or children[name].kind != "dir":
+                continue  # links are never followed
+            try:
+                changed = newest_change(children[name], self._files.listdir(child).values())
+            except FileNotFoundError:
                 continue
-            if _last_change(child) < cutoff and self.remove(child):
+            if changed < cutoff and self.remove(child):
                 removed.append(child)
         if removed:
             log.info("submit_root_pruned", root=str(self._root), removed=len(removed))
@@ -415,17 +436,17 @@ class SubmitRoot:
             The removed directories (empty when pruning was not due).
         """
         stamp = self._root / _PRUNED
-        try:
-            if time.time() - stamp.stat().st_mtime < every:
-                return []
-        except FileNotFoundError:
-            pass
+        last = self._files.stat(stamp)
+        if last is not None and time.time() - last.mtime < every:
+            return []
         self.ensure()
-        stamp.touch()
+        self._files.touch(stamp)
         return self.prune(older_than)
 
-    def _inside(self, path: Path) -> Path:
-        resolved = path.expanduser().resolve()
+    def _inside(self, path: Path, *, strict: bool = False) -> Path:
+        """`path` if it lies strictly inside the root: resolved (links followed) when
+        `strict` (before a deletion), else as cheaply as the filesystem allows."""
+        resolved = self._files.resolve(path) if strict else self._files.normalize(path)
         if resolved == self._root or not resolved.is_relative_to(self._root):
             raise SubmitRootError(path, f"is not inside the submit root {str(self._root)!r}")
         return resolved
@@ -435,23 +456,22 @@ class SubmitRoot:
             raise SubmitRootError(key, "job keys must match [A-Za-z0-9][A-Za-z0-9._@[]-]*")
         return key
 
-    @staticmethod
-    def _registered_keys(task_dir: Path) -> list[str]:
+    def _registered_keys(self, task_dir: Path) -> list[str]:
         try:
-            return (task_dir / _KEYS).read_text(encoding="utf-8").split()
+            return self._files.read(task_dir / _KEYS).decode("utf-8", "replace").split()
         except FileNotFoundError:
             return []
 
     def _unlist(self, task_dir: Path) -> None:
         """Drop `task_dir`'s marker from the name listing (`write_intent`)."""
         try:
-            name = json.loads((task_dir / _INTENT).read_text(encoding="utf-8"))["name"]
+            name = json.loads(self._files.read(task_dir / _INTENT).decode("utf-8"))["name"]
         except (OSError, ValueError, TypeError, KeyError):
             return
         marker_dir = self._root / _NAMES / _name_dir(str(name))
-        (marker_dir / task_dir.name).unlink(missing_ok=True)
+        self._files.unlink(marker_dir / task_dir.name, missing_ok=True)
         with contextlib.suppress(OSError):  # other submissions of the name remain
-            marker_dir.rmdir()
+            self._files.rmdir(marker_dir)
 
     def _forget(self, task_dir: Path) -> None:
         for key in self._registered_keys(task_dir):
@@ -460,4 +480,4 @@ class SubmitRoot:
             except SchedulerOutputError:
                 continue  # corrupt entries are left for a human to inspect
             if entry is not None and entry.path == task_dir:
-                (self._root / _INDEX / f"{key}.json").unlink(missing_ok=True)
+                self._files.unlink(self._root / _INDEX / f"{key}.json", missing_ok=True)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-__all__ = ["CommandResult", "LocalTransport", "Transport"]
+__all__ = ["CommandResult", "ExecResult", "LocalTransport", "Transport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,20 @@ class CommandResult:
     def ok(self) -> bool:
         """True when the command ran and exited 0."""
         return self.returncode == 0
+
+
+@dataclass(frozen=True, slots=True)
+class ExecResult:
+    """What one command run with bytes in and out produced (file operations).
+
+    Attributes:
+        returncode: its exit status; None if it timed out.
+        stdout: its output, raw; stderr: its error output, decoded.
+    """
+
+    returncode: int | None
+    stdout: bytes = b""
+    stderr: str = ""
 
 
 @runtime_checkable
@@ -139,6 +153,31 @@ class LocalTransport:
                     command, None, stdout, stderr, time.monotonic() - began, timed_out=True
                 )
         return CommandResult(command, process.returncode, stdout, stderr, time.monotonic() - began)
+
+    def exec_bytes(self, argv: Sequence[str], *, stdin: bytes | None, timeout: float) -> ExecResult:
+        """Run `argv` here with bytes in and out (the channel of
+        `distributor.batch.shell_files.ShellFiles`); a program that cannot start exits 127."""
+        return _exec_bytes(argv, stdin, timeout)
+
+
+def _exec_bytes(argv: Sequence[str], stdin: bytes | None, timeout: float) -> ExecResult:
+    try:
+        process = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except OSError as exc:
+        return ExecResult(127, b"", _os_error(exc))
+    with process:
+        try:
+            stdout, stderr = process.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            stdout, stderr = process.communicate()
+            return ExecResult(None, stdout, stderr.decode("utf-8", "replace"))
+    return ExecResult(process.returncode, stdout, stderr.decode("utf-8", "replace"))
 
 
 def _text(value: str | bytes | None) -> str:

@@ -12,8 +12,10 @@ and commands run literally; ``find_by_name``, ``get_running`` and the task's log
 where the plugin claims them.
 
 Tasks coordinate with the checks through files in `ConformanceTarget.scratch`, which must be
-visible at the same path to the tasks (a shared filesystem on a real cluster). Every check
-terminates whatever it submitted that is still queued or running when it ends, pass or fail.
+visible at the same path to the tasks (a shared filesystem on a real cluster); for a cluster
+behind SSH, `ConformanceTarget.files` reaches that filesystem (and the task logs) remotely.
+Every check terminates whatever it submitted that is still queued or running when it ends,
+pass or fail.
 Waiting is polling a condition with a deadline, never a fixed sleep.
 """
 
@@ -28,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from distributor.exceptions import (
     DistributorError,
@@ -82,6 +84,9 @@ class ConformanceTarget:
             limits periodically: Slurm about every 30 s after a minimum of one minute).
         limit_hold: seconds the memory check's task holds its memory before exiting 0 (long
             enough for a scheduler that samples memory to notice).
+        files: the filesystem of `scratch` and of the task logs when it is not this
+            machine's (`distributor.batch.Files` of a remote transport); None: this one.
+        python: the Python interpreter the tasks can run (default: this process's).
     """
 
     plugin: Plugin
@@ -94,13 +99,75 @@ class ConformanceTarget:
     chunk_size: int | None = None
     limit_timeout: float = 300.0
     limit_hold: float = 60.0
+    files: KitFiles | None = None
+    python: str = sys.executable
 
     def scratch_dir(self) -> Path:
         """`scratch`, created on first use."""
         if self.scratch is None:
+            if self.files is not None:
+                raise ValueError("ConformanceTarget.files needs an explicit scratch path")
             self.scratch = Path(tempfile.mkdtemp(prefix="distributor-kit-"))
-        self.scratch.mkdir(parents=True, exist_ok=True)
+        if self.files is not None:
+            self.files.mkdir(self.scratch, parents=True, exist_ok=True)
+        else:
+            self.scratch.mkdir(parents=True, exist_ok=True)
         return self.scratch
+
+    def read_text(self, path: Path) -> str:
+        """The text of `path` where the tasks write (`FileNotFoundError` if absent)."""
+        if self.files is None:
+            return path.read_text()
+        return self.files.read(path).decode("utf-8", "replace")
+
+    def exists(self, path: Path) -> bool:
+        """Whether `path` exists where the tasks write."""
+        return path.exists() if self.files is None else self.files.stat(path) is not None
+
+    def touch(self, path: Path) -> None:
+        """Create `path` where the tasks look."""
+        if self.files is None:
+            path.touch()
+        else:
+            self.files.touch(path)
+
+    def mkdir(self, path: Path) -> None:
+        """Create directory `path` where the tasks write."""
+        if self.files is None:
+            path.mkdir()
+        else:
+            self.files.mkdir(path)
+
+    def listdir(self, path: Path) -> set[str]:
+        """The names in directory `path` where the tasks write."""
+        if self.files is None:
+            return {entry.name for entry in path.iterdir()}
+        return set(self.files.listdir(path))
+
+
+class KitFiles(Protocol):
+    """The file operations the kit needs on a remote filesystem (a subset of
+    `distributor.batch.Files`, which satisfies it)."""
+
+    def read(self, path: Path, offset: int = 0, size: int | None = None) -> bytes:
+        """Bytes of a file."""
+        ...
+
+    def stat(self, path: Path) -> object | None:
+        """None if `path` does not exist."""
+        ...
+
+    def touch(self, path: Path) -> None:
+        """Create an empty file."""
+        ...
+
+    def mkdir(self, path: Path, *, parents: bool = False, exist_ok: bool = False) -> None:
+        """Create a directory."""
+        ...
+
+    def listdir(self, path: Path) -> Mapping[str, object]:
+        """Entries of a directory by name."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,12 +276,16 @@ def wait_until_running(
     raise AssertionError(f"not running after {timeout}s: {left}")
 
 
-def wait_for_file(path: Path, timeout: float, interval: float = 0.05) -> str:
-    """Poll until `path` exists and is not empty; return its text."""
+def wait_for_file(
+    path: Path, timeout: float, interval: float = 0.05, *, files: KitFiles | None = None
+) -> str:
+    """Poll until `path` exists and is not empty (on `files`, default here); return its text."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with suppress(FileNotFoundError):
-            text = path.read_text()
+            text = (
+                path.read_text() if files is None else files.read(path).decode("utf-8", "replace")
+            )
             if text:
                 return text
         time.sleep(interval)
@@ -308,14 +379,14 @@ def _check_steps(session: _Session, steps: dict[int, str], directory: Path, leng
             assert info.error_state == TaskInstanceStatus.ERROR and str(code) in (
                 info.error_message
             ), f"step {step} ({did}) exited {code} but is reported {info}: not its own exit info"
-    written = {path.name for path in directory.iterdir()}
+    written = session.target.listdir(directory)
     missing = sorted(s for s in range(length) if f"step-{s}" not in written)
     assert not missing, (
         f"steps {missing[:20]} never saw their own DISTRIBUTOR_ARRAY_STEP_ID "
         f"(files written: {sorted(written)[:20]})"
     )
     for step, did in steps.items():
-        seen = (directory / f"step-{step}").read_text()
+        seen = session.target.read_text(directory / f"step-{step}")
         assert seen == did, f"step {step} saw DISTRIBUTOR_ID {seen!r}, but its id is {did!r}"
 
 
@@ -323,7 +394,7 @@ def check_array(target: ConformanceTarget) -> None:
     """An array of 3: steps 0..2 with unique ids; each step sees its own index and id, and
     gets its own exit info (step s exits with status s)."""
     directory = target.scratch_dir() / _marker()
-    directory.mkdir()
+    target.mkdir(directory)
     with started(target) as session:
         steps = session.array(_step_command(directory), _marker(), 3)
         _check_steps(session, steps, directory, 3)
@@ -343,7 +414,7 @@ def check_array_beyond_chunk(target: ConformanceTarget) -> None:
         "and build distributors with a small max_array_size"
     )
     directory = target.scratch_dir() / _marker()
-    directory.mkdir()
+    target.mkdir(directory)
     with started(target) as session:
         steps = session.array(_step_command(directory), _marker(), length)
         _check_steps(session, steps, directory, length)
@@ -360,7 +431,7 @@ def check_submitted_or_running(target: ConformanceTarget) -> None:
         distributor = session.distributor
         assert did in distributor.get_submitted_or_running([did]), "fresh task not reported"
         assert did in distributor.get_submitted_or_running(), "ids=None does not include task"
-        go.touch()
+        target.touch(go)
         wait_until_gone(distributor, [did], target.timeout, target.poll_interval)
         info = session.final(did)
         assert info.error_state == TaskInstanceStatus.DONE, f"finished task: {info}"
@@ -377,17 +448,19 @@ def check_running(target: ConformanceTarget) -> None:
         did = session.submit(
             f"touch {_q(began)}; while [ ! -e {_q(go)} ]; do sleep 0.1; done", _marker()
         )
-        wait_for_file_exists(began, target.timeout)
+        wait_for_file_exists(began, target.timeout, files=target.files)
         wait_until_running(distributor, [did], target.timeout, target.poll_interval)
-        go.touch()
+        target.touch(go)
         session.final(did)
         assert did not in distributor.get_running([did]), "an ended task is reported running"
 
 
-def wait_for_file_exists(path: Path, timeout: float, interval: float = 0.05) -> None:
-    """Poll until `path` exists."""
+def wait_for_file_exists(
+    path: Path, timeout: float, interval: float = 0.05, *, files: KitFiles | None = None
+) -> None:
+    """Poll until `path` exists (on `files`, default here)."""
     deadline = time.monotonic() + timeout
-    while not path.exists():
+    while not (path.exists() if files is None else files.stat(path) is not None):
         assert time.monotonic() < deadline, f"{path} was not created within {timeout}s"
         time.sleep(interval)
 
@@ -398,7 +471,7 @@ def check_terminate(target: ConformanceTarget) -> None:
     began = target.scratch_dir() / _marker()
     with started(target) as session:
         did = session.submit(f"touch {_q(began)}; sleep 300", _marker())
-        wait_for_file_exists(began, target.timeout)
+        wait_for_file_exists(began, target.timeout, files=target.files)
         session.distributor.terminate_task_instances([did])
         wait_until_gone(session.distributor, [did], target.timeout, target.poll_interval)
         info = session.final(did)
@@ -439,7 +512,7 @@ def check_adoption(target: ConformanceTarget) -> None:
             assert (after.error_state, after.finalized) == (before.error_state, True), (
                 f"the new distributor says {after} about a task the first saw end {before}"
             )
-            go.touch()
+            target.touch(go)
             info = second.final(running)
             assert info.error_state == TaskInstanceStatus.DONE, f"adopted task: {info}"
 
@@ -476,15 +549,16 @@ def check_hostile_input(target: ConformanceTarget) -> None:
     with started(target) as session:
         info = session.final(session.submit(command, name))
         assert info.error_state == TaskInstanceStatus.DONE, f"hostile command: {info}"
-        assert out.read_text() == expected, (
-            f"the command did not run literally: wrote {out.read_text()!r}, not {expected!r}"
+        written = target.read_text(out)
+        assert written == expected, (
+            f"the command did not run literally: wrote {written!r}, not {expected!r}"
         )
         labelled = [session.submit("true", label) for label in HOSTILE_NAMES]
         labelled += session.array(f"true {shlex.quote(name)}", name, 2).values()
         for did in labelled:
             info = session.final(did)
             assert info.error_state == TaskInstanceStatus.DONE, f"hostile name ({did}): {info}"
-    assert not pwned.exists(), "a task name or command was executed as shell"
+    assert not target.exists(pwned), "a task name or command was executed as shell"
 
 
 def check_task_outcome(target: ConformanceTarget) -> None:
@@ -505,14 +579,18 @@ def check_task_outcome(target: ConformanceTarget) -> None:
         assert usage.started_at <= usage.ended_at, f"ended before it started: {usage}"
         assert usage.host, f"no host: {usage}"
         stdout, stderr = distributor.log_paths(did)
-        out = wait_for_file(stdout, target.timeout)
+        out = wait_for_file(stdout, target.timeout, files=target.files)
         assert "hello" in out, f"{stdout} holds {out!r}, not the task's output"
-        err = wait_for_file(stderr, target.timeout) if stderr is not None else out
+        err = (
+            wait_for_file(stderr, target.timeout, files=target.files) if stderr is not None else out
+        )
         assert "oops" in err, f"the task's stderr is in neither {stdout} nor {stderr}"
         steps = session.array('echo "step $DISTRIBUTOR_ARRAY_STEP_ID"', _marker(), 2)
         for step, step_id in steps.items():
             session.final(step_id)
-            text = wait_for_file(distributor.log_paths(step_id)[0], target.timeout)
+            text = wait_for_file(
+                distributor.log_paths(step_id)[0], target.timeout, files=target.files
+            )
             assert f"step {step}" in text, f"the log of step {step} holds {text!r}"
 
 
@@ -531,7 +609,7 @@ def check_memory_limit(target: ConformanceTarget) -> None:
     if _refused(target.make_queue(), request):
         return
     code = f"import time; x = bytearray(400 * 2**20); time.sleep({target.limit_hold:g})"
-    hog = f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+    hog = f"{shlex.quote(target.python)} -c {shlex.quote(code)}"
     with started(target) as session:
         did = session.submit(hog, _marker(), memory="100M")
         info = session.final(did, timeout=target.timeout + target.limit_hold)

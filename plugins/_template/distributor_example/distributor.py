@@ -10,7 +10,8 @@ from distributor.batch import (
     BatchDistributor,
     PollPolicy,
     RetryPolicy,
-    Transport,
+    TransportOption,
+    open_transport,
 )
 from distributor_example.client import ExampleClient
 from distributor_example.scheduler import ExampleScheduler
@@ -37,7 +38,7 @@ class ExampleDistributor(BatchDistributor):
         cluster_name: str,
         *,
         submit_root: str | os.PathLike[str] | None = None,
-        transport: Transport | None = None,
+        transport: TransportOption = None,
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
         max_array_size: int = 1000,
@@ -45,6 +46,7 @@ class ExampleDistributor(BatchDistributor):
         termination_retry: float | None = DEFAULT_TERMINATION_RETRY,
         worker: str | None = None,
     ) -> None:
+        transport = open_transport(transport)
         self.client = ExampleClient(transport=transport, retry_policy=retry_policy)
         super().__init__(
             cluster_name,
@@ -55,4 +57,5 @@ class ExampleDistributor(BatchDistributor):
             max_array_size=max_array_size,
             retention=retention,
             termination_retry=termination_retry,
+            transport=transport,
         )

@@ -18,7 +18,8 @@ from distributor.batch import (
     BatchDistributor,
     PollPolicy,
     RetryPolicy,
-    Transport,
+    TransportOption,
+    open_transport,
 )
 from distributor_htcondor.client import HTCondorClient
 from distributor_htcondor.scheduler import DEFAULT_MAX_ARRAY_SIZE, HTCondorScheduler
@@ -68,7 +69,7 @@ class HTCondorDistributor(BatchDistributor):
         pool: str | None = None,
         condor_config: str | None = None,
         environment: Mapping[str, str] | None = None,
-        transport: Transport | None = None,
+        transport: TransportOption = None,
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
         max_array_size: int = DEFAULT_MAX_ARRAY_SIZE,
@@ -80,6 +81,7 @@ class HTCondorDistributor(BatchDistributor):
         termination_retry: float | None = DEFAULT_TERMINATION_RETRY,
         worker: str | None = None,
     ) -> None:
+        transport = open_transport(transport)
         self.client = HTCondorClient(
             schedd=schedd,
             pool=pool,
@@ -103,4 +105,5 @@ class HTCondorDistributor(BatchDistributor):
             max_array_size=max_array_size,
             retention=retention,
             termination_retry=termination_retry,
+            transport=transport,
         )

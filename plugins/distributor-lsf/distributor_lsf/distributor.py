@@ -18,7 +18,8 @@ from distributor.batch import (
     BatchScheduler,
     PollPolicy,
     RetryPolicy,
-    Transport,
+    TransportOption,
+    open_transport,
 )
 from distributor_lsf.client import LsfClient
 from distributor_lsf.scheduler import LsfScheduler
@@ -61,7 +62,7 @@ class LsfDistributor(BatchDistributor):
         *,
         submit_root: str | os.PathLike[str] | None = None,
         lsf_env: Mapping[str, str] | None = None,
-        transport: Transport | None = None,
+        transport: TransportOption = None,
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
         max_array_size: int | None = None,
@@ -70,6 +71,7 @@ class LsfDistributor(BatchDistributor):
         unit_for_limits: str | None = None,
         worker: str | None = None,
     ) -> None:
+        transport = open_transport(transport)
         self.client = LsfClient(
             env=lsf_env,
             transport=transport,
@@ -86,4 +88,5 @@ class LsfDistributor(BatchDistributor):
             max_array_size=max_array_size,
             retention=retention,
             termination_retry=termination_retry,
+            transport=transport,
         )

@@ -17,7 +17,8 @@ from distributor.batch import (
     BatchDistributor,
     PollPolicy,
     RetryPolicy,
-    Transport,
+    TransportOption,
+    open_transport,
 )
 from distributor_pbs.client import PbsClient
 from distributor_pbs.scheduler import PbsScheduler
@@ -60,7 +61,7 @@ class PbsDistributor(BatchDistributor):
         flavour: str = "auto",
         server: str | None = None,
         environment: Mapping[str, str] | None = None,
-        transport: Transport | None = None,
+        transport: TransportOption = None,
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
         max_array_size: int | None = None,
@@ -68,6 +69,7 @@ class PbsDistributor(BatchDistributor):
         termination_retry: float | None = DEFAULT_TERMINATION_RETRY,
         worker: str | None = None,
     ) -> None:
+        transport = open_transport(transport)
         self.client = PbsClient(
             flavour=flavour,
             server=server,
@@ -84,4 +86,5 @@ class PbsDistributor(BatchDistributor):
             max_array_size=max_array_size,
             retention=retention,
             termination_retry=termination_retry,
+            transport=transport,
         )

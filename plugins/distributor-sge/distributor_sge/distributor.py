@@ -17,7 +17,10 @@ from distributor.batch import (
     BatchDistributor,
     PollPolicy,
     RetryPolicy,
-    Transport,
+    SSHTransport,
+    TransportOption,
+    files_for,
+    open_transport,
 )
 from distributor_sge.client import SgeClient
 from distributor_sge.scheduler import DEFAULT_INHERITED, SgeScheduler
@@ -66,7 +69,7 @@ class SgeDistributor(BatchDistributor):
         submit_root: str | os.PathLike[str] | None = None,
         sge_root: str | None = None,
         sge_cell: str | None = None,
-        transport: Transport | None = None,
+        transport: TransportOption = None,
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
         parallel_environment: str = "smp",
@@ -82,6 +85,9 @@ class SgeDistributor(BatchDistributor):
         worker: str | None = None,
         user: str | None = None,
     ) -> None:
+        transport = open_transport(transport)
+        if user is None and isinstance(transport, SSHTransport):
+            user = transport.login_name()  # qstat and qacct list that user's jobs
         self.client = SgeClient(
             sge_root=sge_root,
             sge_cell=sge_cell,
@@ -89,8 +95,12 @@ class SgeDistributor(BatchDistributor):
             retry_policy=retry_policy,
             user=user,
         )
+        files = files_for(transport)
+        if files.remote and inherit_environment is DEFAULT_INHERITED:
+            inherit_environment = ()  # this machine's PATH means nothing on the cluster
         scheduler = SgeScheduler(
             self.client,
+            files=files,
             parallel_environment=parallel_environment,
             memory_resource=memory_resource,
             runtime_resource=runtime_resource,
@@ -108,4 +118,5 @@ class SgeDistributor(BatchDistributor):
             max_array_size=max_array_size,
             retention=retention,
             termination_retry=termination_retry,
+            transport=transport,
         )

@@ -40,6 +40,7 @@ from distributor.batch import (
     check_env_name,
     safe_name,
 )
+from distributor.batch.files import Files, LocalFiles
 from distributor.logs import get_logger
 from distributor.worker import ExitRecord
 from distributor_sge import parsers, states
@@ -119,8 +120,10 @@ class SgeScheduler:
         environment: Mapping[str, str] | None = None,
         inherit_environment: Sequence[str] | bool = DEFAULT_INHERITED,
         rerunnable: bool = False,
+        files: Files | None = None,
     ) -> None:
         self.client = client
+        self._files: Files = files if files is not None else LocalFiles()
         self._pe = check_directive_value("parallel_environment", parallel_environment)
         self._memory_resource = check_directive_value("memory_resource", memory_resource)
         self._runtime_resource = check_directive_value("runtime_resource", runtime_resource)
@@ -220,7 +223,7 @@ class SgeScheduler:
     def log_paths(self, key: str, task_dir: Path, index: int | None) -> tuple[Path, Path]:
         """``<job name>.o<job>[.<task>]`` and ``.e``: Grid Engine's own names in the task
         directory (the job name read back from the job script)."""
-        name = _job_name_of(task_dir) or "job"
+        name = _job_name_of(task_dir, self._files) or "job"
         task = "" if index is None else f".{index + 1}"
         return task_dir / f"{name}.o{key}{task}", task_dir / f"{name}.e{key}{task}"
 
@@ -240,7 +243,7 @@ class SgeScheduler:
         """The Grid Engine state map (`distributor_sge.states.classify`), with the tail of
         the job's stderr for anything but a success."""
         succeeded = status.exit_code == 0 and status.state == "failed 0"
-        tail = "" if succeeded else _stderr_tail(stderr_path(job))
+        tail = "" if succeeded else _stderr_tail(stderr_path(job, self._files), self._files)
         return states.classify(job, status, record, tail)
 
     def queueing_errors(self, statuses: Mapping[str, JobStatus]) -> dict[str, str]:
@@ -290,7 +293,7 @@ class SgeScheduler:
         return self.client.find_jobs(job_names)
 
 
-def stderr_path(job: TrackedJob) -> Path | None:
+def stderr_path(job: TrackedJob, files: Files | None = None) -> Path | None:
     """The job's stderr file, ``<task dir>/<job name>.e<job>[.<task>]``, with the job name
     read from the ``-N`` directive of the task directory's job script (so that a process that
     adopted the job knows it too); None if it cannot be named."""
@@ -298,19 +301,18 @@ def stderr_path(job: TrackedJob) -> Path | None:
     if split is None or job.record_path is None:
         return None
     task_dir = job.record_path.parent
-    name = _job_name_of(task_dir)
+    name = _job_name_of(task_dir, files if files is not None else LocalFiles())
     if name is None:
         return None
     task = f".{split[1]}" if split[1] is not None else ""
     return task_dir / f"{name}.e{split[0]}{task}"
 
 
-def _job_name_of(task_dir: Path) -> str | None:
+def _job_name_of(task_dir: Path, files: Files) -> str | None:
     """The ``-N`` directive of the task directory's job script; None if unreadable, or not a
     name this plugin writes."""
     try:
-        with (task_dir / "job.sh").open("rb") as script:
-            head = script.read(_SCRIPT_HEAD).decode("utf-8", errors="replace")
+        head = files.read(task_dir / "job.sh", 0, _SCRIPT_HEAD).decode("utf-8", errors="replace")
     except OSError:
         return None
     for line in head.splitlines():
@@ -321,13 +323,10 @@ def _job_name_of(task_dir: Path) -> str | None:
     return None
 
 
-def _stderr_tail(path: Path | None) -> str:
+def _stderr_tail(path: Path | None, files: Files) -> str:
     if path is None:
         return ""
     try:
-        with path.open("rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, size - _STDERR_TAIL))
-            return handle.read().decode("utf-8", errors="replace")
+        return files.read(path, -_STDERR_TAIL).decode("utf-8", errors="replace")
     except OSError:
         return ""

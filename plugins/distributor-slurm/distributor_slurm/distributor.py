@@ -16,7 +16,8 @@ from distributor.batch import (
     BatchDistributor,
     PollPolicy,
     RetryPolicy,
-    Transport,
+    TransportOption,
+    open_transport,
 )
 from distributor_slurm.client import SlurmClient
 from distributor_slurm.scheduler import SlurmScheduler
@@ -49,7 +50,7 @@ class SlurmDistributor(BatchDistributor):
         *,
         submit_root: str | os.PathLike[str] | None = None,
         slurm_conf: str | None = None,
-        transport: Transport | None = None,
+        transport: TransportOption = None,
         retry_policy: RetryPolicy | None = None,
         poll_policy: PollPolicy | None = None,
         requeue: bool = False,
@@ -59,6 +60,7 @@ class SlurmDistributor(BatchDistributor):
         termination_retry: float | None = DEFAULT_TERMINATION_RETRY,
         worker: str | None = None,
     ) -> None:
+        transport = open_transport(transport)
         self.client = SlurmClient(
             slurm_conf=slurm_conf,
             transport=transport,
@@ -74,4 +76,5 @@ class SlurmDistributor(BatchDistributor):
             max_array_size=max_array_size,
             retention=retention,
             termination_retry=termination_retry,
+            transport=transport,
         )

@@ -1,0 +1,77 @@
+"""The Grid Engine plugin through an SSH transport: the conformance kit against the real dev
+cell, driven from a login node (``scripts/dev-clusters/sshd.sh``) whose filesystem holds the
+submit root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from distributor.batch import SSHTransport
+from distributor.exit_info import TaskInstanceStatus
+from distributor.testing import ConformanceTarget
+from distributor.testing.checks import wait_for_exit_info, wait_until_gone
+from distributor.testing.conformance import PluginConformance
+from distributor_sge import SgeDistributor, SgeQueue, plugin
+from distributor_sge.testing import TEST_POLL_POLICY, cell_environment
+from distributor_sge.testing import unavailable_reason as sge_unavailable
+from tests.ssh_login import login, ride_out_cut, unavailable_reason
+
+PORT = 3  # sshd's port of this module (tests.ssh_login)
+
+QUEUE = cell_environment().get("DISTRIBUTOR_SGE_QUEUE", "all.q")
+WHY_NOT = unavailable_reason() or sge_unavailable(QUEUE)
+pytestmark = pytest.mark.skipif(WHY_NOT is not None, reason=WHY_NOT or "")
+
+
+class TestSgeOverSSH(PluginConformance):
+    """Every conformance check, every command and file going through SSH."""
+
+    def make_target(self, tmp_path: Path) -> ConformanceTarget:
+        node = login(PORT)
+        transport = SSHTransport(node.config())
+        root = node.scratch("sge-root")
+        return ConformanceTarget(
+            plugin=plugin,
+            make_distributor=lambda: SgeDistributor(
+                "dev-ssh",
+                submit_root=root,
+                transport=transport,
+                poll_policy=TEST_POLL_POLICY,
+                max_array_size=2,
+            ),
+            make_queue=lambda: SgeQueue(1, QUEUE, {}),
+            resources={"memory": "256M", "runtime": 300, "queue": QUEUE},
+            timeout=120.0,
+            poll_interval=0.2,
+            scratch=node.scratch("sge-kit"),
+            files=transport.files,
+            python=node.python,
+        )
+
+
+def test_link_cut_for_30_s_during_a_run_loses_no_task() -> None:
+    """With the link to the login node cut for 30 s while an array runs, polls fail and are
+    retried, a new master connection is made afterwards, and every task ends D."""
+    node = login(PORT)
+    transport = SSHTransport(node.config())
+    distributor = SgeDistributor(
+        "dev-ssh-cut",
+        submit_root=node.scratch("cut"),
+        transport=transport,
+        poll_policy=TEST_POLL_POLICY,
+    )
+    distributor.start()
+    steps = distributor.submit_array_to_batch_distributor(
+        "sleep 20", "cut", {"memory": "256M", "runtime": 300, "queue": QUEUE}, 3
+    )
+    ids = list(steps.values())
+    masters = transport.masters_started
+    report = ride_out_cut(node, distributor, ids)
+    assert report.failed > 0, f"the cut was not felt: {report}"
+    wait_until_gone(distributor, ids, timeout=180.0, interval=0.5)
+    infos = {did: wait_for_exit_info(distributor, did, 60.0, 0.5) for did in ids}
+    states = {did: info.error_state for did, info in infos.items()}
+    assert states == dict.fromkeys(ids, TaskInstanceStatus.DONE), infos
+    assert transport.masters_started > masters
