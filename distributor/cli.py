@@ -588,6 +588,10 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("--follow", "-f", action="store_true", help="keep writing until it ends")
     logs.set_defaults(func=cmd_logs)
 
+    from distributor import cli_results  # results and peek: a task's files
+
+    cli_results.register(sub, _cluster_option)
+
     check = sub.add_parser("check", help="run the live conformance checks against a plugin")
     check.add_argument("plugin", metavar="CLUSTER", help="a configured cluster or a plugin name")
     check.add_argument("--cluster", help="cluster name passed to the distributor")

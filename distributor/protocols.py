@@ -26,7 +26,9 @@ from distributor.exit_info import RemoteExitInfo
 from distributor.usage import TaskUsage
 
 if TYPE_CHECKING:
+    import os
     from pathlib import Path
+    from typing import IO
 
 __all__ = [
     "ClusterDistributor",
@@ -37,6 +39,7 @@ __all__ = [
     "ClusterWorkerNodeFactory",
     "SupportsLookupByName",
     "SupportsLostTracking",
+    "SupportsResults",
     "SupportsRunningQuery",
     "SupportsTaskOutcome",
     "SupportsWaitForChange",
@@ -350,6 +353,73 @@ class SupportsTaskOutcome(Protocol):
 
         Raises:
             UnknownDistributorIdError: the id was never issued by this distributor.
+        """
+        ...
+
+
+@runtime_checkable
+class SupportsResults(Protocol):
+    """A distributor that can copy a task's files back and clean its directory up (the
+    batch plugins, on this machine or through an SSH transport)."""
+
+    def get_results(
+        self,
+        distributor_id: str,
+        download_dir: str | os.PathLike[str],
+        overwrite: bool = False,
+        changed_only: bool = True,
+    ) -> list[str]:
+        """Copy the task's output files and logs into the existing local `download_dir`.
+
+        Files absent there are always copied; with `overwrite` False nothing that exists is
+        altered; with `overwrite` True, `changed_only` copies only files whose source is newer
+        or of another size (False: all of them).
+
+        Returns:
+            The paths copied, relative to `download_dir`.
+
+        Raises:
+            UnknownDistributorIdError: the id was never issued by this distributor.
+            NotADirectoryError: `download_dir` is not an existing directory.
+        """
+        ...
+
+    def peek(
+        self,
+        distributor_id: str,
+        remote_filename: str | os.PathLike[str],
+        local_file: str | os.PathLike[str] | IO[Any],
+        offset: int = 0,
+        size: int | None = None,
+    ) -> int:
+        """Copy part of a file of the task's directory into `local_file`.
+
+        Args:
+            remote_filename: a path relative to the task's directory.
+            local_file: a local path (created or overwritten) or a writable file object
+                (left positioned just after the bytes written).
+            offset: bytes from the start; negative: from the end.
+            size: bytes to copy at most; None: to the end.
+
+        Returns:
+            The number of bytes copied.
+
+        Raises:
+            UnknownDistributorIdError: the id was never issued by this distributor.
+            ValueError: `remote_filename` is absolute or leaves the task's directory.
+            FileNotFoundError: the file does not exist (yet).
+        """
+        ...
+
+    def free(self, distributor_id: str) -> bool:
+        """Delete the task's directory and everything in it (never anything outside it).
+
+        Returns:
+            True if it existed.
+
+        Raises:
+            UnknownDistributorIdError: the id was never issued by this distributor.
+            SchedulerError: a task that shares the directory is still queued or running.
         """
         ...
 

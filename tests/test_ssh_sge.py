@@ -17,6 +17,7 @@ from distributor_sge import SgeDistributor, SgeQueue, plugin
 from distributor_sge.testing import TEST_POLL_POLICY, cell_environment
 from distributor_sge.testing import unavailable_reason as sge_unavailable
 from tests.ssh_login import login, ride_out_cut, unavailable_reason
+from tests.staging_scenario import run_staging_scenario
 
 PORT = 3  # sshd's port of this module (tests.ssh_login)
 
@@ -75,3 +76,16 @@ def test_link_cut_for_30_s_during_a_run_loses_no_task() -> None:
     states = {did: info.error_state for did, info in infos.items()}
     assert states == dict.fromkeys(ids, TaskInstanceStatus.DONE), infos
     assert transport.masters_started > masters
+
+
+def test_staging_results_peek_and_free_over_ssh(tmp_path: Path) -> None:
+    """An array with hostile input names staged in and outputs fetched after D, get_results
+    in its three modes, peek with offsets and sizes, and free — all through SSH."""
+    node = login(PORT)
+    distributor = SgeDistributor(
+        "dev-ssh-staging",
+        submit_root=node.scratch("staging"),
+        transport=SSHTransport(node.config()),
+        poll_policy=TEST_POLL_POLICY,
+    )
+    run_staging_scenario(distributor, tmp_path, {"memory": "256M", "runtime": 300, "queue": QUEUE})

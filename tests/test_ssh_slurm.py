@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from distributor.batch import PollPolicy, SSHTransport
+from distributor.cli import main
+from distributor.config import load_config
 from distributor.exit_info import TaskInstanceStatus
 from distributor.testing import ConformanceTarget
 from distributor.testing.checks import wait_for_exit_info, wait_until_gone
@@ -17,6 +19,7 @@ from distributor_slurm import SlurmDistributor, SlurmQueue, plugin
 from distributor_slurm.testing import find_slurm_conf
 from distributor_slurm.testing import unavailable_reason as slurm_unavailable
 from tests.ssh_login import login, ride_out_cut, unavailable_reason
+from tests.staging_scenario import run_staging_scenario
 
 PORT = 2  # sshd's port of this module (tests.ssh_login)
 
@@ -80,3 +83,56 @@ def test_link_cut_for_30_s_during_a_run_loses_no_task() -> None:
     states = {did: info.error_state for did, info in infos.items()}
     assert states == dict.fromkeys(ids, TaskInstanceStatus.DONE), infos
     assert transport.masters_started > masters
+
+
+def test_staging_results_peek_and_free_over_ssh(tmp_path: Path) -> None:
+    """An array with hostile input names staged in and outputs fetched after D, get_results
+    in its three modes, peek with offsets and sizes, and free — all through SSH."""
+    node = login(PORT)
+    distributor = SlurmDistributor(
+        "dev-ssh-staging",
+        submit_root=node.scratch("staging"),
+        transport=SSHTransport(node.config()),
+        poll_policy=FAST,
+    )
+    run_staging_scenario(distributor, tmp_path, {"memory": "100M", "runtime": 300})
+
+
+def test_cli_results_and_peek_over_ssh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """``distributor results ID DIR`` and ``distributor peek ID FILE --tail N`` on a cluster
+    configured with an SSH transport; a missing file and an unknown host key are one line."""
+    node = login(PORT)
+    empty = tmp_path / "known_hosts"
+    empty.touch()
+    config = tmp_path / "distributor.toml"
+    ssh = f"url = '{node.url}'\nkeyfile = '{node.key}'\n"
+    config.write_text(
+        f"[clusters.hpc]\nplugin = 'slurm'\nsubmit_root = '{node.scratch('cli')}'\n"
+        f"[clusters.hpc.transport]\n{ssh}known_hosts = '{node.known_hosts}'\n"
+        f"[clusters.stranger]\nplugin = 'slurm'\n"
+        f"[clusters.stranger.transport]\n{ssh}known_hosts = '{empty}'\n"
+    )
+    monkeypatch.setenv("DISTRIBUTOR_CONFIG", str(config))
+    distributor = load_config().resolve("hpc").distributor(poll_policy=FAST)
+    distributor.start()
+    did = distributor.submit_to_batch_distributor(
+        "printf 'line1\\nline2\\n'; printf done > r.txt",
+        "cli",
+        {"memory": "100M", "runtime": 60, "outputs": ["r.txt"]},
+    )
+    wait_until_gone(distributor, [did], 120.0, 0.5)
+    out = tmp_path / "out"
+    out.mkdir()
+    capsysbinary.readouterr()
+    assert main(["results", did, str(out), "--cluster", "hpc"]) == 0
+    listed = capsysbinary.readouterr().out.decode().split()
+    assert "r.txt" in listed and (out / "r.txt").read_text() == "done"
+    assert main(["peek", did, "stdout.log", "--cluster", "hpc", "--tail", "6"]) == 0
+    assert capsysbinary.readouterr().out == b"line2\n"
+    assert main(["peek", did, "no such file", "--cluster", "hpc"]) == 2
+    assert len(capsysbinary.readouterr().err.decode().strip().splitlines()) == 1
+    assert main(["peek", did, "stdout.log", "--cluster", "stranger"]) == 2
+    error = capsysbinary.readouterr().err.decode().strip()
+    assert len(error.splitlines()) == 1 and "host key" in error and "ignore_host_keys" in error

@@ -40,27 +40,30 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, final
+from typing import IO, Any, final
 
 from distributor.batch.ledger import Ledger
 from distributor.batch.lookup import SubmissionLookup
 from distributor.batch.polling import PollPolicy, StatusTracker, TrackedJob
+from distributor.batch.results import Results
 from distributor.batch.runner import submitting
 from distributor.batch.scheduler import BatchJob, BatchScheduler
 from distributor.batch.script import find_worker_executable, worker_node_command
+from distributor.batch.staging import Staging, split_staging
 from distributor.batch.status import JobPhase, task_usage
 from distributor.batch.submit_root import SubmitRoot
 from distributor.batch.termination import DEFAULT_TERMINATION_RETRY, TerminationRetries
 from distributor.batch.transport import Transport
 from distributor.batch.transport_option import files_for, remote_worker
 from distributor.exceptions import (
+    DistributorError,
     ResourceError,
     SchedulerError,
     SchedulerOutputError,
     SubmissionError,
     UnknownDistributorIdError,
 )
-from distributor.exit_info import RemoteExitInfo
+from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus
 from distributor.logs import get_logger
 from distributor.resources import ResourceRequest, parse_request
 from distributor.usage import TaskUsage
@@ -158,6 +161,10 @@ class BatchDistributor:
         self._members: dict[str, set[str]] = {}  # job key → its unsettled tracked ids
         self._ledger = Ledger(self._root, scheduler, self._log)
         self._lookup = SubmissionLookup(self._root, scheduler, self._link, self._log)
+        self._results = Results(
+            self._root, self._ledger, cluster_name, scheduler.log_paths, self._log
+        )
+        self._fetch: dict[str, Path] = {}  # id → where its results go once it ended D
         self._terminations = TerminationRetries(
             scheduler, self._tracker, termination_retry, clock, self._cancel_targets, self._log
         )
@@ -259,9 +266,10 @@ class BatchDistributor:
             SchedulerError: the outcome is unknown (the scheduler may have accepted it; the
                 submission can be found with `find_by_name`).
         """
-        request = self._parse(requested_resources)
-        key, ids, task_dir = self._submit(command, name, request, None)
+        request, staging = self._parse(requested_resources)
+        key, ids, task_dir = self._submit(command, name, request, None, staging)
         self._track(ids[0], key, task_dir / "exit.json", request)
+        self._fetch_when_done(ids, staging)
         self._log.info("job_submitted", distributor_id=ids[0], job_key=key)
         return ids[0]
 
@@ -289,14 +297,14 @@ class BatchDistributor:
             raise ResourceError("array_length", array_length, "must be an int")
         if array_length < 1:
             raise ResourceError("array_length", array_length, "must be at least 1")
-        request = self._parse(requested_resources)
+        request, staging = self._parse(requested_resources)
         chunk = self.array_chunk_size()
         steps: dict[int, str] = {}
         keys: list[str] = []
         for offset in range(0, array_length, chunk):
             length = min(chunk, array_length - offset)
             try:
-                key, ids, task_dir = self._submit(command, name, request, (offset, length))
+                key, ids, task_dir = self._submit(command, name, request, (offset, length), staging)
             except SubmissionError:
                 if keys:
                     self._log.warning("array_chunks_cancelled", job_keys=keys)
@@ -307,13 +315,20 @@ class BatchDistributor:
             for index, distributor_id in enumerate(ids):
                 steps[offset + index] = distributor_id
                 self._track(distributor_id, key, task_dir / f"exit-{offset + index}.json", request)
+            self._fetch_when_done(ids, staging)
         self._log.info("array_submitted", job_keys=keys, tasks=array_length)
         return steps
 
-    def _parse(self, requested_resources: Mapping[str, Any]) -> ResourceRequest:
-        request = parse_request(requested_resources, self._scheduler.declared_resources)
+    def _parse(self, requested_resources: Mapping[str, Any]) -> tuple[ResourceRequest, Staging]:
+        resources, staging = split_staging(requested_resources)
+        request = parse_request(resources, self._scheduler.declared_resources)
         self._scheduler.check_request(request)
-        return request
+        return request, staging
+
+    def _fetch_when_done(self, ids: Sequence[str], staging: Staging) -> None:
+        if staging.output_dir is not None:
+            with self._lock:
+                self._fetch.update(dict.fromkeys(ids, staging.output_dir))
 
     def _submit(
         self,
@@ -321,12 +336,19 @@ class BatchDistributor:
         name: str,
         request: ResourceRequest,
         array: tuple[int, int] | None,
+        staging: Staging,
     ) -> tuple[str, list[str], Path]:
         """Make one submission; return (job key, its ids in step order, task directory)."""
         scheduler = self._scheduler
         job_name = scheduler.job_name(name)
         task_dir = self._root.new_task_dir(job_name)
         self._root.write_intent(task_dir, name=name, job_name=job_name, array=array)
+        try:
+            for path in staging.inputs:  # before the scheduler is asked
+                self._root.files.put(path, task_dir)
+        except BaseException:
+            self._root.remove(task_dir)
+            raise
         job = BatchJob(
             command=command,
             name=name,
@@ -336,6 +358,7 @@ class BatchDistributor:
             worker=self._worker,
             write=partial(self._write, task_dir),
             array=array,
+            workdir=task_dir if staging.sandboxed else None,
         )
         try:
             with submitting(partial(self._record_submitter, task_dir)):
@@ -364,7 +387,8 @@ class BatchDistributor:
             self._root.remove(task_dir)
             raise
         # Any other exception (or the process dying) leaves the intent: the outcome is unknown.
-        ids = self._register(key, task_dir, array, request, name)
+        extra = {"outputs": list(staging.outputs)} if staging.outputs else {}
+        ids = self._register(key, task_dir, array, request, name, **extra)
         return key, ids, task_dir
 
     def _record_submitter(self, task_dir: Path, pid: int) -> None:
@@ -639,6 +663,8 @@ class BatchDistributor:
                     self._discard_member(job.distributor_id)
             self._ledger.settled((job, self._usage_of(job)) for job in news.settled)
         self._terminations.settled(job.distributor_id for job in news.settled)
+        for job in news.settled:
+            self._fetch_results(job)
         doomed = [*news.lost, *news.lingering]
         if doomed:
             try:
@@ -648,6 +674,72 @@ class BatchDistributor:
             else:
                 self._log.info("jobs_removed", lost=news.lost, lingering=news.lingering)
         self._terminations.repeat_due()
+
+    def _fetch_results(self, job: TrackedJob) -> None:
+        with self._lock:
+            target = self._fetch.pop(job.distributor_id, None)
+        if target is None or job.info is None:
+            return
+        if job.info.error_state is not TaskInstanceStatus.DONE:
+            return
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            self._results.get_results(job.distributor_id, target, overwrite=True)
+        except (OSError, DistributorError) as exc:  # the caller can still ask get_results
+            self._log.warning("results_not_fetched", distributor_id=job.distributor_id,
+                              output_dir=str(target), error=str(exc)[:300])  # fmt: skip
+
+    # --- results (gc3libs' get_results, peek, free) ----------------------------------------
+
+    @final
+    def get_results(
+        self,
+        distributor_id: str,
+        download_dir: str | os.PathLike[str],
+        overwrite: bool = False,
+        changed_only: bool = True,
+    ) -> list[str]:
+        """Copy the task's output files (its ``outputs`` patterns) and its logs into the
+        existing local `download_dir`: files absent there are always copied; with
+        `overwrite` False nothing there is altered; with `overwrite` True, `changed_only`
+        copies only files newer or of another size. Returns the relative paths copied.
+
+        Raises:
+            UnknownDistributorIdError: no distributor on this submit root issued the id.
+            NotADirectoryError: `download_dir` is not an existing directory.
+        """
+        return self._results.get_results(distributor_id, download_dir, overwrite, changed_only)
+
+    @final
+    def peek(
+        self,
+        distributor_id: str,
+        remote_filename: str | os.PathLike[str],
+        local_file: str | os.PathLike[str] | IO[Any],
+        offset: int = 0,
+        size: int | None = None,
+    ) -> int:
+        """Copy `size` bytes (None: to the end) from `offset` (negative: from the end) of
+        `remote_filename` in the task's directory into `local_file` (a path, created or
+        overwritten, or a writable file object, left just after them); return the count.
+
+        Raises:
+            UnknownDistributorIdError: no distributor on this submit root issued the id.
+            ValueError: `remote_filename` is absolute or leaves the task directory.
+            FileNotFoundError: the file does not exist (yet).
+        """
+        return self._results.peek(distributor_id, remote_filename, local_file, offset, size)
+
+    @final
+    def free(self, distributor_id: str) -> bool:
+        """Delete the task's directory (logs, records, staged files), confined to the submit
+        root; True if it was there.
+
+        Raises:
+            UnknownDistributorIdError: no distributor on this submit root issued the id.
+            SchedulerError: a task sharing the directory (an array chunk) is still active.
+        """
+        return self._results.free(distributor_id, self.get_submitted_or_running)
 
     def _discard_member(self, distributor_id: str) -> None:
         key = self._scheduler.job_key(distributor_id)

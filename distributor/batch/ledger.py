@@ -24,6 +24,7 @@ from typing import Any
 
 from distributor.batch.polling import TrackedJob
 from distributor.batch.scheduler import BatchScheduler
+from distributor.batch.staging import patterns_for
 from distributor.batch.submit_root import SubmitRoot
 from distributor.exceptions import SchedulerOutputError
 from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus
@@ -47,6 +48,7 @@ class Issued:
         terminated: termination was asked for.
         info: the exit info decided for it, if any (finalized).
         usage: the figures written when it was decided, if any.
+        outputs: the task's output patterns (``{step}`` filled in for an array step).
     """
 
     key: str
@@ -57,6 +59,7 @@ class Issued:
     terminated: bool
     info: RemoteExitInfo | None
     usage: TaskUsage | None = None
+    outputs: tuple[str, ...] = ()
 
     @property
     def task_dir(self) -> Path:
@@ -110,6 +113,8 @@ class Ledger:
             state = TaskInstanceStatus(saved["state"])
             info = RemoteExitInfo(state, str(saved.get("message", "")), finalized=True)
         usage = saved.get("usage")
+        outputs = entry.meta.get("outputs") or []
+        step = int(entry.meta["offset"]) + index if "offset" in entry.meta else None
         return Issued(
             key,
             record,
@@ -119,6 +124,7 @@ class Ledger:
             bool(saved.get("terminated")),
             info,
             TaskUsage.from_dict(usage) if isinstance(usage, dict) else None,
+            tuple(patterns_for([str(o) for o in outputs], step)),
         )
 
     def settled(self, jobs: Iterable[tuple[TrackedJob, TaskUsage | None]]) -> None:

@@ -54,6 +54,8 @@ class BatchJob:
             path (never overwrites).
         array: ``(offset, length)`` for an array chunk of steps ``offset .. offset+length-1``;
             None for a single task.
+        workdir: where the job runs, if not where the scheduler starts it (a task that stages
+            files runs in `task_dir`); `script` changes into it.
     """
 
     command: str
@@ -64,6 +66,7 @@ class BatchJob:
     worker: str
     write: Callable[[str, str], Path] = field(repr=False, compare=False)
     array: tuple[int, int] | None = None
+    workdir: Path | None = None
 
     @property
     def length(self) -> int:
@@ -151,6 +154,7 @@ class BatchJob:
             environment=dict(environment or {}),
             label=self.name,
             generator=generator,
+            workdir=None if self.workdir is None else str(self.workdir),
         ).render()
 
 

@@ -141,6 +141,8 @@ class JobScript:
         started: start-record path for ``--started`` (``{step}``/``{id}`` filled in), or None.
         memory_limit / runtime_limit: bytes / seconds the worker enforces on the command's
             process tree (``--memory-limit`` / ``--runtime-limit``), or None.
+        workdir: a directory the job changes into before the worker starts (a task that
+            stages files runs in its task directory), or None.
     """
 
     command: str
@@ -157,6 +159,7 @@ class JobScript:
     started: str | None = None
     memory_limit: int | None = None
     runtime_limit: float | None = None
+    workdir: str | None = None
 
     def render(self) -> str:
         """Return the script text.
@@ -193,6 +196,8 @@ class JobScript:
             ]
         for name, value in self.environment.items():
             lines.append(f"export {check_env_name(name)}={_quote(value)}")
+        if self.workdir is not None:
+            lines.append(f"cd -- {_quote(self.workdir)} || exit 1")
         worker = [self.worker, "--record", self.record]
         if self.started is not None:
             worker += ["--started", self.started]

@@ -1,0 +1,74 @@
+"""``distributor results ID DIR`` and ``distributor peek ID FILE``: a task's files, from the
+cluster's side (a login node's through an SSH transport), for distributors that have
+`distributor.protocols.SupportsResults`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from distributor.exceptions import DistributorError
+from distributor.protocols import SupportsResults
+
+__all__ = ["register"]
+
+
+class _Unsupported(DistributorError):
+    """The cluster's distributor cannot copy task files."""
+
+
+def register(
+    sub: argparse._SubParsersAction[Any],
+    cluster_option: Callable[[argparse.ArgumentParser, str], None],
+) -> None:
+    """Add the ``results`` and ``peek`` commands to the command's subparsers."""
+    results = sub.add_parser("results", help="copy a task's output files and logs to DIR")
+    results.add_argument("id", help="distributor id")
+    results.add_argument("dir", type=Path, help="an existing local directory")
+    cluster_option(results, "the cluster of the id")
+    results.add_argument("--overwrite", action="store_true",
+                         help="replace local files that are older or of another size")  # fmt: skip
+    results.add_argument("--all", dest="changed_only", action="store_false",
+                         help="with --overwrite: replace every local file")  # fmt: skip
+    results.set_defaults(func=cmd_results)
+
+    peek = sub.add_parser("peek", help="print part of a file of a task's directory")
+    peek.add_argument("id", help="distributor id")
+    peek.add_argument("file", help="a path relative to the task's directory (e.g. stdout.log)")
+    cluster_option(peek, "the cluster of the id")
+    peek.add_argument("--tail", type=int, metavar="N", help="only the last N bytes")
+    peek.set_defaults(func=cmd_peek)
+
+
+def _distributor(args: argparse.Namespace) -> SupportsResults:
+    from distributor.cli import _cluster  # the command's own resolution of --cluster
+
+    cluster = _cluster(args.cluster)
+    distributor = cluster.distributor()
+    if not isinstance(distributor, SupportsResults):
+        raise _Unsupported(f"cluster {cluster.name!r} cannot copy task files (not a batch plugin)")
+    return distributor
+
+
+def cmd_results(args: argparse.Namespace, out: object) -> int:
+    """Copy the task's results into DIR; print the paths copied, one a line."""
+    copied = _distributor(args).get_results(
+        args.id, args.dir, overwrite=args.overwrite, changed_only=args.changed_only
+    )
+    for name in copied:
+        sys.stdout.write(f"{name}\n")
+    return 0
+
+
+def cmd_peek(args: argparse.Namespace, out: object) -> int:
+    """Write the file (or its last ``--tail`` bytes) to stdout, as bytes."""
+    if args.tail is not None and args.tail < 0:
+        raise _Unsupported(f"--tail {args.tail}: must not be negative")
+    offset = 0 if args.tail is None else -args.tail
+    size = 0 if args.tail == 0 else None
+    _distributor(args).peek(args.id, args.file, sys.stdout.buffer, offset=offset, size=size)
+    sys.stdout.buffer.flush()
+    return 0
