@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from distributor import RemoteExitInfo, TaskInstanceStatus, load_plugin
+from distributor import ClusterDistributor, RemoteExitInfo, TaskInstanceStatus, load_plugin
 from snakemake_executor_plugin_distributor.tracking import JobTracker
 
 
@@ -73,3 +74,45 @@ def test_terminate_ends_a_running_job_killed(tracker: JobTracker) -> None:
     assert tracker.terminate([did]) is None
     ended = _until_ended(tracker, [did])
     assert ended[did].error_state is TaskInstanceStatus.KILLED_SELF
+
+
+class _ForgetfulScheduler:
+    """The local distributor behind a scheduler that no longer lists anything and has no
+    capability beyond the base protocol (no `SupportsLostTracking`): what a third-party plugin
+    whose scheduler lost a job looks like. Every other call goes to the real distributor."""
+
+    def __init__(self, real: ClusterDistributor) -> None:
+        self.real = real
+        self.cluster_name = real.cluster_name
+        self.worker_node_entry_point = real.worker_node_entry_point
+
+    def get_submitted_or_running(self, distributor_ids: Sequence[str] | None = None) -> set[str]:
+        return set()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in {"lost_grace", "find_by_name", "log_paths", "task_usage", "wait_for_change"}:
+            raise AttributeError(name)
+        return getattr(self.real, name)
+
+
+def test_an_unlisted_job_without_exit_info_is_lost_after_the_grace(
+    tracker: JobTracker,
+) -> None:
+    """For a plugin that does not track lost jobs itself, an id that is not listed and has no
+    exit information stays pending until lost_grace passes, then ends U (never D) and is
+    terminated so that it cannot run beside a rerun."""
+    did = tracker.submit("sleep 300", "forgotten", {"cores": 1})
+    now = [0.0]
+    forgetful = JobTracker(
+        _ForgetfulScheduler(tracker.distributor),  # __getattr__ forwards the rest of the protocol
+        lost_grace=30.0,
+        clock=lambda: now[0],
+    )
+    assert forgetful.poll([did]).pending == {did}
+    now[0] = 29.0
+    assert forgetful.poll([did]).pending == {did}
+    now[0] = 30.0
+    lost = forgetful.poll([did]).ended[did]
+    assert lost.error_state is TaskInstanceStatus.UNKNOWN_ERROR
+    assert "lost" in lost.error_message and "terminated" in lost.error_message
+    assert _until_ended(tracker, [did])[did].error_state is TaskInstanceStatus.KILLED_SELF
