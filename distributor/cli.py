@@ -33,6 +33,7 @@ from rich.table import Table
 
 from distributor import interrupts
 from distributor.config import ClusterConfig, load_config
+from distributor.dashboard import cli_parser as dashboard_parser
 from distributor.exceptions import DistributorError, RemoteExitInfoNotAvailable
 from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus, normalize_exit_info
 from distributor.jobs import cli_parser as jobs_parser
@@ -599,6 +600,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=float, default=300.0, help="seconds per task")
     check.set_defaults(func=cmd_check)
     service_parser.register(sub)
+    dashboard_parser.register(sub)
     for command in sub.choices.values():  # -v after the command too (`distributor run -v`)
         if not any("-v" in action.option_strings for action in command._actions):
             command.add_argument(

@@ -87,6 +87,13 @@ if [ "$(id -u)" = 0 ]; then
     ) &
 fi
 
+# Chromium for the dashboard's browser tests, installed from Debian in the background if missing
+# (scripts/install-chromium.sh); the pytest step waits for it.
+CHROMIUM_LOG=$(mktemp)
+CLEANUP+=('rm -f "$CHROMIUM_LOG"')
+bash scripts/install-chromium.sh >"$CHROMIUM_LOG" 2>&1 &
+CHROMIUM_PID=$!
+
 step "fresh virtual environment in $VENV"
 rm -rf "$VENV"
 "$PYTHON" -m venv "$VENV"
@@ -96,7 +103,7 @@ python -m pip install --quiet --upgrade pip hatchling editables
 
 step "install the core and every plugin (editable), as the README says"
 mapfile -t PLUGINS < <(find plugins -mindepth 1 -maxdepth 1 -type d -name 'distributor-*' | sort)
-python -m pip install --quiet --no-build-isolation -e ".[test]" \
+python -m pip install --quiet --no-build-isolation -e ".[test,dashboard]" \
     $(for p in "${PLUGINS[@]}"; do printf -- '-e %s ' "$p"; done)
 
 step "install Snakemake and the integrations (editable, beside the core)"
@@ -160,6 +167,10 @@ if [ -n "$SSHD_START_PID" ] && ! wait "$SSHD_START_PID"; then
     echo "scripts/dev-clusters/sshd.sh start failed" >&2
     exit 1
 fi
+
+step "chromium for the dashboard's browser tests"
+if ! wait "$CHROMIUM_PID"; then cat "$CHROMIUM_LOG" >&2; exit 1; fi
+cat "$CHROMIUM_LOG" >&2
 
 # Four pytest runs at once: the slow suites wait on real schedulers, not on the CPU. Each
 # real cluster is used by one group only (the Slurm group stops slurmctld and slurmdbd for a
@@ -297,6 +308,8 @@ from importlib.resources import files
 from distributor import available_plugins, load_plugin
 
 assert files("distributor").joinpath("py.typed").is_file(), "py.typed missing from the wheel"
+for asset in ("dashboard.css", "dashboard.js", "task.js"):  # the dashboard's, shipped (offline)
+    assert files("distributor.dashboard").joinpath("static", asset).is_file(), asset
 found = available_plugins()
 for name in sys.argv[1:]:
     assert name in found, f"plugin {name!r} not discovered from its wheel: {sorted(found)}"

@@ -74,11 +74,13 @@ def test_import_is_light() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = set(json.loads(out.stdout))
     assert "distributor.protocols" in loaded
-    heavy = {"rich", "sqlite3", "structlog", "asyncio", "logging", "importlib.metadata"}
+    heavy = {"rich", "sqlite3", "structlog", "asyncio", "logging", "importlib.metadata",
+             "starlette", "uvicorn"}  # fmt: skip
     assert not heavy & loaded
     assert not [
         m
         for m in loaded
         if m.startswith(("distributor_", "distributor.testing", "distributor.service"))
         or m.startswith(("distributor.batch", "distributor.local", "distributor.cli"))
+        or m.startswith("distributor.dashboard")
     ]

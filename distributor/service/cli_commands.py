@@ -44,6 +44,7 @@ from distributor.service.service import Service
 from distributor.service.tasks_file import load_tasks
 
 __all__ = [
+    "cancel_tasks",
     "cmd_cancel",
     "cmd_logs",
     "cmd_resume",
@@ -463,34 +464,44 @@ def cmd_cancel(args: argparse.Namespace, out: Console) -> int:
     or a tag that matches no task is an error (status 2), like an unknown name."""
     if not args.names and args.tag is None:
         raise OptionError("cancel", "give task names or --tag")
-    client = Journal(args.journal, role="client")
+    out.print(cancel_tasks(args.journal, args.names, args.tag))
+    return 0
+
+
+def cancel_tasks(journal: Path, names: list[str], tag: str | None = None) -> str:
+    """Cancel the named tasks and those carrying `tag`: ask the running controller through
+    the journal if one runs, else cancel them here (as their controller). Returns what was
+    done, in one line (what ``distributor cancel`` prints; the dashboard calls this too).
+
+    Raises:
+        NothingMatchedError: a name, or the tag, matches no task.
+    """
+    client = Journal(journal, role="client")
     try:
         try:
-            ids = client.task_ids(names=args.names)
+            ids = client.task_ids(names=names)
         except UnknownTaskError as exc:
-            raise NothingMatchedError(args.journal, f"task name {exc.task!r}") from None
-        if args.tag is not None:
-            tagged = client.task_ids(tag=args.tag)
+            raise NothingMatchedError(journal, f"task name {exc.task!r}") from None
+        if tag is not None:
+            tagged = client.task_ids(tag=tag)
             if not tagged:
-                raise NothingMatchedError(args.journal, f"tag {args.tag!r}")
+                raise NothingMatchedError(journal, f"tag {tag!r}")
             ids.update(tagged)
         clusters = client.active_clusters()
     finally:
         client.close()
     try:
-        service = Service(args.journal, _clusters(clusters))
+        service = Service(journal, _clusters(clusters))
     except JournalLockedError:
-        client = Journal(args.journal, role="client")
+        client = Journal(journal, role="client")
         try:
-            for name in args.names:
+            for name in names:
                 client.add_control("cancel", "name", name)
-            if args.tag is not None:
-                client.add_control("cancel", "tag", args.tag)
+            if tag is not None:
+                client.add_control("cancel", "tag", tag)
         finally:
             client.close()
-        out.print(f"asked the running controller to cancel {len(ids)} task(s)")
-        return 0
+        return f"asked the running controller to cancel {len(ids)} task(s)"
     with service:
-        count = service.cancel(args.names, tag=args.tag)
-    out.print(f"cancelled {count} active task(s) of {len(ids)}")
-    return 0
+        count = service.cancel(names, tag=tag)
+    return f"cancelled {count} active task(s) of {len(ids)}"
