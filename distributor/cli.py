@@ -42,6 +42,7 @@ from distributor.plugin import Plugin
 from distributor.protocols import (
     ClusterDistributor,
     ClusterQueue,
+    SupportsResults,
     SupportsRunningQuery,
     SupportsTaskOutcome,
     SupportsWaitForChange,
@@ -364,6 +365,12 @@ def cmd_logs(args: argparse.Namespace, out: Console) -> int:
     def active() -> bool:
         return args.id in distributor.get_submitted_or_running([args.id])
 
+    files = getattr(getattr(distributor, "submit_root", None), "files", None)
+    if getattr(files, "remote", False) and isinstance(distributor, SupportsResults):
+        from distributor.cli_results import print_remote_log  # the log is on the cluster
+
+        return print_remote_log(distributor, args.id, path, tail_lines=args.tail,
+                                follow=args.follow, active=active)  # fmt: skip
     return print_log(path, tail_lines=args.tail, follow=args.follow, active=active)
 
 

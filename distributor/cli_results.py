@@ -13,7 +13,9 @@ from typing import Any
 from distributor.exceptions import DistributorError
 from distributor.protocols import SupportsResults
 
-__all__ = ["register"]
+__all__ = ["print_remote_log", "register"]
+
+_TAIL_BYTES = 1 << 22  # the most `--tail` reads back
 
 
 class _Unsupported(DistributorError):
@@ -60,6 +62,58 @@ def cmd_results(args: argparse.Namespace, out: object) -> int:
     )
     for name in copied:
         sys.stdout.write(f"{name}\n")
+    return 0
+
+
+def print_remote_log(
+    distributor: SupportsResults,
+    distributor_id: str,
+    path: Path,
+    *,
+    tail_lines: int | None,
+    follow: bool,
+    active: Callable[[], bool],
+) -> int:
+    """``distributor logs`` for a task whose log is on a remote filesystem: the log (or its
+    last `tail_lines` lines) through `SupportsResults.peek`; with `follow`, what is appended
+    while `active()` says the task runs. Status 1 if there is no log."""
+    import io
+    import time
+
+    def chunk(offset: int) -> bytes:
+        buffer = io.BytesIO()
+        distributor.peek(distributor_id, path.name, buffer, offset)
+        return buffer.getvalue()
+
+    try:
+        if tail_lines is not None:
+            data = chunk(-_TAIL_BYTES)
+            lines = data.decode("utf-8", "replace").splitlines()[-tail_lines:] if tail_lines else []
+            sys.stdout.write("".join(f"{line}\n" for line in lines))
+            offset = len(chunk(0)) if follow else 0
+        else:
+            data = chunk(0)
+            sys.stdout.buffer.write(data)
+            offset = len(data)
+    except FileNotFoundError:
+        if not follow:
+            print(f"distributor logs: no log at {path} (the task may not have started)",
+                  file=sys.stderr)  # fmt: skip
+            return 1
+        offset = 0
+    sys.stdout.flush()
+    while follow:
+        still = active()
+        try:
+            grown = chunk(offset)
+        except FileNotFoundError:
+            grown = b""
+        sys.stdout.buffer.write(grown)
+        sys.stdout.flush()
+        if not grown and not still:
+            break
+        offset += len(grown)
+        time.sleep(1.0)  # each look is a round trip to the login node
     return 0
 
 

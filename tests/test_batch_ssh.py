@@ -21,6 +21,7 @@ from distributor.exceptions import (
     SchedulerError,
 )
 from distributor.testing.hostile import HOSTILE_NAMES
+from distributor_slurm import SlurmDistributor
 from tests.ssh_login import login, unavailable_reason
 
 PORT = 1  # sshd's port of this module (tests.ssh_login)
@@ -188,6 +189,29 @@ def test_full_remote_disk_is_one_line() -> None:
     finally:
         files.unlink(target, missing_ok=True)
     assert str(target) in str(caught.value) and "\n" not in str(caught.value)
+
+
+@live
+def test_a_submission_to_a_full_remote_disk_is_one_line() -> None:
+    """A submit root on a full remote disk: the submission fails with RemoteDiskFullError,
+    one line naming the file, before any scheduler is asked."""
+    node = login(PORT)
+    if node.small_disk is None:
+        pytest.skip("the login node has no small disk (tmpfs could not be mounted)")
+    transport = SSHTransport(node.config())
+    filler = node.small_disk / "filler"
+    root = node.small_disk / "root"
+    transport.run(["dd", "if=/dev/zero", f"of={filler}", "bs=4096"], timeout=60)  # until full
+    distributor = SlurmDistributor("full", submit_root=root, transport=transport)
+    try:
+        transport.files.mkdir(root)  # a directory takes no blocks of a full tmpfs
+        with pytest.raises(RemoteDiskFullError) as caught:
+            distributor.submit_to_batch_distributor("true", "full", {"memory": "100M"})
+    finally:
+        transport.files.unlink(filler, missing_ok=True)
+        transport.files.rmtree(root)
+    message = str(caught.value)
+    assert "\n" not in message and "no space left" in message and str(root) in message
 
 
 @live

@@ -101,8 +101,9 @@ def test_staging_results_peek_and_free_over_ssh(tmp_path: Path) -> None:
 def test_cli_results_and_peek_over_ssh(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
-    """``distributor results ID DIR`` and ``distributor peek ID FILE --tail N`` on a cluster
-    configured with an SSH transport; a missing file and an unknown host key are one line."""
+    """``distributor results ID DIR``, ``distributor peek ID FILE --tail N`` and ``distributor
+    logs`` on a cluster configured with an SSH transport; a missing file and an unknown host
+    key are one line."""
     node = login(PORT)
     empty = tmp_path / "known_hosts"
     empty.touch()
@@ -131,6 +132,10 @@ def test_cli_results_and_peek_over_ssh(
     assert "r.txt" in listed and (out / "r.txt").read_text() == "done"
     assert main(["peek", did, "stdout.log", "--cluster", "hpc", "--tail", "6"]) == 0
     assert capsysbinary.readouterr().out == b"line2\n"
+    assert main(["logs", did, "--cluster", "hpc", "--tail", "1"]) == 0
+    assert capsysbinary.readouterr().out == b"line2\n"
+    assert main(["logs", did, "--cluster", "hpc"]) == 0
+    assert capsysbinary.readouterr().out == b"line1\nline2\n"
     assert main(["peek", did, "no such file", "--cluster", "hpc"]) == 2
     assert len(capsysbinary.readouterr().err.decode().strip().splitlines()) == 1
     assert main(["peek", did, "stdout.log", "--cluster", "stranger"]) == 2

@@ -94,6 +94,10 @@ make_user() {
         useradd --create-home --home-dir "$USER_HOME" --shell /bin/bash --password '*' "$SSH_USER"
     fi
     [ -f "$DIR/client_key" ] || ssh-keygen -q -t ed25519 -N '' -C "distributor-tests" -f "$DIR/client_key"
+    # what tests left a day ago or more (their submit roots and scratch directories)
+    if [ -d "$USER_HOME/tests" ]; then
+        find "$USER_HOME/tests" -mindepth 1 -maxdepth 1 -mtime +0 -exec rm -rf {} + 2>/dev/null || true
+    fi
     install -d -m 700 -o "$SSH_USER" -g "$SSH_USER" "$USER_HOME/.ssh"
     install -m 600 -o "$SSH_USER" -g "$SSH_USER" "$DIR/client_key.pub" "$USER_HOME/.ssh/authorized_keys"
     # What a login node's profile gives: the venv's commands and the dev clusters' settings.
