@@ -305,6 +305,8 @@ def test_submission_drops_log_dirs_and_prefixes_the_worker(
         state, message = bridge.get_remote_exit_info(ids[0])
         assert (state, "status 3" in message) == ("U", True)  # E: Jobmon's triage takes U
         assert bridge.get_remote_exit_info(single)[0] == "U"  # D, its worker silent: U too
+        state, message = bridge.get_remote_exit_info("deadbeef.1")  # never issued: retried
+        assert (state, "unknown" in message) == ("U", True)
     finally:
         bridge.stop()
 

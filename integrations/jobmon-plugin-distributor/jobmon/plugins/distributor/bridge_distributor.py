@@ -38,7 +38,13 @@ from typing import Any
 from jobmon.plugins.distributor.jobmon_exit_info import exit_info_for_jobmon
 from jobmon.plugins.distributor.jobmon_resources import split_log_dirs
 
-from distributor import ClusterDistributor, ClusterDistributorFactory
+from distributor import (
+    ClusterDistributor,
+    ClusterDistributorFactory,
+    RemoteExitInfo,
+    TaskInstanceStatus,
+    UnknownDistributorIdError,
+)
 from distributor.config import ClusterConfig
 from distributor.exceptions import ConfigFileError
 from distributor.logs import get_logger
@@ -205,13 +211,17 @@ class DistributorBridge:
         self._inner.terminate_task_instances(list(distributor_ids))
 
     def get_remote_exit_info(self, distributor_id: str) -> tuple[str, str]:
-        """How the task ended, as a ``(state, message)`` Jobmon's triage accepts.
+        """How the task ended, as a ``(state, message)`` Jobmon's triage accepts; an id the
+        plugin never issued (its state was lost, say) is ``U``, so that Jobmon retries the task
+        instead of triaging it for ever.
 
         Raises:
             RemoteExitInfoNotAvailable: nothing final is known yet.
-            UnknownDistributorIdError: the plugin never issued the id.
         """
-        info = self._inner.get_remote_exit_info(distributor_id)
+        try:
+            info = self._inner.get_remote_exit_info(distributor_id)
+        except UnknownDistributorIdError as exc:
+            info = RemoteExitInfo(TaskInstanceStatus.UNKNOWN_ERROR, str(exc))
         state, message = exit_info_for_jobmon(distributor_id, info)
         self._log.info("jobmon_exit_info", distributor_id=distributor_id, state=state)
         return state, message
