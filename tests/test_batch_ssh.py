@@ -93,6 +93,28 @@ def test_cluster_configuration_builds_the_transport(tmp_path: Path) -> None:
         clusters.resolve("c").load()
 
 
+def test_the_readme_configures_a_remote_cluster(tmp_path: Path) -> None:
+    """The README's remote cluster, as written and with its transport table uncommented,
+    loads into the Slurm plugin's options."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("### A cluster behind SSH") :]
+    start = section.index("```toml") + len("```toml")
+    block = section[start : section.index("```", start)]
+    config = tmp_path / "distributor.toml"
+    config.write_text(block)
+    options = load_config(environ={"DISTRIBUTOR_CONFIG": str(config)}).resolve("hpc").load()[1]
+    assert options["transport"] == "ssh://me@login.hpc.example.org"
+    table = "\n".join(
+        line[2:] if line.startswith("# ") else line
+        for line in block.splitlines()
+        if not line.startswith("transport")
+    )
+    config.write_text(table)
+    options = load_config(environ={"DISTRIBUTOR_CONFIG": str(config)}).resolve("hpc").load()[1]
+    assert options["transport"].url == "ssh://me@login.hpc.example.org:22"
+    assert options["transport"].options == ("ProxyJump=gateway.example.org",)
+
+
 # --- against the real server -----------------------------------------------------------------
 
 
@@ -140,15 +162,15 @@ def test_one_master_carries_many_commands() -> None:
 @live
 def test_unknown_host_key_is_a_clear_error(tmp_path: Path) -> None:
     """With a known-hosts file that lacks the server, the login fails with HostKeyError in
-    one line naming the file and the way out; ignore_host_keys opts out."""
+    one line naming the file and the way out; ignore_ssh_host_keys opts out."""
     empty = tmp_path / "known_hosts"
     empty.touch()
     transport = SSHTransport(login(PORT).config(known_hosts=str(empty)))
     with pytest.raises(HostKeyError) as caught:
         transport.run(["true"], timeout=30)
     message = str(caught.value)
-    assert "\n" not in message and str(empty) in message and "ignore_host_keys" in message
-    opted_out = SSHTransport(login(PORT).config(known_hosts=str(empty), ignore_host_keys=True))
+    assert "\n" not in message and str(empty) in message and "ignore_ssh_host_keys" in message
+    opted_out = SSHTransport(login(PORT).config(known_hosts=str(empty), ignore_ssh_host_keys=True))
     assert opted_out.run(["true"], timeout=30).ok
 
 

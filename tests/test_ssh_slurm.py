@@ -140,4 +140,4 @@ def test_cli_results_and_peek_over_ssh(
     assert len(capsysbinary.readouterr().err.decode().strip().splitlines()) == 1
     assert main(["peek", did, "stdout.log", "--cluster", "stranger"]) == 2
     error = capsysbinary.readouterr().err.decode().strip()
-    assert len(error.splitlines()) == 1 and "host key" in error and "ignore_host_keys" in error
+    assert len(error.splitlines()) == 1 and "host key" in error and "ignore_ssh_host_keys" in error

@@ -13,7 +13,7 @@ Failures, told apart by the client's exit status 255 and its message:
   retries queries and treats a submission as in doubt); the master is started afresh by the
   next command. `ShellFiles` raises `distributor.exceptions.ConnectionLostError`.
 * **unknown or changed host key**: `distributor.exceptions.HostKeyError`, unless
-  `SSHConfig.ignore_host_keys`.
+  `SSHConfig.ignore_ssh_host_keys`.
 * **login refused**: `distributor.exceptions.AuthenticationError`.
 * **a remote program that is not installed**: a command that could not be started
   (`CommandResult.error`), which the runner reports in one line.
@@ -98,7 +98,7 @@ class SSHConfig:
         keyfile: private key to log in with (``-i``; only it is offered).
         ssh_config: an ssh_config file to use instead of ``~/.ssh/config`` (``-F``).
         known_hosts: known-hosts file to check the host key against (default OpenSSH's).
-        ignore_host_keys: accept any host key (no protection against a man in the middle).
+        ignore_ssh_host_keys: accept any host key (no protection against a man in the middle).
         connect_timeout: seconds to wait for a connection and login.
         keepalive: seconds between liveness probes of the master; after three unanswered
             the connection counts as lost.
@@ -115,7 +115,7 @@ class SSHConfig:
     keyfile: str | None = None
     ssh_config: str | None = None
     known_hosts: str | None = None
-    ignore_host_keys: bool = False
+    ignore_ssh_host_keys: bool = False
     connect_timeout: float = 15.0
     keepalive: float = 5.0
     control_persist: int = 300
@@ -182,7 +182,7 @@ class SSHTransport:
             argv += ["-F", os.path.expanduser(config.ssh_config)]
         if config.keyfile:
             argv += ["-i", os.path.expanduser(config.keyfile), "-o", "IdentitiesOnly=yes"]
-        if config.ignore_host_keys:
+        if config.ignore_ssh_host_keys:
             argv += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                      "-o", "LogLevel=ERROR"]  # fmt: skip
         else:
@@ -258,7 +258,7 @@ class SSHTransport:
             return HostKeyError(
                 self.destination,
                 f"host key not known or changed ({line}); add it to {known} (ssh-keyscan) "
-                "or set ignore_host_keys",
+                "or set ignore_ssh_host_keys",
                 stderr=stderr,
             )
         if _AUTH.search(stderr):
