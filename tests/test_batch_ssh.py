@@ -9,8 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from distributor.batch import CommandRunner, RetryPolicy, SSHConfig, SSHTransport, open_transport
+from distributor.batch import (
+    CommandRunner,
+    LocalTransport,
+    RetryPolicy,
+    ShellFiles,
+    SSHConfig,
+    SSHTransport,
+    open_transport,
+)
 from distributor.batch.ssh import parse_ssh_url
+from distributor.batch.transport_option import remote_worker
 from distributor.config import load_config
 from distributor.exceptions import (
     AuthenticationError,
@@ -19,6 +28,7 @@ from distributor.exceptions import (
     HostKeyError,
     RemoteDiskFullError,
     SchedulerError,
+    TransportError,
 )
 from distributor.testing.hostile import HOSTILE_NAMES
 from distributor_slurm import SlurmDistributor
@@ -113,6 +123,19 @@ def test_the_readme_configures_a_remote_cluster(tmp_path: Path) -> None:
     options = load_config(environ={"DISTRIBUTOR_CONFIG": str(config)}).resolve("hpc").load()[1]
     assert options["transport"].url == "ssh://me@login.hpc.example.org:22"
     assert options["transport"].options == ("ProxyJump=gateway.example.org",)
+
+
+def test_a_login_node_without_the_worker_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Where ``distributor-worker`` is not on the remote PATH, the error says so and how to
+    fix it, in one line (here the "remote" side is this machine with an empty PATH dir)."""
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    with pytest.raises(TransportError) as caught:
+        remote_worker(ShellFiles(LocalTransport()))
+    message = str(caught.value)
+    assert "\n" not in message and "distributor-worker: command not found" in message
+    assert "worker=" in message
 
 
 # --- against the real server -----------------------------------------------------------------
