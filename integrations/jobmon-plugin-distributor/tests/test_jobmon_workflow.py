@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -131,18 +132,27 @@ def jobmon_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobmonSe
 
 
 def run_workflow(server: JobmonServer, spec: dict[str, Any], scratch: Path) -> dict[str, Any]:
-    """Run `jobmon_e2e.workflow` with `spec`; return its result line."""
+    """Run `jobmon_e2e.workflow` with `spec`; return its result line.
+
+    The client runs in a session of its own: should it overrun, it is killed with the
+    distributor process it started (which would otherwise poll for ever; Jobmon stops it
+    itself when the client ends in any other way).
+    """
     spec_file = scratch / "spec.json"
     spec_file.write_text(json.dumps(spec), encoding="utf-8")
-    done = subprocess.run(
+    client = subprocess.Popen(
         [sys.executable, str(E2E), "workflow", str(spec_file)], env=server.env, cwd=scratch,
-        capture_output=True, text=True, timeout=int(spec["timeout"]) + 120, check=False,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )  # fmt: skip
-    if done.returncode != 0:
-        pytest.fail(
-            f"the workflow failed (status {done.returncode}):\n{done.stdout}\n{done.stderr}"
-        )
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    try:
+        out, err = client.communicate(timeout=int(spec["timeout"]) + 120)
+    except subprocess.TimeoutExpired:
+        os.killpg(client.pid, signal.SIGKILL)  # the client, and the distributor it started
+        out, err = client.communicate()
+        pytest.fail(f"the workflow did not end in time:\n{out}\n{err}")
+    if client.returncode != 0:
+        pytest.fail(f"the workflow failed (status {client.returncode}):\n{out}\n{err}")
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
 
 
