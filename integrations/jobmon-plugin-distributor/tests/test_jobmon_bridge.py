@@ -369,3 +369,26 @@ def test_worker_exit_info_names_status_or_signal(code: int, words: str) -> None:
     assert state == "E"
     assert words in message
     assert message.endswith(": boom")
+
+
+def test_terminated_task_is_retried_by_jobmon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Jobmon's KILL_SELF path ends tasks through the bridge; a task terminated outside
+    Jobmon's own bookkeeping (the plugin says K) reaches triage as U, and the plugin's queueing
+    errors pass through."""
+    monkeypatch.setenv(WORKER_ENTRY_POINT_ENV, "sh -c")
+    bridge = local_bridge(tmp_path)
+    bridge.start()
+    try:
+        task = bridge.submit_to_batch_distributor("'sleep 600'", "jm-sleep", {"memory": 1})
+        assert bridge.get_queueing_errors([task]) == {}
+        assert task in bridge.get_submitted_or_running([task])
+        bridge.terminate_task_instances([task])
+        while task in bridge.get_submitted_or_running([task]):
+            getattr(bridge.inner, "wait_for_change", lambda _: None)(1.0)
+        state, message = bridge.get_remote_exit_info(task)
+        assert state == "U"
+        assert "the distributor said K (KILLED_SELF)" in message
+    finally:
+        bridge.stop()
