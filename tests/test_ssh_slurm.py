@@ -4,21 +4,25 @@ submit root."""
 
 from __future__ import annotations
 
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from distributor.batch import PollPolicy, SSHTransport
 from distributor.cli import main
 from distributor.config import load_config
-from distributor.exit_info import TaskInstanceStatus
+from distributor.service import Cluster, Service, ServiceConfig, TaskSpec, Throttle
 from distributor.testing import ConformanceTarget
-from distributor.testing.checks import wait_for_exit_info, wait_until_gone
+from distributor.testing.checks import wait_until_gone
 from distributor.testing.conformance import PluginConformance
 from distributor_slurm import SlurmDistributor, SlurmQueue, plugin
 from distributor_slurm.testing import find_slurm_conf
 from distributor_slurm.testing import unavailable_reason as slurm_unavailable
-from tests.ssh_login import login, ride_out_cut, unavailable_reason
+from tests.ssh_login import login, unavailable_reason
 from tests.staging_scenario import run_staging_scenario
 
 PORT = 2  # sshd's port of this module (tests.ssh_login)
@@ -62,26 +66,46 @@ class TestSlurmOverSSH(PluginConformance):
         )
 
 
-def test_link_cut_for_30_s_during_a_run_loses_no_task() -> None:
-    """With the link to the login node cut for 30 s while an array runs, polls fail and are
-    retried, a new master connection is made afterwards, and every task ends D."""
+def test_link_cut_for_30_s_during_a_service_run_loses_no_task() -> None:
+    """The service drives 20 tasks over SSH; once some are done the link to the login node is
+    cut for 30 s: polls fail and are retried, a new master connection is made afterwards, and
+    every task ends done on its first attempt."""
     node = login(PORT)
     transport = SSHTransport(node.config())
     distributor = SlurmDistributor(
         "dev-ssh-cut", submit_root=node.scratch("cut"), transport=transport, poll_policy=FAST
     )
-    distributor.start()
-    steps = distributor.submit_array_to_batch_distributor(
-        "sleep 20", "cut", {"memory": "100M", "runtime": 300}, 3
-    )
-    ids = list(steps.values())
+    cluster = Cluster(distributor, throttle=Throttle(max_active=6, submit_chunk=3))
+    config = ServiceConfig(poll_interval=1.0, min_poll_interval=0.2, lost_grace=300)
     masters = transport.masters_started
-    report = ride_out_cut(node, distributor, ids)
-    assert report.failed > 0, f"the cut was not felt: {report}"
-    wait_until_gone(distributor, ids, timeout=180.0, interval=0.5)
-    infos = {did: wait_for_exit_info(distributor, did, 60.0, 0.5) for did in ids}
-    states = {did: info.error_state for did, info in infos.items()}
-    assert states == dict.fromkeys(ids, TaskInstanceStatus.DONE), infos
+    cut_over = threading.Event()
+
+    def cut() -> None:
+        with node.link_cut():
+            time.sleep(30.0)  # the outage itself: its length is what is tested
+        cut_over.set()
+
+    outage = threading.Thread(target=cut, daemon=True)
+    with (
+        tempfile.TemporaryDirectory() as work,
+        capture_logs() as logs,
+        Service(Path(work) / "j.db", cluster, config=config) as service,
+    ):
+        service.add(TaskSpec(name=f"t{i}", command="sleep 3",
+                             resources={"memory": "50M", "runtime": 300}, max_attempts=3)
+                    for i in range(20))  # fmt: skip
+        deadline = time.monotonic() + 600
+        while not service.wait(timeout=1.0):
+            assert time.monotonic() < deadline, service.summary()
+            if outage.ident is None and service.summary().tasks["done"] >= 4:
+                outage.start()
+        outage.join()
+        summary = service.summary()
+        infos = service.tasks()
+    assert cut_over.is_set(), "the run ended before the link came back"
+    assert summary.all_done, summary
+    assert [info.name for info in infos if info.attempts != 1] == []
+    assert [e for e in logs if e["event"] == "poll_failed"], "the service saw no failed poll"
     assert transport.masters_started > masters
 
 
