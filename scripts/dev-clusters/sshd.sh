@@ -134,8 +134,6 @@ make_venv() {   # the login node's own distributor, reinstalled when the sources
     (cd "$SRC" && tar -c --exclude=.venv --exclude='*.egg-info' --exclude=__pycache__ \
         --exclude=build --exclude=dist pyproject.toml README.md distributor \
         plugins/distributor-slurm plugins/distributor-sge ) | tar -x -C "$copy"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall \
-        --no-deps hatchling >/dev/null 2>&1 || true
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
         "$copy" "$copy/plugins/distributor-slurm" "$copy/plugins/distributor-sge" >"$DIR/pip.log" 2>&1 \
         || { rm -rf "$copy"; cat "$DIR/pip.log" >&2; die "installing distributor into $VENV failed"; }
