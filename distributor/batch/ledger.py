@@ -26,7 +26,7 @@ from distributor.batch.polling import TrackedJob
 from distributor.batch.scheduler import BatchScheduler
 from distributor.batch.staging import patterns_for
 from distributor.batch.submit_root import SubmitRoot
-from distributor.exceptions import SchedulerOutputError
+from distributor.exceptions import SchedulerOutputError, TransportError
 from distributor.exit_info import RemoteExitInfo, TaskInstanceStatus
 from distributor.logs import Logger
 from distributor.usage import TaskUsage
@@ -153,7 +153,8 @@ class Ledger:
         for task_dir, lines in by_dir.items():
             try:
                 self._root.record_outcomes(task_dir, lines)
-            except OSError as exc:  # a pruned or unwritable directory: memory still knows
+            except (OSError, TransportError) as exc:  # pruned, unwritable, or the link to a
+                # login node dropped (a full remote disk too): memory still knows
                 self._log.warning("outcome_not_recorded", task_dir=str(task_dir), error=str(exc))
             with self._lock:
                 self._cache.pop(task_dir, None)
