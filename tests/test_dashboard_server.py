@@ -31,7 +31,8 @@ def run(tmp_path: Path) -> Iterator[Run]:
 
 
 def events(dashboard: Dashboard) -> Generator[tuple[str, dict[str, Any]], None, None]:
-    """The dashboard's server-sent events, as (kind, data), as they come."""
+    """The dashboard's server-sent events, as they come: (kind, {"seq", "tasks"}), each task
+    a dict."""
     answer = urllib.request.urlopen(dashboard.base + "events", timeout=60)  # noqa: S310 - http
     kind = ""
     with answer:
@@ -40,7 +41,9 @@ def events(dashboard: Dashboard) -> Generator[tuple[str, dict[str, Any]], None, 
             if line.startswith("event: "):
                 kind = line[7:]
             elif line.startswith("data: "):
-                yield kind, json.loads(line[6:])
+                data = json.loads(line[6:])
+                tasks = [dict(zip(data["columns"], row, strict=True)) for row in data["rows"]]
+                yield kind, {"seq": data["seq"], "tasks": tasks}
 
 
 def changed_between(journal: Path, since: int, seq: int) -> set[str]:

@@ -17,9 +17,10 @@ Routes (nothing else is served — no file of the disk but the journal and its t
 
 from __future__ import annotations
 
-import json
+import contextlib
 import socket
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -40,6 +41,7 @@ from starlette.routing import Route
 
 from distributor.dashboard import pages, svg
 from distributor.dashboard.figures import counts_over_time, progress_by
+from distributor.dashboard.live_table import LiveTable
 from distributor.dashboard.security import Guard, is_loopback, new_token
 from distributor.dashboard.view import JournalView
 from distributor.exceptions import DistributorError
@@ -50,6 +52,7 @@ __all__ = ["POLL_INTERVAL", "create_app", "open_socket", "serve"]
 POLL_INTERVAL = 0.2
 """Seconds between two looks at the journal's position, per open event stream."""
 _PING = 15.0
+_WAKE = 0.5  # seconds an idle event stream waits before looking whether the server stops
 _ASSETS = {
     "dashboard.css": "text/css; charset=utf-8",
     "dashboard.js": "text/javascript; charset=utf-8",
@@ -58,14 +61,9 @@ _ASSETS = {
 T = TypeVar("T")
 
 
-def _event(kind: str, data: dict[str, Any]) -> str:
-    """One server-sent event (JSON has no raw newline, so ``data`` is one line)."""
-    return f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
-
-
 def _charts() -> str:
     return "".join(
-        f'<div class="chart"><img id="chart-{name}" alt="{alt}" src="charts/{name}.svg"></div>'
+        f'<div class="chart"><img id="chart-{name}" alt="{alt}"></div>'
         for name, alt in (("counts", "tasks by state over time"),
                           ("timeline", "timeline of attempts"),
                           ("owners", "progress by owner"), ("tags", "progress by tag"))
@@ -95,8 +93,26 @@ def _index(journal: Path) -> str:
     return pages.page(f"distributor · {journal.name}", body, script="dashboard.js")
 
 
-def create_app(journal: Path, *, poll_interval: float = POLL_INTERVAL) -> Starlette:
-    """The dashboard of `journal` (without the `Guard`, which `serve` adds)."""
+def create_app(
+    journal: Path, *, poll_interval: float = POLL_INTERVAL, stopping: threading.Event | None = None
+) -> Starlette:
+    """The dashboard of `journal` (without the `Guard`, which `serve` adds).
+
+    Args:
+        journal: the journal to show.
+        poll_interval: seconds between two looks at the journal's position.
+        stopping: set when the server stops: open event streams end (within a second).
+    """
+    table = LiveTable(journal, poll_interval)
+    stopping = stopping or threading.Event()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as group:
+            group.start_soon(table.run)
+            yield
+            stopping.set()
+            group.cancel_scope.cancel()
 
     async def in_thread(function: Callable[[JournalView], T]) -> T:
         def run() -> T:
@@ -115,28 +131,25 @@ def create_app(journal: Path, *, poll_interval: float = POLL_INTERVAL) -> Starle
         return Response(pages.asset(name), media_type=_ASSETS[name])
 
     async def events(request: Request) -> Response:
-        view = await anyio.to_thread.run_sync(JournalView, journal)
+        first, changes = await table.subscribe()
 
         async def stream() -> AsyncIterator[str]:
+            pinged = time.monotonic()
             try:
-                seq, rows = await anyio.to_thread.run_sync(view.snapshot)
-                yield _event("snapshot", {"seq": seq, "now": time.time(), "tasks": rows})
-                quiet_since = time.monotonic()
-                while True:
-                    await anyio.sleep(poll_interval)
-                    latest = await anyio.to_thread.run_sync(view.seq)
-                    if latest < seq:  # another journal at that path: start over
-                        seq, rows = await anyio.to_thread.run_sync(view.snapshot)
-                        yield _event("snapshot", {"seq": seq, "now": time.time(), "tasks": rows})
-                    elif latest > seq:
-                        seq, rows = await anyio.to_thread.run_sync(view.changes, seq)
-                        yield _event("changes", {"seq": seq, "now": time.time(), "tasks": rows})
-                        quiet_since = time.monotonic()
-                    elif time.monotonic() - quiet_since > _PING:
+                yield first
+                while not stopping.is_set():
+                    message = None
+                    with anyio.move_on_after(_WAKE):  # never across a yield
+                        message = await changes.receive()
+                    if message is not None:
+                        yield message
+                    elif time.monotonic() - pinged > _PING:
                         yield ": ping\n\n"
-                        quiet_since = time.monotonic()
+                        pinged = time.monotonic()
+            except anyio.EndOfStream:  # dropped for falling behind, or the server stops
+                pass
             finally:
-                view.close()
+                table.unsubscribe(changes)
 
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"x-accel-buffering": "no"})  # fmt: skip
@@ -187,7 +200,7 @@ def create_app(journal: Path, *, poll_interval: float = POLL_INTERVAL) -> Starle
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse({"message": message})
 
-    return Starlette(routes=[
+    return Starlette(lifespan=lifespan, routes=[
         Route("/", index),
         Route("/static/{name}", static),
         Route("/events", events),
@@ -213,6 +226,21 @@ def open_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Server:
+    """uvicorn's server, which also tells the open event streams to end when it stops (else
+    they would hold its graceful shutdown until its timeout)."""
+
+    def __new__(cls, config: Any, stopping: threading.Event) -> Any:
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            def handle_exit(self, sig: int, frame: Any) -> None:
+                stopping.set()
+                super().handle_exit(sig, frame)
+
+        return Server(config)
+
+
 def serve(journal: Path, host: str = "127.0.0.1", port: int = 8750) -> None:
     """Serve the dashboard of `journal` until interrupted; print its address on stdout (with
     the token, once, when `host` is not a loopback address).
@@ -226,7 +254,8 @@ def serve(journal: Path, host: str = "127.0.0.1", port: int = 8750) -> None:
     JournalView(journal).close()  # a journal, readable: say so now rather than per request
     loopback = is_loopback(host)
     token = None if loopback else new_token()
-    app = Guard(create_app(journal), token=token, loopback_only=loopback)
+    stopping = threading.Event()
+    app = Guard(create_app(journal, stopping=stopping), token=token, loopback_only=loopback)
     sock = open_socket(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     if bound_host in ("0.0.0.0", "::"):  # noqa: S104 - every address: name this machine
@@ -237,6 +266,6 @@ def serve(journal: Path, host: str = "127.0.0.1", port: int = 8750) -> None:
     if token:
         print("anyone with this address can see the journal and cancel its tasks; it is "
               "shown only once", file=sys.stderr, flush=True)  # fmt: skip
-    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=1,
-                            lifespan="off")  # fmt: skip
-    uvicorn.Server(config).run(sockets=[sock])
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3,
+                            lifespan="on")  # fmt: skip
+    _Server(config, stopping).run(sockets=[sock])

@@ -36,27 +36,31 @@ have not ended, None before its first attempt), ``attempt``, ``max_attempts``, `
 bytes), ``cores`` (requested)."""
 
 _CHUNK = 500
+_USAGE = ("exit_code", "signal", "started_at", "ended_at", "elapsed", "max_rss", "cpu")
 _OPTIONAL_TABLES = ("outcomes", "retry_at", "dependencies")
+
+
+def _bytes(memory: object) -> int | None:
+    """Bytes of a request's memory value (``"4GiB"``), None when it does not parse."""
+    from distributor.exceptions import ResourceError
+    from distributor.resources import parse_memory
+
+    try:
+        return parse_memory(memory)
+    except ResourceError:
+        return None
 
 
 def request_of(resources: str | None) -> tuple[int | None, int | None]:
     """(memory bytes, cores) of an attempt's canonical request JSON; None where unset or
     unreadable."""
-    from distributor.exceptions import ResourceError
-    from distributor.resources import parse_memory
-
-    if not resources:
-        return None, None
     try:
-        data = json.loads(resources)
+        data = json.loads(resources or "{}")
     except ValueError:
         return None, None
-    memory: int | None = None
-    if data.get("memory") is not None:
-        try:
-            memory = parse_memory(data["memory"])
-        except ResourceError:
-            memory = None
+    if not isinstance(data, dict):
+        return None, None
+    memory = None if data.get("memory") is None else _bytes(data["memory"])
     cores = data.get("cores")
     return memory, cores if isinstance(cores, int) and not isinstance(cores, bool) else None
 
@@ -135,6 +139,9 @@ class JournalView:
         self.run_tag = str(meta.get("run_tag", ""))
         self.created_at = float(meta.get("created_at", 0) or 0)
         self._has = {name: name in tables for name in _OPTIONAL_TABLES}
+        self._query = self._rows_query()
+        self._tags: dict[str, list[str]] = {}
+        self._memory: dict[Any, int | None] = {}
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -169,52 +176,46 @@ class JournalView:
             if self._has["dependencies"]
             else "0"
         )
+        outcome = "CASE WHEN json_valid(o.outcome) THEN o.outcome END"  # unreadable: unknown
+        request = "CASE WHEN json_valid(i.resources) THEN i.resources END"
+        usage = ", ".join(f"json_extract({outcome}, '$.usage.{key}')" for key in _USAGE)
         return (
             "SELECT t.id, t.name, t.status, t.attempts, t.max_attempts, t.cluster, t.owner, "  # noqa: S608 - constants only
             "t.tags, t.message, t.cancel_requested, i.status, i.queue, i.message, i.status_at, "
-            f"i.distributor_id, i.resources, o.outcome, {waiting} FROM tasks t "
+            f"i.distributor_id, json_extract({request}, '$.memory'), "
+            f"json_extract({request}, '$.cores'), {waiting}, {usage} FROM tasks t "
             "LEFT JOIN instances i ON i.task_id = t.id AND i.attempt = t.attempts "
             f"LEFT JOIN {outcomes} o ON o.instance_id = i.id"
         )
 
-    @staticmethod
-    def _row(row: Sequence[Any]) -> TaskRow:
-        usage = _outcome(row[16]).get("usage") or {}
-        memory, cores = request_of(row[15])
+    def _row(self, row: Sequence[Any]) -> TaskRow:
+        """A table row from a row of `_rows_query` (tags and memory parsed once per text)."""
         state = row[10]
         active = row[2] == "active"
         if active and row[17] and state is None:
             state = "waiting"
-        started = usage.get("started_at")
+        started = row[20]
         if started is None and state == "R":
             started = row[13]
+        tags = self._tags.get(row[7])
+        if tags is None:
+            tags = self._tags[row[7]] = sorted(json.loads(row[7]))
+        memory = self._memory.get(row[15], 0) if row[15] is not None else None
+        if memory == 0:
+            memory = self._memory[row[15]] = _bytes(row[15])
+        cores = row[16] if isinstance(row[16], int) else None
         return {
-            "id": row[0],
-            "name": row[1],
-            "status": row[2],
-            "state": state,
-            "attempt": row[3],
-            "max_attempts": row[4],
-            "cluster": row[5],
-            "owner": row[6],
-            "tags": sorted(json.loads(row[7])),
+            "id": row[0], "name": row[1], "status": row[2], "state": state, "attempt": row[3],
+            "max_attempts": row[4], "cluster": row[5], "owner": row[6], "tags": tags,
             "message": (row[8] or row[12] or "") if active else row[8],
-            "cancel_requested": bool(row[9]),
-            "queue": row[11],
-            "distributor_id": row[14],
-            "exit_code": usage.get("exit_code"),
-            "signal": usage.get("signal"),
-            "started_at": started,
-            "ended_at": usage.get("ended_at"),
-            "elapsed": usage.get("elapsed"),
-            "max_rss": usage.get("max_rss"),
-            "cpu": usage.get("cpu"),
-            "memory": memory,
+            "cancel_requested": bool(row[9]), "queue": row[11], "distributor_id": row[14],
+            "exit_code": row[18], "signal": row[19], "started_at": started, "ended_at": row[21],
+            "elapsed": row[22], "max_rss": row[23], "cpu": row[24], "memory": memory,
             "cores": cores,
-        }
+        }  # fmt: skip
 
     def _rows(self, db: sqlite3.Connection, ids: Sequence[int] | None) -> list[TaskRow]:
-        query = self._rows_query()
+        query = self._query
         if ids is None:
             return [self._row(r) for r in db.execute(f"{query} ORDER BY t.id")]
         rows: list[TaskRow] = []

@@ -88,6 +88,7 @@ function selected() {
     if (needle && !t.name.toLowerCase().includes(needle)) continue;
     rows.push(t);
   }
+  if (view.sort === "id" && !view.desc) return rows;  // the table's own order (ids ascend)
   const sign = view.desc ? -1 : 1;
   rows.sort((a, b) => {
     const x = sortValue(a, view.sort), y = sortValue(b, view.sort);
@@ -242,7 +243,43 @@ function cancel(names, button) {
   }).catch((error) => { notice.textContent = "cancel failed: " + error; });
 }
 
+function objects(data) {  // the message's rows (lists in the order of its columns) as objects
+  const at = {};
+  data.columns.forEach((key, k) => { at[key] = k; });
+  const rows = data.rows;
+  const out = new Array(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const v = rows[r];
+    out[r] = {  // one literal: every task object has the same shape (fast to make and read)
+      id: v[at.id],
+      name: v[at.name],
+      status: v[at.status],
+      state: v[at.state],
+      attempt: v[at.attempt],
+      max_attempts: v[at.max_attempts],
+      cluster: v[at.cluster],
+      owner: v[at.owner],
+      tags: v[at.tags],
+      message: v[at.message],
+      cancel_requested: v[at.cancel_requested],
+      queue: v[at.queue],
+      distributor_id: v[at.distributor_id],
+      exit_code: v[at.exit_code],
+      signal: v[at.signal],
+      started_at: v[at.started_at],
+      ended_at: v[at.ended_at],
+      elapsed: v[at.elapsed],
+      max_rss: v[at.max_rss],
+      cpu: v[at.cpu],
+      memory: v[at.memory],
+      cores: v[at.cores],
+    };
+  }
+  return out;
+}
+
 function connect() {
+  stats.connectAt = performance.now();
   const live = document.getElementById("live");
   const source = new EventSource("events");
   source.addEventListener("open", () => { live.className = "live on"; live.textContent = "live"; });
@@ -251,10 +288,13 @@ function connect() {
     live.textContent = "reconnecting…";
   });
   source.addEventListener("snapshot", (event) => {
+    if (stats.snapshotAt === undefined) stats.snapshotAt = performance.now();
     const data = JSON.parse(event.data);
+    stats.parsedAt = performance.now();
     skew = data.now - Date.now() / 1000;
     tasks.clear();
-    for (const t of data.tasks) tasks.set(t.id, t);
+    for (const t of objects(data)) tasks.set(t.id, t);
+    stats.storedAt = performance.now();
     stats.snapshots += 1;
     stats.seq = data.seq;
     render();
@@ -263,9 +303,9 @@ function connect() {
   source.addEventListener("changes", (event) => {
     const data = JSON.parse(event.data);
     skew = data.now - Date.now() / 1000;
-    for (const t of data.tasks) tasks.set(t.id, t);
+    for (const t of objects(data)) tasks.set(t.id, t);
     stats.changes += 1;
-    stats.lastChangeSize = data.tasks.length;
+    stats.lastChangeSize = data.rows.length;
     stats.seq = data.seq;
     schedule();
     refreshCharts();
