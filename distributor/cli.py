@@ -367,7 +367,7 @@ def cmd_logs(args: argparse.Namespace, out: Console) -> int:
 
     files = getattr(getattr(distributor, "submit_root", None), "files", None)
     if getattr(files, "remote", False) and isinstance(distributor, SupportsResults):
-        from distributor.cli_results import print_remote_log  # the log is on the cluster
+        from distributor.cli_remote import print_remote_log  # the log is on the cluster
 
         return print_remote_log(distributor, args.id, path, tail_lines=args.tail,
                                 follow=args.follow, active=active)  # fmt: skip
@@ -432,6 +432,11 @@ def cmd_check(args: argparse.Namespace, out: Console) -> int:
     with contextlib.ExitStack() as stack:
         scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="distributor-check-"))
         stack.enter_context(_local_state_in(scratch))
+        where: dict[str, Any] = {"scratch": Path(scratch) / "shared"}
+        if "transport" in options:  # a cluster behind SSH: scratch space on its side
+            from distributor.cli_remote import remote_check_space
+
+            where.update(remote_check_space(stack, options))
         if _accepts(plugin.distributor, "submit_root") and "submit_root" not in options:
             options["submit_root"] = stack.enter_context(_scratch_submit_root())
         target = ConformanceTarget(
@@ -439,8 +444,8 @@ def cmd_check(args: argparse.Namespace, out: Console) -> int:
             make_distributor=lambda: plugin.distributor(cluster, **options),
             make_queue=lambda: plugin.queue(1, args.queue or plugin.name, {}),
             timeout=args.timeout,
-            scratch=Path(scratch) / "shared",
             chunk_size=2 if "max_array_size" in options else None,
+            **where,
         )
         results = run_live_checks(target)
     table = Table("check", "result", "seconds", "error")
@@ -596,9 +601,9 @@ def _parser() -> argparse.ArgumentParser:
     logs.add_argument("--follow", "-f", action="store_true", help="keep writing until it ends")
     logs.set_defaults(func=cmd_logs)
 
-    from distributor import cli_results  # results and peek: a task's files
+    from distributor import cli_remote  # results and peek: a task's files
 
-    cli_results.register(sub, _cluster_option)
+    cli_remote.register(sub, _cluster_option)
 
     check = sub.add_parser("check", help="run the live conformance checks against a plugin")
     check.add_argument("plugin", metavar="CLUSTER", help="a configured cluster or a plugin name")

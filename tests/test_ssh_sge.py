@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from distributor.batch import SSHTransport
+from distributor.cli import main
 from distributor.exit_info import TaskInstanceStatus
 from distributor.testing import ConformanceTarget
 from distributor.testing.checks import wait_for_exit_info, wait_until_gone
@@ -89,3 +90,24 @@ def test_staging_results_peek_and_free_over_ssh(tmp_path: Path) -> None:
         poll_policy=TEST_POLL_POLICY,
     )
     run_staging_scenario(distributor, tmp_path, {"memory": "256M", "runtime": 300, "queue": QUEUE})
+
+
+def test_distributor_check_over_ssh(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``distributor check`` on a cluster configured behind SSH runs every live check with
+    its scratch space on the login node, and removes it afterwards."""
+    node = login(PORT)
+    config = tmp_path / "distributor.toml"
+    config.write_text(
+        "[clusters.sgessh]\nplugin = 'sge'\n[clusters.sgessh.transport]\n"
+        f"url = '{node.url}'\nkeyfile = '{node.key}'\nknown_hosts = '{node.known_hosts}'\n"
+    )
+    monkeypatch.setenv("DISTRIBUTOR_CONFIG", str(config))
+    files = SSHTransport(node.config()).files
+    checks = node.home / ".distributor" / "checks"
+    before = set(files.listdir(checks)) if files.stat(checks) else set()
+    assert main(["check", "sgessh", "--queue", QUEUE, "--timeout", "120"]) == 0, capsys.readouterr()
+    table = capsys.readouterr().out
+    assert "FAIL" not in table and "hostile name and command" in table
+    assert set(files.listdir(checks)) == before

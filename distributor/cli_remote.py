@@ -1,10 +1,12 @@
-"""``distributor results ID DIR`` and ``distributor peek ID FILE``: a task's files, from the
-cluster's side (a login node's through an SSH transport), for distributors that have
-`distributor.protocols.SupportsResults`."""
+"""The command and a task's files on the cluster's side (a login node's through an SSH
+transport): ``distributor results ID DIR`` and ``distributor peek ID FILE`` for distributors
+that have `distributor.protocols.SupportsResults`, ``distributor logs`` of a remote log, and
+the scratch space of ``distributor check`` on a remote filesystem."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +15,7 @@ from typing import Any
 from distributor.exceptions import DistributorError
 from distributor.protocols import SupportsResults
 
-__all__ = ["print_remote_log", "register"]
+__all__ = ["print_remote_log", "register", "remote_check_space"]
 
 _TAIL_BYTES = 1 << 22  # the most `--tail` reads back
 
@@ -126,3 +128,32 @@ def cmd_peek(args: argparse.Namespace, out: object) -> int:
     _distributor(args).peek(args.id, args.file, sys.stdout.buffer, offset=offset, size=size)
     sys.stdout.buffer.flush()
     return 0
+
+
+def remote_check_space(stack: contextlib.ExitStack, options: dict[str, Any]) -> dict[str, Any]:
+    """For ``distributor check`` on a cluster behind SSH: one transport for every distributor
+    the checks make (put into `options`), a scratch directory in the remote home (removed when
+    `stack` closes) holding the submit root (unless one is configured) and the tasks' shared
+    files, and the Python beside the remote ``distributor-worker``; the `ConformanceTarget`
+    fields for them. Empty when `options` name no remote transport."""
+    import secrets
+
+    from distributor.batch import files_for, open_transport
+    from distributor.batch.transport_option import remote_worker
+
+    transport = open_transport(options.get("transport"))
+    files = files_for(transport)
+    if not files.remote:
+        return {}
+    options["transport"] = transport
+    scratch = files.home() / ".distributor" / "checks" / f"check-{secrets.token_hex(4)}"
+    files.mkdir(scratch, parents=True)
+    stack.callback(files.rmtree, scratch)
+    options.setdefault("submit_root", str(scratch / "root"))
+    python = Path(remote_worker(files)).with_name("python")
+    found = files.stat(python) is not None
+    return {
+        "files": files,
+        "scratch": scratch / "shared",
+        "python": str(python) if found else "python3",
+    }
