@@ -171,6 +171,8 @@ fi
 step "chromium for the dashboard's browser tests"
 if ! wait "$CHROMIUM_PID"; then cat "$CHROMIUM_LOG" >&2; exit 1; fi
 cat "$CHROMIUM_LOG" >&2
+# the browser tests' screenshots of the dashboard and the report (test artifacts, kept)
+export DISTRIBUTOR_ARTIFACTS=${DISTRIBUTOR_ARTIFACTS:-$ROOT/artifacts}
 
 # Four pytest runs at once: the slow suites wait on real schedulers, not on the CPU. Each
 # real cluster is used by one group only (the Slurm group stops slurmctld and slurmdbd for a

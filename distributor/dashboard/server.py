@@ -52,6 +52,7 @@ __all__ = ["POLL_INTERVAL", "create_app", "open_socket", "serve"]
 POLL_INTERVAL = 0.2
 """Seconds between two looks at the journal's position, per open event stream."""
 _PING = 15.0
+_TIMELINE = 200  # attempts in the live timeline (the most recent)
 _WAKE = 0.5  # seconds an idle event stream waits before looking whether the server stops
 _ASSETS = {
     "dashboard.css": "text/css; charset=utf-8",
@@ -171,7 +172,7 @@ def create_app(
         def draw(view: JournalView) -> str:
             now = time.time()
             if which == "timeline":
-                return svg.timeline_chart(view.attempts(), now)
+                return svg.timeline_chart(view.attempts(recent=_TIMELINE), now, _TIMELINE)
             if which == "counts":
                 end = now if view.active() else 0.0  # a finished run: up to its last event
                 return svg.counts_chart(counts_over_time(view.transitions(), end))

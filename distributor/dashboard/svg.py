@@ -114,7 +114,7 @@ def timeline_chart(attempts: Sequence[Attempt], now: float, limit: int = 200) ->
         y = top + n * row
         if row >= 12:
             suffix = f" #{a.attempt}" if a.attempt > 1 else ""
-            room = 28 - len(suffix)
+            room = 26 - len(suffix)
             name = a.task if len(a.task) <= room else a.task[: room - 1] + "…"
             body.append(f'<text x="{_LABEL - 6}" y="{y + row - 3}" text-anchor="end" '
                         f'fill="#333">{_e(name + suffix)}</text>')  # fmt: skip

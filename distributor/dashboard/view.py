@@ -254,9 +254,9 @@ class JournalView:
 
     # -- one task -----------------------------------------------------------------------------
 
-    def attempts(self, name: str | None = None) -> list[Attempt]:
-        """The attempts of task `name` (of every task when None), in order, each with the
-        states it went through.
+    def attempts(self, name: str | None = None, *, recent: int | None = None) -> list[Attempt]:
+        """The attempts of task `name` (of every task when None; with `recent`, only the
+        `recent` created last), in order, each with the states it went through.
 
         Raises:
             UnknownTaskError: no task of that name.
@@ -269,7 +269,19 @@ class JournalView:
             "ON o.instance_id = i.id"
         )
         with self._read() as db:
-            if name is None:
+            if name is None and recent is not None:
+                rows = db.execute(f"{query} ORDER BY i.id DESC LIMIT ?", (recent,)).fetchall()
+                rows.reverse()
+                tasks = sorted({row[11] for row in rows})
+                events = []
+                for start in range(0, len(tasks), _CHUNK):
+                    part = tasks[start : start + _CHUNK]
+                    events += db.execute(
+                        "SELECT task_id, attempt, new, at FROM transitions WHERE kind = "  # noqa: S608 - placeholders only
+                        f"'instance' AND task_id IN ({','.join('?' * len(part))}) ORDER BY seq",
+                        part,
+                    ).fetchall()
+            elif name is None:
                 rows = db.execute(f"{query} ORDER BY i.task_id, i.attempt").fetchall()
                 events = db.execute("SELECT task_id, attempt, new, at FROM transitions "
                                     "WHERE kind = 'instance' ORDER BY seq").fetchall()  # fmt: skip
