@@ -173,6 +173,7 @@ if ! wait "$CHROMIUM_PID"; then cat "$CHROMIUM_LOG" >&2; exit 1; fi
 cat "$CHROMIUM_LOG" >&2
 # the browser tests' screenshots of the dashboard and the report (test artifacts, kept)
 export DISTRIBUTOR_ARTIFACTS=${DISTRIBUTOR_ARTIFACTS:-$ROOT/artifacts}
+if [ "$(id -u)" = 0 ]; then export DISTRIBUTOR_BROWSER=required; fi   # installed above: no skip
 
 # Four pytest runs at once: the slow suites wait on real schedulers, not on the CPU. Each
 # real cluster is used by one group only (the Slurm group stops slurmctld and slurmdbd for a
