@@ -192,3 +192,23 @@ def test_the_report_in_a_browser(run: Run, page: Any, artifacts: Path) -> None:
     assert HOSTILE in page.inner_text("body")
     assert page.evaluate("window.pwned") is None
     page.screenshot(path=str(artifacts / "report.png"), full_page=True)
+
+
+def test_with_a_token_the_page_works_and_forgets_the_address_it_came_by(
+    run: Run, page: Any
+) -> None:
+    """Away from loopback, the printed address opens the page; the token then travels in a
+    cookie (the stream, the charts), and leaves the address bar; without it: 401."""
+    journal = run.start('[[task]]\nname = "a"\ncommand = "true"\n')
+    until(lambda: run.status()["a"]["status"] == "done", "the task to end")
+    with Dashboard.serving(journal, run.state, "--host", "0.0.0.0") as dashboard:  # noqa: S104
+        port = dashboard.url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1]
+        token = dashboard.url.split("?token=", 1)[1]
+        local = f"http://127.0.0.1:{port}/"
+        assert page.goto(local).status == 401
+        page.goto(f"{local}?token={token}")
+        page.wait_for_selector("body[data-ready='1']")
+        assert row_state(page, "a") == "D"
+        assert "token" not in page.url
+        until(lambda: page.evaluate("window.dashboardStats.chartSeq === window.dashboardStats.seq"),
+              "the charts to load with the cookie")  # fmt: skip
