@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from distributor.batch import PollPolicy, SSHTransport
@@ -128,6 +129,7 @@ def test_cli_results_and_peek_over_ssh(
     """``distributor results ID DIR``, ``distributor peek ID FILE --tail N`` and ``distributor
     logs`` on a cluster configured with an SSH transport; a missing file and an unknown host
     key are one line."""
+    structlog.reset_defaults()  # unconfigured, as in a command (capture_logs leaves it set)
     node = login(PORT)
     empty = tmp_path / "known_hosts"
     empty.touch()
