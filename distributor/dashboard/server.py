@@ -227,19 +227,18 @@ def open_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-class _Server:
+def _server(config: Any, stopping: threading.Event) -> Any:
     """uvicorn's server, which also tells the open event streams to end when it stops (else
-    they would hold its graceful shutdown until its timeout)."""
+    they would hold its graceful shutdown until its timeout). uvicorn is imported here, so
+    that importing this module does not need it."""
+    import uvicorn
 
-    def __new__(cls, config: Any, stopping: threading.Event) -> Any:
-        import uvicorn
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            stopping.set()
+            super().handle_exit(sig, frame)
 
-        class Server(uvicorn.Server):
-            def handle_exit(self, sig: int, frame: Any) -> None:
-                stopping.set()
-                super().handle_exit(sig, frame)
-
-        return Server(config)
+    return Server(config)
 
 
 def serve(journal: Path, host: str = "127.0.0.1", port: int = 8750) -> None:
@@ -269,4 +268,4 @@ def serve(journal: Path, host: str = "127.0.0.1", port: int = 8750) -> None:
               "shown only once", file=sys.stderr, flush=True)  # fmt: skip
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3,
                             lifespan="on")  # fmt: skip
-    _Server(config, stopping).run(sockets=[sock])
+    _server(config, stopping).run(sockets=[sock])
