@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import socket
 import sqlite3
 import time
 import urllib.request
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from distributor.service.journal import Journal
 from tests.dashboard_run import Dashboard, Run, cli, gated, until
 
 pytestmark = pytest.mark.slow
@@ -135,15 +137,24 @@ def test_loopback_answers_only_loopback_host_names_and_serves_only_the_journal(r
             assert "script-src 'self'" in answer.headers["content-security-policy"]
 
 
-def test_a_missing_journal_or_a_used_port_is_one_line(tmp_path: Path) -> None:
-    """Bad input to `dashboard` and `report` is one line on stderr and status 2."""
+def test_a_missing_journal_a_bad_port_or_a_used_one_is_one_line(tmp_path: Path) -> None:
+    """Bad input to `dashboard` and `report` is one line on stderr and status 2, naming what
+    is wrong: a missing journal, a port out of range, a port in use."""
     missing = tmp_path / "nope.db"
-    for args in (["dashboard", str(missing), "--port", "0"], ["report", str(missing)],
-                 ["dashboard", str(missing), "--port", "70000"]):  # fmt: skip
-        result = cli(*args, state=tmp_path / "state")
-        assert result.returncode == 2, result
-        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "nope.db" in cli("report", str(missing), state=tmp_path).stderr
+    journal = tmp_path / "empty.journal.db"
+    Journal(journal).close()  # a journal no task was added to
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        for args, says in ((["dashboard", str(missing), "--port", "0"], "nope.db"),
+                           (["report", str(missing)], "nope.db"),
+                           (["dashboard", str(journal), "--port", "70000"], "70000"),
+                           (["dashboard", str(journal), "--port", port], "in use")):  # fmt: skip
+            result = cli(*args, state=tmp_path / "state")
+            assert result.returncode == 2, result
+            assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+            assert says in result.stderr, result.stderr
 
 
 def test_the_report_is_one_escaped_file_and_leaves_the_journal_untouched(run: Run) -> None:
