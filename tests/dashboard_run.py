@@ -30,8 +30,9 @@ def cli(*args: str, state: Path, timeout: float = 120) -> subprocess.CompletedPr
 
 
 def gated(go: Path, then: str = "true") -> str:
-    """A shell line that waits until the file `go` exists, then runs `then`."""
-    return f"while [ ! -e {go} ]; do sleep 0.05; done; {then}"
+    """A shell line that waits until the file `go` exists, then runs `then` (it gives up
+    after five minutes, so that a failed test leaves nothing running for long)."""
+    return f"i=0; while [ ! -e {go} ] && [ $i -lt 6000 ]; do sleep 0.05; i=$((i+1)); done; {then}"
 
 
 def until(condition: Callable[[], Any], what: str, timeout: float = 60) -> Any:
