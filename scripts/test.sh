@@ -132,7 +132,7 @@ ruff check .
 ruff format --check .
 
 step "mypy --strict"
-mypy distributor plugins tests benchmarks integrations
+mypy distributor plugins tests benchmarks integrations conftest.py
 
 step "Slurm dev cluster"
 if [ -n "$SLURM_START_PID" ] && ! wait "$SLURM_START_PID"; then
