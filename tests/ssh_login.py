@@ -133,11 +133,18 @@ def unavailable_reason() -> str | None:
 
 @dataclass(frozen=True)
 class CutReport:
-    """What polling saw while the link was cut: polls made, and how many failed."""
+    """What polling saw while the link was cut: polls made, how many failed, the longest
+    (seconds) and the whole cut (seconds)."""
 
     polls: int
     failed: int
+    slowest: float
     seconds: float
+
+    @property
+    def felt(self) -> bool:
+        """A poll failed, or stalled for seconds (its retries outlasting the cut)."""
+        return self.failed > 0 or self.slowest > 5.0
 
 
 def ride_out_cut(
@@ -146,13 +153,16 @@ def ride_out_cut(
     """Cut `node`'s link for `seconds` while polling `ids` as a service would (a failed poll
     is logged and tried again at the next cycle, never fatal), then restore it."""
     polls = failed = 0
+    slowest = 0.0
     began = time.monotonic()
     with node.link_cut():
         while time.monotonic() - began < seconds:
             polls += 1
+            start = time.monotonic()
             try:
                 distributor.get_submitted_or_running(ids)
             except SchedulerError:
                 failed += 1
+            slowest = max(slowest, time.monotonic() - start)
             time.sleep(1.0)
-    return CutReport(polls, failed, time.monotonic() - began)
+    return CutReport(polls, failed, slowest, time.monotonic() - began)

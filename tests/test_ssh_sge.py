@@ -71,7 +71,7 @@ def test_link_cut_for_30_s_during_a_run_loses_no_task() -> None:
     ids = list(steps.values())
     masters = transport.masters_started
     report = ride_out_cut(node, distributor, ids)
-    assert report.failed > 0, f"the cut was not felt: {report}"
+    assert report.felt, f"the cut was not felt: {report}"
     wait_until_gone(distributor, ids, timeout=180.0, interval=0.5)
     infos = {did: wait_for_exit_info(distributor, did, 60.0, 0.5) for did in ids}
     states = {did: info.error_state for did, info in infos.items()}

@@ -69,8 +69,9 @@ class TestSlurmOverSSH(PluginConformance):
 
 def test_link_cut_for_30_s_during_a_service_run_loses_no_task() -> None:
     """The service drives 20 tasks over SSH; once some are done the link to the login node is
-    cut for 30 s: polls fail and are retried, a new master connection is made afterwards, and
-    every task ends done on its first attempt."""
+    cut for 30 s: commands fail and are retried (or the poll fails and the service polls
+    again), a new master connection is made afterwards, and every task ends done on its first
+    attempt."""
     node = login(PORT)
     transport = SSHTransport(node.config())
     distributor = SlurmDistributor(
@@ -106,7 +107,8 @@ def test_link_cut_for_30_s_during_a_service_run_loses_no_task() -> None:
     assert cut_over.is_set(), "the run ended before the link came back"
     assert summary.all_done, summary
     assert [info.name for info in infos if info.attempts != 1] == []
-    assert [e for e in logs if e["event"] == "poll_failed"], "the service saw no failed poll"
+    felt = {e["event"] for e in logs} & {"poll_failed", "scheduler_command_retry"}
+    assert felt, "no command failed while the link was cut"
     assert transport.masters_started > masters
 
 
