@@ -4,6 +4,7 @@ submit root."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 import threading
 import time
@@ -17,6 +18,7 @@ from distributor.batch import PollPolicy, SSHTransport
 from distributor.cli import main
 from distributor.config import load_config
 from distributor.service import Cluster, Service, ServiceConfig, TaskSpec, Throttle
+from distributor.service.tasks_file import load_tasks
 from distributor.testing import ConformanceTarget
 from distributor.testing.checks import wait_until_gone
 from distributor.testing.conformance import PluginConformance
@@ -169,3 +171,68 @@ def test_cli_results_and_peek_over_ssh(
     assert main(["peek", did, "stdout.log", "--cluster", "stranger"]) == 2
     error = capsysbinary.readouterr().err.decode().strip()
     assert len(error.splitlines()) == 1 and "host key" in error and "ignore_ssh_host_keys" in error
+
+
+def _tasks_toml(entries: list[dict[str, object]]) -> str:
+    """A tasks file: JSON's scalars and arrays are TOML's (strings escaped alike)."""
+    return "".join(
+        "[[task]]\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in entry.items())
+        for entry in entries
+    )
+
+
+def test_service_stages_a_tasks_file_over_ssh_and_a_resumed_controller_fetches(
+    tmp_path: Path,
+) -> None:
+    """A tasks file run by the service on Slurm behind SSH: a two-step array table whose input
+    file and directory have spaces and quotes in their names is uploaded, its outputs and logs
+    are fetched into results/{step} once each step ended done, and each staged task is a
+    submission of its own. Then a staged task submitted by a controller that stops before it
+    ends is fetched by the controller resumed on the journal."""
+    node = login(PORT)
+    root = node.scratch("svc-staging")
+
+    def cluster() -> Cluster:
+        transport = SSHTransport(node.config())
+        distributor = SlurmDistributor(
+            "dev-ssh-svc", submit_root=root, transport=transport, poll_policy=FAST
+        )
+        return Cluster(distributor, throttle=Throttle(max_active=8, max_array_size=4))
+
+    hostile = 'it\'s a "data" file $HOME;.txt'
+    (tmp_path / hostile).write_text("line one\n")
+    (tmp_path / "in dir").mkdir()
+    (tmp_path / "in dir" / "inner.txt").write_text("line two\n")
+    script = 'cat -- "$0" "$1/inner.txt" > "out $DISTRIBUTOR_ARRAY_STEP_ID.txt"; echo ran'
+    common = {"memory": "50M", "runtime": 300}
+    tasks = tmp_path / "tasks.toml"
+    tasks.write_text(_tasks_toml([
+        {"name": "count", "array": 2, "command": ["sh", "-c", script, hostile, "in dir"],
+         "inputs": [hostile, "in dir"], "outputs": ["out *.txt"],
+         "output_dir": "results/{step}", **common},
+        {"name": "plain", "command": "echo plain", **common},
+        {"name": "later", "command": ["sh", "-c", "sleep 2; echo late > 'late \"1\".txt'"],
+         "outputs": ["late*"], "output_dir": "late out", **common},
+    ]))  # fmt: skip
+    specs = {spec.name: spec for spec in load_tasks(tasks)}
+    config = ServiceConfig(poll_interval=1.0, min_poll_interval=0.2, lost_grace=300)
+    journal = tmp_path / "j.db"
+    with Service(journal, cluster(), config=config) as service:
+        service.add([specs["count[0]"], specs["count[1]"], specs["plain"]])
+        assert service.wait(timeout=300), service.summary()
+        infos = {info.name: info for info in service.tasks()}
+        assert {info.status.value for info in infos.values()} == {"done"}, infos
+        service.add(specs["later"])
+        while service.task("later").distributor_id is None:
+            service.step()
+    for step in (0, 1):
+        fetched = tmp_path / "results" / str(step)
+        assert (fetched / f"out {step}.txt").read_text() == "line one\nline two\n"
+        assert (fetched / "stdout.log").read_text() == "ran\n"
+        assert infos[f"count[{step}]"].step in (0, None)  # alone, not a step of one array
+    assert infos["count[0]"].distributor_id != infos["count[1]"].distributor_id
+    assert not (tmp_path / "late out").exists()  # the first controller stopped before its end
+    with Service(journal, cluster(), config=config) as resumed:
+        assert resumed.wait(timeout=300), resumed.summary()
+        assert resumed.task("later").status.value == "done"
+    assert (tmp_path / "late out" / 'late "1".txt').read_text() == "late\n"

@@ -14,6 +14,7 @@ from distributor.protocols import (
     ClusterQueue,
     ClusterQueueFactory,
     SupportsLostTracking,
+    SupportsResults,
     SupportsRunningQuery,
     SupportsTaskOutcome,
 )
@@ -234,6 +235,9 @@ class Cluster:
         )
         self.outcome: SupportsTaskOutcome | None = (
             distributor if isinstance(distributor, SupportsTaskOutcome) else None
+        )
+        self.results: SupportsResults | None = (
+            distributor if isinstance(distributor, SupportsResults) else None
         )
         self._queues: dict[str, ClusterQueue] = {}
 

@@ -27,6 +27,7 @@ from distributor.service.model import TaskSpec, TaskStatus
 from distributor.service.policy import FairQueue
 from distributor.service.retry import RetrySchedule, decide
 from distributor.service.sizing import FirstRequests, canonical
+from distributor.service.staging import fetch_outputs
 from distributor.service.state import BatchRow, InstanceRow, TaskRow
 from distributor.service.transaction import Transaction
 from distributor.usage import TaskUsage
@@ -317,6 +318,10 @@ class Controller:
         outcome = self._outcome_of(cluster, inst)
         if outcome is not None:
             self.txn.outcome(inst.id, outcome)
+        if ended == S.DONE and cluster.results is not None and inst.distributor_id is not None:
+            # Before the D is committed: a controller that dies first fetches them on resuming.
+            spec = self.journal.specs([task.id]).get(task.id)
+            fetch_outputs(cluster.results, inst.distributor_id, spec, self.log)
         self._record(inst, task, old, message, outcome)
         decision = decide(
             ended,

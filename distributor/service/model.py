@@ -21,6 +21,7 @@ from distributor.exit_info import TaskInstanceStatus
 from distributor.resources import parse_runtime
 from distributor.service.errors import TaskSpecError
 from distributor.service.events import AttemptOutcome
+from distributor.service.staging import STAGING_FIELDS, check_staging
 
 __all__ = [
     "AttemptInfo",
@@ -139,7 +140,13 @@ class TaskSpec:
         owner: the workflow or user this task belongs to; capacity is shared fairly between owners.
         env: extra environment variables for the command (names are shell identifiers).
         cwd: the absolute directory the command runs in (default: the scheduler's own choice,
-            usually the submitter's working directory).
+            usually the submitter's working directory); not with `inputs` or `outputs`.
+        inputs: absolute local files or directories uploaded into the task's directory before
+            each submission; the task then runs there (`distributor.service.staging`).
+        outputs: glob patterns, relative to the task's directory, of the files to fetch.
+        output_dir: the absolute local directory the outputs and logs of the attempt that
+            ended ``D`` are fetched into. Staging needs a cluster with
+            `distributor.protocols.SupportsResults` (the batch plugins).
 
     Raises:
         TaskSpecError: any field is malformed; the message names task, field and value.
@@ -158,6 +165,9 @@ class TaskSpec:
     cwd: str | None = None
     retry_delay: float | str | None = None
     depends_on: Sequence[str] = ()
+    inputs: Sequence[str] = ()
+    outputs: Sequence[str] = ()
+    output_dir: str | None = None
 
     def __post_init__(self) -> None:
         name = self.name
@@ -208,6 +218,9 @@ class TaskSpec:
         for key, value in self.resources.items():
             if not isinstance(key, str):
                 raise TaskSpecError(name, "resources", key, "resource keys must be strings")
+            if key in STAGING_FIELDS:
+                raise TaskSpecError(name, f"resources[{key!r}]", value,
+                                    f"staging is a field of its own: {key}=…")  # fmt: skip
             if value is not None and not isinstance(value, str | int | float):
                 raise TaskSpecError(
                     name, f"resources[{key!r}]", value, "must be a string or a number"
@@ -224,6 +237,9 @@ class TaskSpec:
         cwd = self.cwd
         if cwd is not None and (not isinstance(cwd, str) or not cwd.startswith("/") or "\0" in cwd):
             raise TaskSpecError(name, "cwd", cwd, "must be an absolute path")
+        inputs, outputs, _ = check_staging(name, self.inputs, self.outputs, self.output_dir, cwd)
+        object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "outputs", outputs)
 
     @property
     def retry_delay_seconds(self) -> float | None:
@@ -260,6 +276,9 @@ class TaskSpec:
                 **({"cwd": self.cwd} if self.cwd is not None else {}),
                 **({"retry_delay": self.retry_delay} if self.retry_delay is not None else {}),
                 **({"depends_on": list(self.depends_on)} if self.depends_on else {}),
+                **({"inputs": list(self.inputs)} if self.inputs else {}),
+                **({"outputs": list(self.outputs)} if self.outputs else {}),
+                **({"output_dir": self.output_dir} if self.output_dir is not None else {}),
             },
             sort_keys=True,
             separators=(",", ":"),

@@ -25,6 +25,7 @@ from distributor.service.errors import (
     ConfigError,
     DuplicateTaskError,
     ServiceError,
+    TaskSpecError,
     UnknownClusterError,
 )
 from distributor.service.events import Event, EventKind, EventSink, Subscribers
@@ -37,6 +38,7 @@ from distributor.service.reconcile import (
     resolve_in_doubt,
     sweep_strangers,
 )
+from distributor.service.staging import STAGING_FIELDS
 from distributor.service.state import BatchState, TaskRow
 from distributor.service.submit import allowance, plan, send
 from distributor.service.throttle import Backoff
@@ -177,7 +179,8 @@ class Service:
             DependencyError: `depends_on` names a task neither given nor in the journal, or
                 the dependencies form a cycle.
             UnknownClusterError: a task names a cluster this service does not have.
-            TaskSpecError: a request does not fit its queue (the queue's message).
+            TaskSpecError: a request does not fit its queue (the queue's message), or a task
+                stages files on a cluster without staging.
         """
         given = iter([tasks] if isinstance(tasks, TaskSpec) else tasks)
         seen: set[str] = set()
@@ -199,6 +202,7 @@ class Service:
                     continue
                 cluster = spec.cluster or self._default_cluster
                 queue, request = ctl.requests.first(spec, cluster)
+                _check_staging_supported(spec, ctl.clusters[cluster])
                 fresh.append(
                     _Fresh(spec.name, text, request, cluster, queue, spec.owner, spec.priority,
                            spec.max_attempts or attempts, frozenset(spec.tags),
@@ -503,3 +507,17 @@ class Service:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _check_staging_supported(spec: TaskSpec, cluster: Cluster) -> None:
+    """Refuse staging on a cluster whose distributor cannot stage (not `SupportsResults`)."""
+    if cluster.results is not None:
+        return
+    for key in STAGING_FIELDS:
+        value = getattr(spec, key)
+        if value:
+            raise TaskSpecError(
+                spec.name, key, value if isinstance(value, str) else list(value),
+                f"cluster {cluster.name!r} cannot stage files (its distributor has no "
+                "get_results); use a batch cluster, or leave inputs, outputs and output_dir out",
+            )  # fmt: skip

@@ -33,6 +33,7 @@ from distributor.service.batching import (
 from distributor.service.config import Cluster
 from distributor.service.controller import Controller
 from distributor.service.reconcile import record_ids
+from distributor.service.staging import staged_request, wants_staging
 from distributor.service.state import BatchRow, BatchState, InstanceRow
 from distributor.service.throttle import Backoff, room
 
@@ -45,23 +46,25 @@ _COMMIT_EVERY = 0.5  # seconds of sending between commits of recorded ids
 
 
 def _commands(ctl: Controller, insts: list[InstanceRow]) -> Commands:
-    """instance id → (command, env), read from the tasks' definitions in the journal."""
+    """instance id → (command, env, staging), read from the tasks' definitions in the journal
+    (staging: the decoded definition when it stages files, else None)."""
     specs = ctl.journal.specs(sorted({inst.task_id for inst in insts}))
-    out: dict[int, tuple[str, dict[str, str]]] = {}
+    out: Commands = {}
     for inst in insts:
         spec = json.loads(specs[inst.task_id])
-        out[inst.id] = (in_directory(spec["command"], spec.get("cwd")), spec.get("env") or {})
+        command = in_directory(spec["command"], spec.get("cwd"))
+        out[inst.id] = (command, spec.get("env") or {}, spec if wants_staging(spec) else None)
     return out
 
 
-Commands = dict[int, tuple[str, dict[str, str]]]
+Commands = dict[int, tuple[str, dict[str, str], dict[str, Any] | None]]
 
 
 def plan(ctl: Controller, cluster: Cluster, allowed: int) -> tuple[list[BatchRow], Commands]:
     """Take up to `allowed` waiting instances and record them as batch intents (uncommitted).
 
     Returns:
-        The batches, and instance id → (command, env) of their members.
+        The batches, and instance id → (command, env, staging) of their members.
     """
     picked_ids = ctl.waiting[cluster.name].take(allowed) if allowed > 0 else []
     if not picked_ids:
@@ -71,8 +74,8 @@ def plan(ctl: Controller, cluster: Cluster, allowed: int) -> tuple[list[BatchRow
     by_id = {inst.id: inst for inst in picked}
     groups = chunk_groups(
         picked_ids,
-        key=lambda iid: f"{by_id[iid].queue}\0{by_id[iid].resources}",
-        size=lambda iid: len(step_line(cluster.throttle.max_array_size, *commands[iid])) + 1,
+        key=lambda iid: _compatibility(by_id[iid], commands[iid][2]),
+        size=lambda iid: len(step_line(cluster.throttle.max_array_size, *commands[iid][:2])) + 1,
         max_steps=cluster.throttle.max_array_size,
         max_bytes=ctl.config.max_command_bytes,
     )
@@ -109,8 +112,11 @@ def send(
     last_commit = time.monotonic()
     for index, batch in enumerate(batches):
         members = [ctl.instances[iid] for _, iid in sorted(batch.members.items())]
-        command = render_command([commands[inst.id] for inst in members])
+        command = render_command([commands[inst.id][:2] for inst in members])
         request: dict[str, Any] = json.loads(members[0].resources)
+        staged = commands[members[0].id][2]
+        if staged is not None:  # alone in its batch (`_compatibility`)
+            request = staged_request(request, staged)
         distributor = cluster.distributor
         try:
             if len(members) == 1:
@@ -165,6 +171,14 @@ def send(
             last_commit = time.monotonic()
     ctl.flush()
     return launched
+
+
+def _compatibility(inst: InstanceRow, staged: dict[str, Any] | None) -> str:
+    """The key of the instances that may share an array: same queue and request, and no
+    staging (an array's steps share one task directory and its staging, so an instance that
+    stages files goes alone)."""
+    alone = f"\0staged {inst.id}" if staged is not None else ""
+    return f"{inst.queue}\0{inst.resources}{alone}"
 
 
 def _withdraw(ctl: Controller, batches: list[BatchRow]) -> None:

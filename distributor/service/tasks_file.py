@@ -14,6 +14,9 @@ Every key is described in ``docs/tasks-file.md``. In short::
     max_attempts = 3               # retries: attempts in all, and the wait before the first
     retry_delay = "30s"
     priority = 1                   # and tags, owner, env, cwd
+    inputs = ["ref.fa"]            # staging on a batch cluster: uploaded before it runs,
+    outputs = ["*.bam"]            # these fetched into output_dir once it ended done
+    output_dir = "results/{step}"  # (relative paths: to the file's directory)
 
 Options of the command (``--memory``, ``--max-attempts``, …) are `defaults`: a table's own key
 wins over them.
@@ -35,7 +38,8 @@ __all__ = ["DEFAULTABLE", "KEYS", "load_tasks"]
 
 KEYS: frozenset[str] = frozenset(
     {"name", "command", "array", "cores", "memory", "runtime", "gpus", "queue", "resources",
-     "priority", "tags", "max_attempts", "retry_delay", "depends_on", "owner", "env", "cwd"}
+     "priority", "tags", "max_attempts", "retry_delay", "depends_on", "owner", "env", "cwd",
+     "inputs", "outputs", "output_dir"}
 )  # fmt: skip
 """The keys a ``[[task]]`` table may have."""
 
@@ -86,15 +90,18 @@ def load_tasks(path: Path, defaults: Mapping[str, Any] | None = None) -> list[Ta
         expanded.append((label, {**given, **table, "env": _env(label, given, table)},
                          _array(label, table)))  # fmt: skip
     steps = {label: array for label, _, array in expanded}
+    base = path.resolve().parent
     specs: list[TaskSpec] = []
     for label, table, array in expanded:
         needs = _depends(label, table, steps)
         if array is None:
-            specs.append(_spec(label, table, table.get("name", ""), table["env"], needs))
+            staging = _staging(label, table, base, None)
+            specs.append(_spec(label, table, table.get("name", ""), table["env"], needs, staging))
             continue
         for step in range(array):
             env = {**table["env"], "DISTRIBUTOR_ARRAY_STEP_ID": str(step)}
-            specs.append(_spec(label, table, f"{label}[{step}]", env, needs))
+            staging = _staging(label, table, base, step)
+            specs.append(_spec(label, table, f"{label}[{step}]", env, needs, staging))
     order({spec.name: spec.depends_on for spec in specs}, source=str(path))
     return specs
 
@@ -145,8 +152,36 @@ def _extra_resources(label: str, table: Mapping[str, Any]) -> dict[str, Any]:
     return dict(extra)
 
 
+def _staging(label: str, table: Mapping[str, Any], base: Path, step: int | None) -> dict[str, Any]:
+    """The table's ``inputs``, ``outputs`` and ``output_dir``: relative paths are taken from
+    `base` (the file's directory), and an array step's ``{step}`` is its index."""
+
+    def each(text: str) -> str:
+        return text if step is None else text.replace("{step}", str(step))
+
+    staging: dict[str, Any] = {}
+    for key in ("inputs", "outputs"):
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise TaskSpecError(label, key, value, "must be a list of strings")
+        staging[key] = [each(item) for item in value]
+    staging["inputs"] = [str(base / item) if item else item for item in staging["inputs"]]
+    output_dir = table.get("output_dir")
+    if output_dir is not None:
+        if not isinstance(output_dir, str) or not output_dir:
+            raise TaskSpecError(label, "output_dir", output_dir, "must be a non-empty string")
+        output_dir = str(base / each(output_dir))
+    staging["output_dir"] = output_dir
+    return staging
+
+
 def _spec(
-    label: str, table: Mapping[str, Any], name: str, env: dict[str, Any], needs: list[str]
+    label: str,
+    table: Mapping[str, Any],
+    name: str,
+    env: dict[str, Any],
+    needs: list[str],
+    staging: Mapping[str, Any],
 ) -> TaskSpec:
     resources = {**_extra_resources(label, table), **{
         key: table[key] for key in _OWN_KEYS if key in table
@@ -167,4 +202,5 @@ def _spec(
         env=env,
         cwd=table.get("cwd"),
         depends_on=needs,
+        **staging,
     )
