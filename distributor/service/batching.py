@@ -1,8 +1,9 @@
 """Grouping waiting instances into submissions, naming them, and the command each one runs.
 
-Instances with the same cluster, queue and request are *compatible* and go out as one array
-(at most ``max_array_size`` steps, at most ``max_command_bytes`` of command line). Step *i* runs
-member *i*'s command: when the members' commands differ, the array's command is a ``case`` on
+Instances with the same cluster, queue and request that stage no files are *compatible* and go
+out as one array (at most ``max_array_size`` steps, at most ``max_command_bytes`` of command
+line); an instance that stages files goes alone (see `distributor.service.staging`). Step *i*
+runs member *i*'s command: when the members' commands differ, the array's command is a ``case`` on
 ``DISTRIBUTOR_ARRAY_STEP_ID`` with one branch per step, each running its command with
 ``exec /bin/sh -c``; every value is quoted with `shlex.quote`, so a hostile command or variable
 stays data. Identical commands need no dispatch.
