@@ -110,6 +110,19 @@ def test_tasks_file_paths_are_taken_from_its_directory_and_steps_filled_in(
     assert b.inputs == () and b.outputs == () and b.output_dir is None
 
 
+def test_a_default_cwd_is_not_given_to_a_staged_table(tmp_path: Path) -> None:
+    """``--cwd`` is a default: a table that stages runs in its task directory instead, and a
+    table's own ``cwd`` with ``outputs`` is an error naming it."""
+    path = tmp_path / "tasks.toml"
+    path.write_text("[[task]]\nname = 's'\ncommand = 'true'\noutputs = ['x']\n"
+                    "[[task]]\nname = 'p'\ncommand = 'true'\n")  # fmt: skip
+    staged, plain = load_tasks(path, {"cwd": "/tmp"})
+    assert staged.cwd is None and plain.cwd == "/tmp"
+    path.write_text("[[task]]\nname = 's'\ncommand = 'true'\noutputs = ['x']\ncwd = '/tmp'\n")
+    with pytest.raises(TaskSpecError, match="cannot be set with inputs or outputs"):
+        load_tasks(path, {"cwd": "/srv"})
+
+
 @pytest.mark.parametrize(
     ("line", "key"),
     [

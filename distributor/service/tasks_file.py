@@ -87,8 +87,10 @@ def load_tasks(path: Path, defaults: Mapping[str, Any] | None = None) -> list[Ta
                 close = difflib.get_close_matches(key, sorted(KEYS), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise TaskSpecError(label, key, table[key], f"unknown key{hint}")
-        expanded.append((label, {**given, **table, "env": _env(label, given, table)},
-                         _array(label, table)))  # fmt: skip
+        merged = {**given, **table, "env": _env(label, given, table)}
+        if "cwd" not in table and (table.get("inputs") or table.get("outputs")):
+            merged.pop("cwd", None)  # a staged task runs in its task directory, not in --cwd
+        expanded.append((label, merged, _array(label, table)))
     steps = {label: array for label, _, array in expanded}
     base = path.resolve().parent
     specs: list[TaskSpec] = []
