@@ -5,6 +5,9 @@ submit root."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -236,3 +239,31 @@ def test_service_stages_a_tasks_file_over_ssh_and_a_resumed_controller_fetches(
         assert resumed.wait(timeout=300), resumed.summary()
         assert resumed.task("later").status.value == "done"
     assert (tmp_path / "late out" / 'late "1".txt').read_text() == "late\n"
+
+
+def test_run_tasks_file_stages_on_a_configured_cluster_behind_ssh(tmp_path: Path) -> None:
+    """``distributor run --tasks FILE --cluster hpc`` (a cluster configured with an SSH
+    transport): the input is uploaded, the output and the logs are fetched into output_dir."""
+    node = login(PORT)
+    config = tmp_path / "distributor.toml"
+    config.write_text(
+        f"[clusters.hpc]\nplugin = 'slurm'\nsubmit_root = '{node.scratch('svc-cli')}'\n"
+        f"[clusters.hpc.transport]\nurl = '{node.url}'\nkeyfile = '{node.key}'\n"
+        f"known_hosts = '{node.known_hosts}'\n[clusters.hpc.poll_policy]\nmin_interval = 0.5\n"
+        "max_interval = 2.0\naccounting_interval = 2.0\naccounting_delay = 15.0\n"
+    )
+    (tmp_path / 'my "in" file.txt').write_text("hello\n")
+    (tmp_path / "tasks.toml").write_text(_tasks_toml([
+        {"name": "copy", "command": "cat 'my \"in\" file.txt' > 'o k.txt'",
+         "inputs": ['my "in" file.txt'], "outputs": ["o*.txt"], "output_dir": "res",
+         "memory": "50M", "runtime": 300},
+    ]))  # fmt: skip
+    env = {**os.environ, "DISTRIBUTOR_CONFIG": str(config)}
+    done = subprocess.run(
+        [sys.executable, "-m", "distributor.cli", "run", "--tasks", "tasks.toml", "--cluster",
+         "hpc", "--json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "res" / "o k.txt").read_text() == "hello\n"
+    assert (tmp_path / "res" / "stdout.log").exists()
