@@ -175,7 +175,7 @@ cat "$CHROMIUM_LOG" >&2
 export DISTRIBUTOR_ARTIFACTS=${DISTRIBUTOR_ARTIFACTS:-$ROOT/artifacts}
 if [ "$(id -u)" = 0 ]; then export DISTRIBUTOR_BROWSER=required; fi   # installed above: no skip
 
-# Four pytest runs at once: the slow suites wait on real schedulers, not on the CPU. Each
+# Five pytest runs at once: the slow suites wait on real schedulers, not on the CPU. Each
 # real cluster is used by one group only (the Slurm group stops slurmctld and slurmdbd for a
 # while; the Grid Engine group fills the cell's two slots; the HTCondor group stops its schedd).
 CRASH=tests/test_service_crash_batch.py
@@ -192,14 +192,17 @@ SGE_GROUP=(plugins/distributor-sge
            "$CRASH::test_sge_controller_killed_at_20_points_runs_every_task_once"
            "$SNAKEMAKE/test_snakemake_sge.py" "${SSH_SGE_TESTS[@]}")
 HTCONDOR_GROUP=("$ROOT/plugins/distributor-htcondor" "$ROOT/tests/test_service_htcondor_outage.py")
-REST_GROUP=(tests plugins --ignore=plugins/distributor-slurm --ignore=plugins/distributor-sge
-            --ignore=plugins/distributor-htcondor --ignore=tests/test_service_slurm_outage.py
+# "everything else" runs as two processes (tests/, and the other plugins with the integrations'
+# local parts): both mostly wait on tasks of the local backend, not on the CPU
+REST_GROUP=(tests --ignore=tests/test_service_slurm_outage.py
             --ignore=tests/test_service_htcondor_outage.py --ignore="$CRASH"
             --ignore=tests/test_jobs_slurm.py
-            "$SNAKEMAKE" --ignore="$SNAKEMAKE/test_snakemake_slurm.py"
-            --ignore="$SNAKEMAKE/test_snakemake_sge.py"
-            integrations/jobmon-plugin-distributor --deselect="$JOBMON_SLURM"
             $(for t in "${SSH_SLURM_TESTS[@]}" "${SSH_SGE_TESTS[@]}"; do printf -- '--ignore=%s ' "$t"; done))
+OTHERS_GROUP=(plugins --ignore=plugins/distributor-slurm --ignore=plugins/distributor-sge
+              --ignore=plugins/distributor-htcondor
+              "$SNAKEMAKE" --ignore="$SNAKEMAKE/test_snakemake_slurm.py"
+              --ignore="$SNAKEMAKE/test_snakemake_sge.py"
+              integrations/jobmon-plugin-distributor --deselect="$JOBMON_SLURM")
 PYTEST_LOGS=$(mktemp -d)
 CLEANUP+=('rm -rf "$PYTEST_LOGS"')
 # The HTCondor group waits for its pool, then runs inside it as the pool's job user (HTCondor
@@ -234,14 +237,15 @@ htcondor_pytest() {
     rm -rf "$work"
     return $status
 }
-step "pytest: Slurm, Grid Engine, HTCondor and everything else in parallel (logs follow each group)"
+step "pytest: Slurm, Grid Engine, HTCondor and everything else (two groups) in parallel (logs follow each group)"
 pids=()
-for group in slurm sge htcondor rest; do
+for group in slurm sge htcondor rest others; do
     case $group in
         slurm) args=("${SLURM_GROUP[@]}") ;;
         sge) args=("${SGE_GROUP[@]}") ;;
         htcondor) args=("${HTCONDOR_GROUP[@]}") ;;
         rest) args=("${REST_GROUP[@]}") ;;
+        others) args=("${OTHERS_GROUP[@]}") ;;
     esac
     (
         set +e
@@ -258,7 +262,7 @@ done
 wait "${pids[@]}"
 failed=0
 collected=0
-for group in slurm sge htcondor rest; do
+for group in slurm sge htcondor rest others; do
     status=$(cat "$PYTEST_LOGS/$group.status")
     printf '\n== pytest %s: exit status %s\n' "$group" "$status" >&2
     if [ "$status" -eq 0 ]; then
