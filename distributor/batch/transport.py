@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import AnyStr, Protocol, runtime_checkable
 
 __all__ = ["CommandResult", "ExecResult", "LocalTransport", "Transport"]
 
@@ -143,16 +143,11 @@ class LocalTransport:
             )
         if on_start is not None:
             on_start(process.pid)
-        with process:
-            try:
-                stdout, stderr = process.communicate(stdin, timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                stdout, stderr = process.communicate()
-                return CommandResult(
-                    command, None, stdout, stderr, time.monotonic() - began, timed_out=True
-                )
-        return CommandResult(command, process.returncode, stdout, stderr, time.monotonic() - began)
+        stdout, stderr, timed_out = _communicate(process, stdin, timeout)
+        returncode = None if timed_out else process.returncode
+        return CommandResult(
+            command, returncode, stdout, stderr, time.monotonic() - began, timed_out=timed_out
+        )
 
     def exec_bytes(self, argv: Sequence[str], *, stdin: bytes | None, timeout: float) -> ExecResult:
         """Run `argv` here with bytes in and out (the channel of
@@ -170,14 +165,24 @@ def _exec_bytes(argv: Sequence[str], stdin: bytes | None, timeout: float) -> Exe
         )
     except OSError as exc:
         return ExecResult(127, b"", _os_error(exc))
+    stdout, stderr, timed_out = _communicate(process, stdin, timeout)
+    returncode = None if timed_out else process.returncode
+    return ExecResult(returncode, stdout, stderr.decode("utf-8", "replace"))
+
+
+def _communicate(
+    process: subprocess.Popen[AnyStr], stdin: AnyStr | None, timeout: float
+) -> tuple[AnyStr, AnyStr, bool]:
+    """`process`'s output and whether it timed out (then it is killed and its output so far
+    kept); the process is waited for in every case."""
     with process:
         try:
             stdout, stderr = process.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             stdout, stderr = process.communicate()
-            return ExecResult(None, stdout, stderr.decode("utf-8", "replace"))
-    return ExecResult(process.returncode, stdout, stderr.decode("utf-8", "replace"))
+            return stdout, stderr, True
+    return stdout, stderr, False
 
 
 def _text(value: str | bytes | None) -> str:
